@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""Place this project's files into a QEMU 7.2 source tree and apply its glue.
+
+The QEMU tree is built from two copies of Debian's unpacked source: a pristine
+one (never written) and a working one. Every glued file is computed afresh
+from its pristine copy, so applying twice is the same as applying once, and a
+file is only written when its content changes, so ninja rebuilds only what an
+edit really touched.
+
+A glue point names a file of QEMU's, an anchor (text that must occur there
+exactly once) and what to add there. An anchor that is missing or ambiguous
+stops everything with a message naming the anchor and the file, before any
+file is written.
+
+  qemu-glue.py apply PRISTINE WORK   place files and apply every glue point
+  qemu-glue.py markdown              print the glue list for docs/
+"""
+
+import argparse
+import filecmp
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Our own files, copied into QEMU's tree at the same relative path.
+PLACED_GLOBS = [
+    'audio/*.c', 'audio/*.h',
+    'hw/audio/*.c', 'hw/audio/*.h',
+    'include/hw/audio/*.h',
+    'include/standard-headers/linux/*.h',
+    'tests/qtest/*.c', 'tests/qtest/libqos/*.c', 'tests/qtest/libqos/*.h',
+]
+
+# Sources of the PipeWire backend module (audio/), as QEMU's meson lists them.
+PIPEWIRE_SOURCES = ['pwaudio.c', 'pwaudio-format.c', 'pwaudio-ring.c',
+                    'pwaudio-volume.c', 'pwaudio-timing.c']
+
+
+@dataclass
+class Glue:
+    """One insertion into one of QEMU's files."""
+    path: str       # QEMU file, relative to the tree's top
+    anchor: str     # text that must occur exactly once in it ('' = end of file)
+    where: str      # 'after-line', 'before-line', 'replace' or 'append'
+    text: str       # what to add; 'fragment:PATH[#SECTION]' reads our file
+    why: str        # one line for docs/
+
+    def content(self):
+        if not self.text.startswith('fragment:'):
+            return self.text
+        ref = self.text[len('fragment:'):]
+        path, _, section = ref.partition('#')
+        return read_fragment(REPO / path, section)
+
+
+def read_fragment(path, section=''):
+    """A fragment file: text after its '@@ SECTION' line up to the next '@@',
+    or, without a section, the whole file."""
+    text = path.read_text()
+    if not section:
+        return text
+    lines, keep = [], False
+    for line in text.splitlines(keepends=True):
+        if line.startswith('@@ '):
+            keep = line[3:].strip() == section
+            continue
+        if keep:
+            lines.append(line)
+    if not lines:
+        raise GlueError(f'fragment {path} has no section "@@ {section}"')
+    return ''.join(lines)
+
+
+GLUE = [
+    # The build system: an option, a dependency, a driver.
+    Glue('meson_options.txt', "option('sndio', type: 'feature'", 'before-line',
+         'fragment:meson_options.txt',
+         'the `pipewire` feature option (auto), beside the other audio drivers'),
+    Glue('meson_options.txt', "'oss', 'pa', 'sdl', 'sndio'],", 'replace',
+         "'oss', 'pa', 'pipewire', 'sdl', 'sndio'],",
+         '`pipewire` allowed in `--audio-drv-list`'),
+    Glue('meson.build', 'sndio = not_found', 'before-line',
+         "pipewire = not_found\n"
+         "if not get_option('pipewire').auto() or (targetos == 'linux' and have_system)\n"
+         "  pipewire = dependency('libpipewire-0.3', version: '>=0.3.60',\n"
+         "                        required: get_option('pipewire'),\n"
+         "                        method: 'pkg-config', kwargs: static_kwargs)\n"
+         "endif\n",
+         'the dependency check: libpipewire-0.3 >= 0.3.60'),
+    Glue('meson.build', "'pa': pulse.found(),", 'after-line',
+         "    'pipewire': pipewire.found(),\n",
+         '`audio_drivers_available` knows the driver (defines CONFIG_AUDIO_PIPEWIRE)'),
+    Glue('meson.build', "[ 'pa', 'coreaudio', 'dsound', 'sndio', 'oss' ]", 'replace',
+         "[ 'pipewire', 'pa', 'coreaudio', 'dsound', 'sndio', 'oss' ]",
+         '`audio_drivers_priority`: PipeWire first where it is built, as on a modern desktop'),
+    Glue('meson.build', "summary_info += {'sndio support':   sndio}", 'after-line',
+         "  summary_info += {'PipeWire support': pipewire}\n",
+         'the configure summary says whether PipeWire was found'),
+    Glue('audio/meson.build', "['sndio', sndio, files('sndioaudio.c')],", 'after-line',
+         "  ['pipewire', pipewire, files(%s)],\n"
+         % ', '.join(f"'{f}'" for f in PIPEWIRE_SOURCES),
+         'the backend\'s sources, built when the dependency is found'),
+    # The audio layer: the driver's options.
+    Glue('qapi/audio.json', "'oss', 'pa',\n", 'replace',
+         "'oss', 'pa', 'pipewire',\n",
+         '`pipewire` in the `AudiodevDriver` enum'),
+    Glue('qapi/audio.json', "'pa':        'AudiodevPaOptions',", 'after-line',
+         "    'pipewire':  'AudiodevPipewireOptions',\n",
+         'the `Audiodev` union takes `AudiodevPipewireOptions` for it'),
+    Glue('qapi/audio.json', '', 'append', 'fragment:qapi/audio.json',
+         'our option types (`AudiodevPipewireOptions`, per-direction options)'),
+    Glue('audio/audio.c', 'CASE(PA, pa, Pa);', 'after-line',
+         '        CASE(PIPEWIRE, pipewire, Pipewire);\n',
+         'per-direction options are allocated for the driver'),
+    Glue('audio/audio_template.h', 'case AUDIODEV_DRIVER_SDL:', 'before-line',
+         '    case AUDIODEV_DRIVER_PIPEWIRE:\n'
+         '        return qapi_AudiodevPipewirePerDirectionOptions_base(\n'
+         '            dev->u.pipewire.TYPE);\n',
+         'the audio layer reads the common per-direction options of ours'),
+    Glue('audio/trace-events', '', 'append', 'fragment:audio/trace-events',
+         'the backend\'s trace events'),
+    Glue('qemu-options.hx', '#ifdef CONFIG_AUDIO_SDL\n    "-audiodev sdl', 'before-line',
+         'fragment:qemu-options.hx#help',
+         '`-audiodev pipewire` in `-help`'),
+    Glue('qemu-options.hx', '``-audiodev sdl,id=id[,prop[=value][,...]]``', 'before-line',
+         'fragment:qemu-options.hx#doc',
+         '`-audiodev pipewire` in the manual'),
+    # The device.
+    Glue('hw/audio/Kconfig', '', 'append', 'fragment:hw/audio/Kconfig',
+         '`CONFIG_VIRTIO_SND` and `CONFIG_VIRTIO_SND_PCI`'),
+    Glue('hw/audio/meson.build', '', 'append', 'fragment:hw/audio/meson.build',
+         'the device\'s sources'),
+    Glue('hw/audio/trace-events', '', 'append', 'fragment:hw/audio/trace-events',
+         'the device\'s trace events'),
+]
+
+
+class GlueError(Exception):
+    pass
+
+
+def apply_one(text, glue):
+    """Return text with one glue point applied."""
+    add = glue.content()
+    if glue.where == 'append':
+        return text + ('' if text.endswith('\n') else '\n') + add
+    count = text.count(glue.anchor)
+    if count != 1:
+        what = 'not found' if count == 0 else f'found {count} times'
+        raise GlueError(f'glue anchor {glue.anchor!r} {what} in {glue.path}')
+    start = text.index(glue.anchor)
+    if glue.where == 'replace':
+        return text[:start] + add + text[start + len(glue.anchor):]
+    line_start = text.rfind('\n', 0, start) + 1
+    if glue.where == 'before-line':
+        return text[:line_start] + add + text[line_start:]
+    if glue.where == 'after-line':
+        line_end = text.find('\n', start + len(glue.anchor))
+        line_end = len(text) if line_end < 0 else line_end + 1
+        return text[:line_end] + add + text[line_end:]
+    raise GlueError(f'unknown glue position {glue.where!r} for {glue.path}')
+
+
+def glued_files(pristine):
+    """Map each glued path to its new content, computed from pristine."""
+    out = {}
+    for glue in GLUE:
+        src = pristine / glue.path
+        if glue.path not in out:
+            if not src.exists():
+                raise GlueError(f'glue target {glue.path} not found in {pristine}')
+            out[glue.path] = src.read_text()
+        out[glue.path] = apply_one(out[glue.path], glue)
+    return out
+
+
+def placed_files():
+    files = set()
+    for pattern in PLACED_GLOBS:
+        files.update(p.relative_to(REPO).as_posix() for p in REPO.glob(pattern))
+    return sorted(files)
+
+
+def write_if_changed(path, text):
+    if path.exists() and path.read_text() == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return True
+
+
+def copy_if_changed(src, dst):
+    if dst.exists() and filecmp.cmp(src, dst, shallow=False):
+        return False
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dst)
+    return True
+
+
+def restore_stale(pristine, work, old, new):
+    """Files placed last time but not now go back to QEMU's own (or away)."""
+    changed = []
+    for rel in sorted(set(old) - set(new)):
+        orig = pristine / rel
+        if orig.exists():
+            if copy_if_changed(orig, work / rel):
+                changed.append(rel)
+        elif (work / rel).exists():
+            (work / rel).unlink()
+            changed.append(rel)
+    return changed
+
+
+def apply(pristine, work):
+    glued = glued_files(pristine)       # raises before anything is written
+    placed = placed_files()
+    manifest = work / '.qemu-pipewire-placed'
+    old = manifest.read_text().split() if manifest.exists() else []
+    changed = restore_stale(pristine, work, old, placed)
+    for rel in placed:
+        if copy_if_changed(REPO / rel, work / rel):
+            changed.append(rel)
+    for rel, text in glued.items():
+        if write_if_changed(work / rel, text):
+            changed.append(rel)
+    write_if_changed(manifest, '\n'.join(placed) + '\n')
+    return changed
+
+
+MARKDOWN_PREAMBLE = """# Glue points
+
+Our files are placed into Debian's QEMU 7.2 tree at the same relative path
+(`audio/*.[ch]`, `hw/audio/*.[ch]`, `include/…`, `tests/qtest/…`); our
+`include/standard-headers/linux/virtio_snd.h`, written from the VIRTIO spec,
+replaces the Linux copy QEMU ships. Everything else we need from QEMU's own
+files is one of the glue points below, applied by `scripts/qemu-glue.py` to a
+fresh copy of each file. An anchor must occur exactly once; when it does not,
+the build stops and names the anchor and the file. This table is generated:
+`scripts/qemu-glue.py markdown > docs/glue-points.md` (a test checks that it
+is current).
+
+"""
+
+
+def markdown():
+    """docs/glue-points.md, generated from GLUE so that the two agree."""
+    rows = ['| file | where | what and why |', '| --- | --- | --- |']
+    for g in GLUE:
+        where = 'end of file' if g.where == 'append' else \
+            f"{g.where.replace('-line', ' the line with')} `{g.anchor.splitlines()[0]}`"
+        rows.append(f'| `{g.path}` | {where} | {g.why} |')
+    return MARKDOWN_PREAMBLE + '\n'.join(rows) + '\n'
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest='cmd', required=True)
+    ap = sub.add_parser('apply')
+    ap.add_argument('pristine', type=Path)
+    ap.add_argument('work', type=Path)
+    ap.add_argument('-v', '--verbose', action='store_true')
+    sub.add_parser('markdown')
+    args = parser.parse_args()
+    try:
+        if args.cmd == 'markdown':
+            sys.stdout.write(markdown())
+            return 0
+        changed = apply(args.pristine, args.work)
+    except GlueError as err:
+        print(f'qemu-glue: {err}', file=sys.stderr)
+        return 1
+    print(f'qemu-glue: {len(GLUE)} glue points, {len(placed_files())} files placed, '
+          f'{len(changed)} changed')
+    if args.verbose:
+        for rel in changed:
+            print(f'  {rel}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

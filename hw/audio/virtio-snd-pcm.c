@@ -1,0 +1,234 @@
+/*
+ * Virtio sound device: PCM stream model, independent of QEMU.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+
+#include "virtio-snd-pcm.h"
+
+/* Every sample format the spec defines (bits 0..24). */
+#define VSND_PCM_FORMATS_ALL \
+    ((1ULL << (VIRTIO_SND_PCM_FMT_IEC958_SUBFRAME + 1)) - 1)
+
+#define VSND_PCM_LIFECYCLE_CODES (VIRTIO_SND_R_PCM_STOP - \
+                                  VIRTIO_SND_R_PCM_SET_PARAMS + 1)
+
+/*
+ * VIRTIO 1.2, 5.14.6.6.1 "PCM Command Lifecycle" lists, for the command
+ * that succeeded last, which commands may follow it:
+ *
+ *   SET PARAMETERS -> set parameters, prepare
+ *   PREPARE        -> set parameters, prepare, start, release
+ *   START          -> stop
+ *   STOP           -> start, release
+ *   RELEASE        -> set parameters, prepare
+ *
+ * The spec says nothing of a stream that has had no command yet. Since
+ * PREPARE needs parameters and nothing else makes sense without them,
+ * INITIAL only takes SET_PARAMS. A stream keeps its parameters across
+ * RELEASE, so PREPARE right after RELEASE is fine, as the spec says.
+ *
+ * The table holds the new state plus one, so that the zero of an omitted
+ * entry marks a request that is not allowed. It is indexed by state and by
+ * code - VIRTIO_SND_R_PCM_SET_PARAMS.
+ */
+static const uint8_t
+vsnd_pcm_next[VSND_PCM_STATE__MAX][VSND_PCM_LIFECYCLE_CODES] = {
+#define NEXT(code) [VIRTIO_SND_R_PCM_##code - VIRTIO_SND_R_PCM_SET_PARAMS]
+#define TO(state) (VSND_PCM_STATE_##state + 1)
+    [VSND_PCM_STATE_INITIAL] = {
+        NEXT(SET_PARAMS) = TO(PARAMS_SET),
+    },
+    [VSND_PCM_STATE_PARAMS_SET] = {
+        NEXT(SET_PARAMS) = TO(PARAMS_SET),
+        NEXT(PREPARE) = TO(PREPARED),
+    },
+    [VSND_PCM_STATE_PREPARED] = {
+        NEXT(SET_PARAMS) = TO(PARAMS_SET),
+        NEXT(PREPARE) = TO(PREPARED),
+        NEXT(START) = TO(RUNNING),
+        NEXT(RELEASE) = TO(RELEASED),
+    },
+    [VSND_PCM_STATE_RUNNING] = {
+        NEXT(STOP) = TO(STOPPED),
+    },
+    [VSND_PCM_STATE_STOPPED] = {
+        NEXT(START) = TO(RUNNING),
+        NEXT(RELEASE) = TO(RELEASED),
+    },
+    [VSND_PCM_STATE_RELEASED] = {
+        NEXT(SET_PARAMS) = TO(PARAMS_SET),
+        NEXT(PREPARE) = TO(PREPARED),
+    },
+#undef TO
+#undef NEXT
+};
+
+uint32_t vsnd_pcm_transition(VSndPcmState state, uint32_t code,
+                             VSndPcmState *new_state)
+{
+    uint8_t next;
+
+    if (code < VIRTIO_SND_R_PCM_SET_PARAMS || code > VIRTIO_SND_R_PCM_STOP) {
+        return VIRTIO_SND_S_NOT_SUPP;
+    }
+    if ((unsigned int)state >= VSND_PCM_STATE__MAX) {
+        return VIRTIO_SND_S_BAD_MSG;
+    }
+    next = vsnd_pcm_next[state][code - VIRTIO_SND_R_PCM_SET_PARAMS];
+    if (next == 0) {
+        return VIRTIO_SND_S_BAD_MSG;
+    }
+    *new_state = (VSndPcmState)(next - 1);
+    return VIRTIO_SND_S_OK;
+}
+
+/*
+ * PREPARED: the spec lets an output stream pre-buffer before START.
+ * RUNNING: the normal case.
+ * STOPPED: a paused stream; messages the driver queued before STOP are
+ * legitimate and stay pending until START or RELEASE, which must complete
+ * them (5.14.6.6, "Stream Release").
+ * Streams without parameters, or released, have nowhere to put the data.
+ */
+bool vsnd_pcm_state_accepts_io(VSndPcmState state)
+{
+    return state == VSND_PCM_STATE_PREPARED ||
+           state == VSND_PCM_STATE_RUNNING ||
+           state == VSND_PCM_STATE_STOPPED;
+}
+
+const char *vsnd_pcm_state_name(VSndPcmState state)
+{
+    static const char *const names[VSND_PCM_STATE__MAX] = {
+        [VSND_PCM_STATE_INITIAL] = "initial",
+        [VSND_PCM_STATE_PARAMS_SET] = "params-set",
+        [VSND_PCM_STATE_PREPARED] = "prepared",
+        [VSND_PCM_STATE_RUNNING] = "running",
+        [VSND_PCM_STATE_STOPPED] = "stopped",
+        [VSND_PCM_STATE_RELEASED] = "released",
+    };
+
+    if ((unsigned int)state >= VSND_PCM_STATE__MAX) {
+        return "invalid";
+    }
+    return names[state];
+}
+
+unsigned int vsnd_pcm_format_bytes(uint32_t format)
+{
+    switch (format) {
+    case VIRTIO_SND_PCM_FMT_MU_LAW:
+    case VIRTIO_SND_PCM_FMT_A_LAW:
+    case VIRTIO_SND_PCM_FMT_S8:
+    case VIRTIO_SND_PCM_FMT_U8:
+    case VIRTIO_SND_PCM_FMT_DSD_U8:
+        return 1;
+    case VIRTIO_SND_PCM_FMT_S16:
+    case VIRTIO_SND_PCM_FMT_U16:
+    case VIRTIO_SND_PCM_FMT_DSD_U16:
+        return 2;
+    case VIRTIO_SND_PCM_FMT_S18_3:
+    case VIRTIO_SND_PCM_FMT_U18_3:
+    case VIRTIO_SND_PCM_FMT_S20_3:
+    case VIRTIO_SND_PCM_FMT_U20_3:
+    case VIRTIO_SND_PCM_FMT_S24_3:
+    case VIRTIO_SND_PCM_FMT_U24_3:
+        return 3;
+    case VIRTIO_SND_PCM_FMT_S20:
+    case VIRTIO_SND_PCM_FMT_U20:
+    case VIRTIO_SND_PCM_FMT_S24:
+    case VIRTIO_SND_PCM_FMT_U24:
+    case VIRTIO_SND_PCM_FMT_S32:
+    case VIRTIO_SND_PCM_FMT_U32:
+    case VIRTIO_SND_PCM_FMT_FLOAT:
+    case VIRTIO_SND_PCM_FMT_DSD_U32:
+    case VIRTIO_SND_PCM_FMT_IEC958_SUBFRAME:
+        return 4;
+    case VIRTIO_SND_PCM_FMT_FLOAT64:
+        return 8;
+    default:
+        /* IMA_ADPCM packs two samples in a byte; the rest are undefined. */
+        return 0;
+    }
+}
+
+uint32_t vsnd_pcm_rate_hz(uint32_t rate)
+{
+    /* Indexed by VIRTIO_SND_PCM_RATE_*, which is not in ascending order. */
+    static const uint32_t hz[] = {
+        [VIRTIO_SND_PCM_RATE_5512] = 5512,
+        [VIRTIO_SND_PCM_RATE_8000] = 8000,
+        [VIRTIO_SND_PCM_RATE_11025] = 11025,
+        [VIRTIO_SND_PCM_RATE_16000] = 16000,
+        [VIRTIO_SND_PCM_RATE_22050] = 22050,
+        [VIRTIO_SND_PCM_RATE_32000] = 32000,
+        [VIRTIO_SND_PCM_RATE_44100] = 44100,
+        [VIRTIO_SND_PCM_RATE_48000] = 48000,
+        [VIRTIO_SND_PCM_RATE_64000] = 64000,
+        [VIRTIO_SND_PCM_RATE_88200] = 88200,
+        [VIRTIO_SND_PCM_RATE_96000] = 96000,
+        [VIRTIO_SND_PCM_RATE_176400] = 176400,
+        [VIRTIO_SND_PCM_RATE_192000] = 192000,
+        [VIRTIO_SND_PCM_RATE_384000] = 384000,
+        [VIRTIO_SND_PCM_RATE_12000] = 12000,
+        [VIRTIO_SND_PCM_RATE_24000] = 24000,
+    };
+
+    if (rate >= sizeof(hz) / sizeof(hz[0])) {
+        return 0;
+    }
+    return hz[rate];
+}
+
+uint32_t vsnd_pcm_frame_bytes(const VSndPcmParams *params)
+{
+    return vsnd_pcm_format_bytes(params->format) * (uint32_t)params->channels;
+}
+
+uint64_t vsnd_pcm_bytes_per_second(const VSndPcmParams *params)
+{
+    return (uint64_t)vsnd_pcm_frame_bytes(params) *
+           vsnd_pcm_rate_hz(params->rate);
+}
+
+static bool vsnd_is_subset(uint64_t mask, uint64_t of)
+{
+    return (mask & ~of) == 0;
+}
+
+bool vsnd_pcm_caps_valid(const VSndPcmCaps *caps)
+{
+    uint32_t allowed_features = VSND_PCM_FEATURES_ALL &
+                                ~VSND_PCM_FEATURES_SHMEM;
+
+    return (caps->direction == VIRTIO_SND_D_OUTPUT ||
+            caps->direction == VIRTIO_SND_D_INPUT) &&
+           caps->formats != 0 &&
+           vsnd_is_subset(caps->formats, VSND_PCM_FORMATS_SUPPORTED) &&
+           caps->rates != 0 &&
+           vsnd_is_subset(caps->rates, VSND_PCM_RATES_ALL) &&
+           caps->channels_min >= 1 &&
+           caps->channels_min <= caps->channels_max &&
+           caps->channels_max <= VSND_PCM_CHANNELS_MAX &&
+           vsnd_is_subset(caps->features, allowed_features);
+}
+
+/*
+ * The spec forbids the device to report undefined features, formats and
+ * rates, so those bits are dropped even if @caps has them.
+ */
+void vsnd_pcm_info_from_caps(const VSndPcmCaps *caps,
+                             struct virtio_snd_pcm_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    info->hdr.hda_fn_nid = GUINT32_TO_LE(caps->hda_fn_nid);
+    info->features = GUINT32_TO_LE(caps->features & VSND_PCM_FEATURES_ALL);
+    info->formats = GUINT64_TO_LE(caps->formats & VSND_PCM_FORMATS_ALL);
+    info->rates = GUINT64_TO_LE(caps->rates & VSND_PCM_RATES_ALL);
+    info->direction = caps->direction;
+    info->channels_min = caps->channels_min;
+    info->channels_max = caps->channels_max;
+}

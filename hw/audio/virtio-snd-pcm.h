@@ -1,0 +1,126 @@
+/*
+ * Virtio sound device: PCM stream model, independent of QEMU.
+ *
+ * The command lifecycle of a PCM stream (VIRTIO 1.2, 5.14.6.6.1) as a pure
+ * transition function, the capabilities a stream advertises with PCM_INFO,
+ * and facts about the spec's sample formats and frame rates.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_AUDIO_VIRTIO_SND_PCM_H
+#define HW_AUDIO_VIRTIO_SND_PCM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "standard-headers/linux/virtio_snd.h"
+
+/*
+ * Where a stream is in its lifecycle: named after the last command that
+ * succeeded, as the spec names them. INITIAL is the state after device
+ * reset, before any SET_PARAMS.
+ */
+typedef enum VSndPcmState {
+    VSND_PCM_STATE_INITIAL,
+    VSND_PCM_STATE_PARAMS_SET,
+    VSND_PCM_STATE_PREPARED,
+    VSND_PCM_STATE_RUNNING,
+    VSND_PCM_STATE_STOPPED,
+    VSND_PCM_STATE_RELEASED,
+    VSND_PCM_STATE__MAX,
+} VSndPcmState;
+
+/*
+ * The state a lifecycle request (PCM_SET_PARAMS, _PREPARE, _START, _STOP,
+ * _RELEASE) moves a stream in @state to. Returns VIRTIO_SND_S_OK and sets
+ * *@new_state when the request is allowed; VIRTIO_SND_S_BAD_MSG when it is
+ * not allowed in @state; VIRTIO_SND_S_NOT_SUPP when @code is no lifecycle
+ * request. *@new_state is only written on success.
+ */
+uint32_t vsnd_pcm_transition(VSndPcmState state, uint32_t code,
+                             VSndPcmState *new_state);
+
+/* Whether a stream in @state takes I/O messages on its tx or rx queue. */
+bool vsnd_pcm_state_accepts_io(VSndPcmState state);
+
+/* "prepared" etc., for traces; "invalid" for an unknown state. */
+const char *vsnd_pcm_state_name(VSndPcmState state);
+
+/* The parameters of PCM_SET_PARAMS, in host byte order. */
+typedef struct VSndPcmParams {
+    uint32_t buffer_bytes;
+    uint32_t period_bytes;
+    uint32_t features;          /* 1 << VIRTIO_SND_PCM_F_* */
+    uint8_t channels;
+    uint8_t format;             /* VIRTIO_SND_PCM_FMT_* */
+    uint8_t rate;               /* VIRTIO_SND_PCM_RATE_* */
+} VSndPcmParams;
+
+/* What a stream offers, in host byte order; PCM_INFO reports it. */
+typedef struct VSndPcmCaps {
+    uint32_t hda_fn_nid;
+    uint32_t features;          /* 1 << VIRTIO_SND_PCM_F_* */
+    uint64_t formats;           /* 1 << VIRTIO_SND_PCM_FMT_* */
+    uint64_t rates;             /* 1 << VIRTIO_SND_PCM_RATE_* */
+    uint8_t direction;          /* VIRTIO_SND_D_* */
+    uint8_t channels_min;
+    uint8_t channels_max;
+} VSndPcmCaps;
+
+/* The QEMU-independent part of one stream's state. */
+typedef struct VSndPcmStream {
+    VSndPcmCaps caps;
+    VSndPcmState state;
+    VSndPcmParams params;       /* meaningful once SET_PARAMS succeeded */
+} VSndPcmStream;
+
+/* Sample formats this device converts: S8 U8 S16 U16 S32 U32 FLOAT. */
+#define VSND_PCM_FORMATS_SUPPORTED \
+    ((1ULL << VIRTIO_SND_PCM_FMT_S8) | (1ULL << VIRTIO_SND_PCM_FMT_U8) | \
+     (1ULL << VIRTIO_SND_PCM_FMT_S16) | (1ULL << VIRTIO_SND_PCM_FMT_U16) | \
+     (1ULL << VIRTIO_SND_PCM_FMT_S32) | (1ULL << VIRTIO_SND_PCM_FMT_U32) | \
+     (1ULL << VIRTIO_SND_PCM_FMT_FLOAT))
+
+/* Every rate the spec defines (bits 0..15). */
+#define VSND_PCM_RATES_ALL ((1ULL << (VIRTIO_SND_PCM_RATE_24000 + 1)) - 1)
+
+/* Every stream feature the spec defines (bits 0..4). */
+#define VSND_PCM_FEATURES_ALL ((1U << (VIRTIO_SND_PCM_F_EVT_XRUNS + 1)) - 1)
+
+/* Shared memory features: spec placeholders that must not be selected. */
+#define VSND_PCM_FEATURES_SHMEM \
+    ((1U << VIRTIO_SND_PCM_F_SHMEM_HOST) | (1U << VIRTIO_SND_PCM_F_SHMEM_GUEST))
+
+/* The most channels a stream of this device can have. */
+#define VSND_PCM_CHANNELS_MAX 8
+
+/*
+ * Bytes one sample of @format occupies (its physical width): 1 to 8; 0 for
+ * IMA_ADPCM (half a byte) and for undefined values.
+ */
+unsigned int vsnd_pcm_format_bytes(uint32_t format);
+
+/* Frames per second of @rate; 0 for an undefined value. */
+uint32_t vsnd_pcm_rate_hz(uint32_t rate);
+
+/* Bytes of one frame of @params; 0 if its format has no whole-byte size. */
+uint32_t vsnd_pcm_frame_bytes(const VSndPcmParams *params);
+
+/* Bytes per second of @params; 0 if its format or rate is undefined. */
+uint64_t vsnd_pcm_bytes_per_second(const VSndPcmParams *params);
+
+/*
+ * Whether @caps describes a stream this device can run: a defined
+ * direction, formats a non-empty subset of VSND_PCM_FORMATS_SUPPORTED,
+ * rates a non-empty subset of the defined rates, 1 <= channels_min <=
+ * channels_max <= VSND_PCM_CHANNELS_MAX and no feature that is undefined or
+ * a shared memory placeholder. For checking device properties at realize.
+ */
+bool vsnd_pcm_caps_valid(const VSndPcmCaps *caps);
+
+/* Fill @info (little-endian, padding zeroed) with what @caps offers. */
+void vsnd_pcm_info_from_caps(const VSndPcmCaps *caps,
+                             struct virtio_snd_pcm_info *info);
+
+#endif /* HW_AUDIO_VIRTIO_SND_PCM_H */

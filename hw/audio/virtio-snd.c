@@ -1,0 +1,799 @@
+/*
+ * Virtio sound device (VIRTIO 1.2, 5.14).
+ *
+ * Serves the control, event, tx and rx virtqueues and connects each PCM
+ * stream to a voice of QEMU's audio layer. Guest data is never trusted:
+ * requests are parsed by virtio-snd-req.c, which only reads and writes
+ * inside the element's buffers, and the PCM lifecycle is decided by
+ * virtio-snd-pcm.c. Malformed requests are logged as guest errors and
+ * answered with a status; nothing here asserts on what the guest sent.
+ *
+ * Timing: an I/O message is returned to the guest when the audio layer has
+ * taken its last byte (playback) or filled it (capture), from the voice's
+ * callback, so the guest's ALSA pointer follows the real audio clock.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/log.h"
+#include "qemu/module.h"
+#include "qapi/error.h"
+#include "hw/qdev-properties.h"
+#include "hw/audio/virtio-snd.h"
+#include "standard-headers/linux/virtio_ids.h"
+#include "virtio-snd-req.h"
+#include "virtio-snd-pcm.h"
+#include "trace.h"
+
+#define VIRTIO_SND_QUEUE_SIZE 64
+
+/* Events kept while the guest has given no buffer for them. */
+#define VIRTIO_SND_EVENTS_MAX 32
+
+/* Bytes moved between guest memory and the audio layer per copy. */
+#define VIRTIO_SND_CHUNK 4096
+
+/* An I/O message the device holds until the audio layer is done with it. */
+typedef struct VirtIOSoundXfer {
+    VirtQueueElement *elem;
+    VSndXfer xfer;
+    size_t done;                        /* data bytes played or captured */
+    QSIMPLEQ_ENTRY(VirtIOSoundXfer) next;
+} VirtIOSoundXfer;
+
+struct VirtIOSoundStream {
+    VirtIOSound *snd;
+    uint32_t id;
+    VSndPcmStream pcm;                  /* caps, lifecycle state, params */
+    SWVoiceOut *voice_out;
+    SWVoiceIn *voice_in;
+    QSIMPLEQ_HEAD(, VirtIOSoundXfer) xfers;
+    size_t queued_bytes;                /* data bytes in xfers not yet done */
+    bool starved;                       /* an xrun was reported, not ended */
+};
+
+static bool virtio_snd_is_output(const VirtIOSoundStream *s)
+{
+    return s->pcm.caps.direction == VIRTIO_SND_D_OUTPUT;
+}
+
+/* Events */
+
+static void virtio_snd_flush_events(VirtIOSound *snd)
+{
+    VirtQueue *vq = snd->queues[VIRTIO_SND_VQ_EVENT];
+    bool pushed = false;
+
+    while (snd->events_count) {
+        struct virtio_snd_event *ev = &snd->events[snd->events_head];
+        VirtQueueElement *elem = virtqueue_pop(vq, sizeof(*elem));
+        size_t len;
+
+        if (!elem) {
+            break;
+        }
+        len = vsnd_iov_from_buf(elem->in_sg, elem->in_num, 0, ev, sizeof(*ev));
+        if (len < sizeof(*ev)) {
+            qemu_log_mask(LOG_GUEST_ERROR,
+                          "virtio-snd: event buffer of %zu bytes is too "
+                          "small\n", len);
+        }
+        trace_virtio_snd_event(le32_to_cpu(ev->hdr.code),
+                               le32_to_cpu(ev->data));
+        virtqueue_push(vq, elem, len);
+        g_free(elem);
+        pushed = true;
+        snd->events_head = (snd->events_head + 1) % VIRTIO_SND_EVENTS_MAX;
+        snd->events_count--;
+    }
+    if (pushed) {
+        virtio_notify(VIRTIO_DEVICE(snd), vq);
+    }
+}
+
+/* Queue an event; when the guest gives no buffers the oldest are dropped. */
+static void virtio_snd_post_event(VirtIOSound *snd, uint32_t code,
+                                  uint32_t data)
+{
+    unsigned int tail;
+
+    if (snd->events_count == VIRTIO_SND_EVENTS_MAX) {
+        trace_virtio_snd_event_dropped(code, data);
+        snd->events_head = (snd->events_head + 1) % VIRTIO_SND_EVENTS_MAX;
+        snd->events_count--;
+    }
+    tail = (snd->events_head + snd->events_count) % VIRTIO_SND_EVENTS_MAX;
+    snd->events[tail].hdr.code = cpu_to_le32(code);
+    snd->events[tail].data = cpu_to_le32(data);
+    snd->events_count++;
+    virtio_snd_flush_events(snd);
+}
+
+static void virtio_snd_handle_event(VirtIODevice *vdev, VirtQueue *vq)
+{
+    virtio_snd_flush_events(VIRTIO_SND(vdev));
+}
+
+/* I/O messages */
+
+static VirtQueue *virtio_snd_data_queue(VirtIOSoundStream *s)
+{
+    return s->snd->queues[virtio_snd_is_output(s) ? VIRTIO_SND_VQ_TX
+                                                  : VIRTIO_SND_VQ_RX];
+}
+
+/*
+ * Give an I/O message back to the guest. The used length is what the
+ * device wrote: the status, and for capture the frames before it.
+ */
+static void virtio_snd_xfer_return(VirtQueue *vq, VirtQueueElement *elem,
+                                   const VSndXfer *xfer, size_t captured,
+                                   uint32_t status, uint32_t latency)
+{
+    size_t len = vsnd_xfer_write_status(elem->in_sg, elem->in_num, xfer,
+                                        status, latency);
+
+    virtqueue_push(vq, elem, len ? len + captured : 0);
+    g_free(elem);
+}
+
+/* Bytes queued in the audio layer ahead of what the guest sends next. */
+static uint32_t virtio_snd_latency(VirtIOSoundStream *s, int free_bytes)
+{
+    int size = virtio_snd_is_output(s) && s->voice_out ?
+               AUD_get_buffer_size_out(s->voice_out) : 0;
+    size_t queued = s->queued_bytes;
+
+    if (size > free_bytes && free_bytes >= 0) {
+        queued += size - free_bytes;
+    }
+    return MIN(queued, UINT32_MAX);
+}
+
+/* Return the first message of @s's queue with @status. */
+static void virtio_snd_stream_return_first(VirtIOSoundStream *s,
+                                           uint32_t status, uint32_t latency)
+{
+    VirtIOSoundXfer *x = QSIMPLEQ_FIRST(&s->xfers);
+    size_t captured = virtio_snd_is_output(s) ? 0 : x->done;
+
+    QSIMPLEQ_REMOVE_HEAD(&s->xfers, next);
+    s->queued_bytes -= x->xfer.data_len - x->done;
+    trace_virtio_snd_xfer_done(s->id, x->xfer.data_len, x->done, status,
+                               latency);
+    virtio_snd_xfer_return(virtio_snd_data_queue(s), x->elem, &x->xfer,
+                           captured, status, latency);
+    g_free(x);
+}
+
+/* Return every message the stream holds, as RELEASE must (5.14.6.6.5.1). */
+static void virtio_snd_stream_return_all(VirtIOSoundStream *s)
+{
+    bool any = !QSIMPLEQ_EMPTY(&s->xfers);
+
+    while (!QSIMPLEQ_EMPTY(&s->xfers)) {
+        virtio_snd_stream_return_first(s, VIRTIO_SND_S_OK, 0);
+    }
+    if (any) {
+        virtio_notify(VIRTIO_DEVICE(s->snd), virtio_snd_data_queue(s));
+    }
+}
+
+/* On reset and unplug the queues go away: forget the messages. */
+static void virtio_snd_stream_drop_all(VirtIOSoundStream *s)
+{
+    VirtIOSoundXfer *x;
+
+    while ((x = QSIMPLEQ_FIRST(&s->xfers))) {
+        QSIMPLEQ_REMOVE_HEAD(&s->xfers, next);
+        virtqueue_detach_element(virtio_snd_data_queue(s), x->elem, 0);
+        g_free(x->elem);
+        g_free(x);
+    }
+    s->queued_bytes = 0;
+}
+
+/* A running playback stream ran out of data: tell the guest once. */
+static void virtio_snd_stream_starved(VirtIOSoundStream *s)
+{
+    if (s->starved || s->pcm.state != VSND_PCM_STATE_RUNNING) {
+        return;
+    }
+    s->starved = true;
+    trace_virtio_snd_xrun(s->id);
+    if (s->pcm.params.features & (1u << VIRTIO_SND_PCM_F_EVT_XRUNS)) {
+        virtio_snd_post_event(s->snd, VIRTIO_SND_EVT_PCM_XRUN, s->id);
+    }
+}
+
+/* Playback: the audio layer has room for @avail bytes. */
+static void virtio_snd_output_cb(void *opaque, int avail)
+{
+    VirtIOSoundStream *s = opaque;
+    uint8_t buf[VIRTIO_SND_CHUNK];
+    bool returned = false;
+
+    while (avail > 0 && !QSIMPLEQ_EMPTY(&s->xfers)) {
+        VirtIOSoundXfer *x = QSIMPLEQ_FIRST(&s->xfers);
+        size_t want = MIN(MIN(x->xfer.data_len - x->done, sizeof(buf)),
+                          (size_t)avail);
+        size_t got = vsnd_iov_to_buf(x->elem->out_sg, x->elem->out_num,
+                                     VSND_XFER_TX_DATA_OFFSET + x->done,
+                                     buf, want);
+        size_t taken = got ? AUD_write(s->voice_out, buf, got) : 0;
+
+        x->done += taken;
+        s->queued_bytes -= taken;
+        avail -= taken;
+        if (x->done == x->xfer.data_len) {
+            virtio_snd_stream_return_first(s, VIRTIO_SND_S_OK,
+                                           virtio_snd_latency(s, avail));
+            returned = true;
+        } else if (taken < want || !taken) {
+            break;
+        }
+    }
+    if (returned) {
+        virtio_notify(VIRTIO_DEVICE(s->snd), virtio_snd_data_queue(s));
+    }
+    if (QSIMPLEQ_EMPTY(&s->xfers) && avail > 0) {
+        virtio_snd_stream_starved(s);
+    }
+}
+
+/* Capture: the audio layer has @avail bytes for us. */
+static void virtio_snd_input_cb(void *opaque, int avail)
+{
+    VirtIOSoundStream *s = opaque;
+    uint8_t buf[VIRTIO_SND_CHUNK];
+    bool returned = false;
+
+    while (avail > 0 && !QSIMPLEQ_EMPTY(&s->xfers)) {
+        VirtIOSoundXfer *x = QSIMPLEQ_FIRST(&s->xfers);
+        size_t want = MIN(MIN(x->xfer.data_len - x->done, sizeof(buf)),
+                          (size_t)avail);
+        size_t got = AUD_read(s->voice_in, buf, want);
+
+        vsnd_iov_from_buf(x->elem->in_sg, x->elem->in_num, x->done, buf, got);
+        x->done += got;
+        s->queued_bytes -= got;
+        avail -= got;
+        if (x->done == x->xfer.data_len) {
+            virtio_snd_stream_return_first(s, VIRTIO_SND_S_OK, 0);
+            returned = true;
+        } else if (got < want) {
+            break;
+        }
+    }
+    if (returned) {
+        virtio_notify(VIRTIO_DEVICE(s->snd), virtio_snd_data_queue(s));
+    }
+}
+
+/*
+ * An I/O message arrived: queue it on its stream, or answer it at once
+ * with IO_ERR when it is malformed or its stream cannot take it. Returns
+ * whether it was answered.
+ */
+static bool virtio_snd_handle_xfer(VirtIOSound *snd, VirtQueue *vq,
+                                   uint32_t dir, VirtQueueElement *elem)
+{
+    size_t in_len = vsnd_iov_size(elem->in_sg, elem->in_num);
+    VSndXfer xfer = { 0 };
+    VirtIOSoundXfer *x;
+    uint32_t status;
+
+    status = vsnd_xfer_parse(dir, snd->streams, elem->out_sg, elem->out_num,
+                             in_len, &xfer);
+    if (status == VIRTIO_SND_S_OK) {
+        status = vsnd_xfer_check_stream(dir, &snd->stream[xfer.stream_id].pcm);
+    }
+    if (status != VIRTIO_SND_S_OK) {
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "virtio-snd: bad %s message for stream %u\n",
+                      dir == VIRTIO_SND_D_OUTPUT ? "tx" : "rx",
+                      xfer.stream_id);
+        trace_virtio_snd_xfer_bad(dir, xfer.stream_id);
+        virtio_snd_xfer_return(vq, elem, &xfer, 0, status, 0);
+        return true;
+    }
+
+    x = g_new0(VirtIOSoundXfer, 1);
+    x->elem = elem;
+    x->xfer = xfer;
+    QSIMPLEQ_INSERT_TAIL(&snd->stream[xfer.stream_id].xfers, x, next);
+    snd->stream[xfer.stream_id].queued_bytes += xfer.data_len;
+    snd->stream[xfer.stream_id].starved = false;
+    trace_virtio_snd_xfer(xfer.stream_id, xfer.data_len);
+    return false;
+}
+
+static void virtio_snd_handle_data(VirtIODevice *vdev, VirtQueue *vq,
+                                   uint32_t dir)
+{
+    VirtIOSound *snd = VIRTIO_SND(vdev);
+    VirtQueueElement *elem;
+    bool answered = false;
+
+    while ((elem = virtqueue_pop(vq, sizeof(*elem)))) {
+        answered |= virtio_snd_handle_xfer(snd, vq, dir, elem);
+    }
+    if (answered) {
+        virtio_notify(vdev, vq);
+    }
+}
+
+static void virtio_snd_handle_tx(VirtIODevice *vdev, VirtQueue *vq)
+{
+    virtio_snd_handle_data(vdev, vq, VIRTIO_SND_D_OUTPUT);
+}
+
+static void virtio_snd_handle_rx(VirtIODevice *vdev, VirtQueue *vq)
+{
+    virtio_snd_handle_data(vdev, vq, VIRTIO_SND_D_INPUT);
+}
+
+/* PCM streams and their voices */
+
+static AudioFormat virtio_snd_audio_format(uint8_t format)
+{
+    switch (format) {
+    case VIRTIO_SND_PCM_FMT_S8:
+        return AUDIO_FORMAT_S8;
+    case VIRTIO_SND_PCM_FMT_U8:
+        return AUDIO_FORMAT_U8;
+    case VIRTIO_SND_PCM_FMT_S16:
+        return AUDIO_FORMAT_S16;
+    case VIRTIO_SND_PCM_FMT_U16:
+        return AUDIO_FORMAT_U16;
+    case VIRTIO_SND_PCM_FMT_S32:
+        return AUDIO_FORMAT_S32;
+    case VIRTIO_SND_PCM_FMT_U32:
+        return AUDIO_FORMAT_U32;
+    default:
+        /* SET_PARAMS accepts nothing outside VSND_PCM_FORMATS_SUPPORTED. */
+        return AUDIO_FORMAT_F32;
+    }
+}
+
+/* Open (or re-open with new parameters) the stream's voice. */
+static bool virtio_snd_stream_open(VirtIOSoundStream *s)
+{
+    const VSndPcmParams *p = &s->pcm.params;
+    struct audsettings as = {
+        .freq = vsnd_pcm_rate_hz(p->rate),
+        .nchannels = p->channels,
+        .fmt = virtio_snd_audio_format(p->format),
+        .endianness = 0,                /* virtio is little-endian */
+    };
+    g_autofree char *name = g_strdup_printf("virtio-snd.%s%u",
+                                            virtio_snd_is_output(s) ? "out"
+                                                                    : "in",
+                                            s->id);
+
+    if (virtio_snd_is_output(s)) {
+        s->voice_out = AUD_open_out(&s->snd->card, s->voice_out, name, s,
+                                    virtio_snd_output_cb, &as);
+        return s->voice_out;
+    }
+    s->voice_in = AUD_open_in(&s->snd->card, s->voice_in, name, s,
+                              virtio_snd_input_cb, &as);
+    return s->voice_in;
+}
+
+static void virtio_snd_stream_set_active(VirtIOSoundStream *s, bool on)
+{
+    s->starved = false;
+    if (s->voice_out) {
+        AUD_set_active_out(s->voice_out, on);
+    }
+    if (s->voice_in) {
+        AUD_set_active_in(s->voice_in, on);
+    }
+}
+
+static void virtio_snd_stream_close(VirtIOSoundStream *s)
+{
+    if (s->voice_out) {
+        AUD_close_out(&s->snd->card, s->voice_out);
+        s->voice_out = NULL;
+    }
+    if (s->voice_in) {
+        AUD_close_in(&s->snd->card, s->voice_in);
+        s->voice_in = NULL;
+    }
+}
+
+/* Carry out a lifecycle request the state machine allowed. */
+static uint32_t virtio_snd_pcm_act(VirtIOSoundStream *s,
+                                   const VSndCtrlRequest *req)
+{
+    switch (req->code) {
+    case VIRTIO_SND_R_PCM_SET_PARAMS:
+        s->pcm.params = req->params;
+        break;
+    case VIRTIO_SND_R_PCM_PREPARE:
+        if (!virtio_snd_stream_open(s)) {
+            return VIRTIO_SND_S_IO_ERR;
+        }
+        break;
+    case VIRTIO_SND_R_PCM_START:
+        virtio_snd_stream_set_active(s, true);
+        break;
+    case VIRTIO_SND_R_PCM_STOP:
+        virtio_snd_stream_set_active(s, false);
+        break;
+    case VIRTIO_SND_R_PCM_RELEASE:
+        virtio_snd_stream_return_all(s);
+        virtio_snd_stream_close(s);
+        break;
+    }
+    return VIRTIO_SND_S_OK;
+}
+
+static uint32_t virtio_snd_pcm_request(VirtIOSound *snd,
+                                       const VSndCtrlRequest *req)
+{
+    VirtIOSoundStream *s = &snd->stream[req->id];
+    VSndPcmState next;
+    uint32_t status = vsnd_pcm_request_check(&s->pcm, req, &next);
+
+    if (status == VIRTIO_SND_S_OK) {
+        status = virtio_snd_pcm_act(s, req);
+    }
+    if (status != VIRTIO_SND_S_OK) {
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "virtio-snd: request 0x%x refused for stream %u in "
+                      "state %s\n", req->code, s->id,
+                      vsnd_pcm_state_name(s->pcm.state));
+        return status;
+    }
+    trace_virtio_snd_pcm_state(s->id, vsnd_pcm_state_name(s->pcm.state),
+                               vsnd_pcm_state_name(next));
+    s->pcm.state = next;
+    return status;
+}
+
+/* Item information */
+
+/* HDA pin default configuration: rear 1/8" jacks, line out and mic. */
+#define VIRTIO_SND_JACK_DEFCONF_OUT 0x01014010  /* green Line Out */
+#define VIRTIO_SND_JACK_DEFCONF_IN  0x01a19020  /* pink Mic In */
+/* HDA pin capabilities: presence detect, and output or input. */
+#define VIRTIO_SND_JACK_CAPS_OUT ((1 << 2) | (1 << 4))
+#define VIRTIO_SND_JACK_CAPS_IN  ((1 << 2) | (1 << 5))
+
+/* Jack j is an output for even j, an input for odd j. */
+static void virtio_snd_jack_info(uint32_t jack,
+                                 struct virtio_snd_jack_info *info)
+{
+    bool out = !(jack & 1);
+
+    memset(info, 0, sizeof(*info));
+    info->hda_reg_defconf = cpu_to_le32(out ? VIRTIO_SND_JACK_DEFCONF_OUT
+                                            : VIRTIO_SND_JACK_DEFCONF_IN);
+    info->hda_reg_caps = cpu_to_le32(out ? VIRTIO_SND_JACK_CAPS_OUT
+                                         : VIRTIO_SND_JACK_CAPS_IN);
+    info->connected = 1;
+}
+
+/*
+ * Channel map i has i / 2 + 1 channels and is for output for even i, input
+ * for odd i. The layouts are ALSA's usual ones (mono as front center).
+ */
+static void virtio_snd_chmap_info(uint32_t map,
+                                  struct virtio_snd_chmap_info *info)
+{
+    static const uint8_t layout[VSND_PCM_CHANNELS_MAX] = {
+        VIRTIO_SND_CHMAP_FL, VIRTIO_SND_CHMAP_FR,
+        VIRTIO_SND_CHMAP_RL, VIRTIO_SND_CHMAP_RR,
+        VIRTIO_SND_CHMAP_FC, VIRTIO_SND_CHMAP_LFE,
+        VIRTIO_SND_CHMAP_SL, VIRTIO_SND_CHMAP_SR,
+    };
+    unsigned int channels = map / 2 + 1;
+
+    memset(info, 0, sizeof(*info));
+    info->direction = map & 1 ? VIRTIO_SND_D_INPUT : VIRTIO_SND_D_OUTPUT;
+    info->channels = channels;
+    if (channels == 1) {
+        info->positions[0] = VIRTIO_SND_CHMAP_FC;
+    } else if (channels == 3) {
+        info->positions[0] = VIRTIO_SND_CHMAP_FL;
+        info->positions[1] = VIRTIO_SND_CHMAP_FR;
+        info->positions[2] = VIRTIO_SND_CHMAP_FC;
+    } else {
+        memcpy(info->positions, layout, channels);
+    }
+}
+
+/* Answer JACK_INFO, PCM_INFO or CHMAP_INFO; returns the reply's length. */
+static size_t virtio_snd_info(VirtIOSound *snd, VirtQueueElement *elem,
+                              const VSndCtrlRequest *req)
+{
+    uint32_t i;
+
+    for (i = 0; i < req->count; i++) {
+        uint32_t id = req->id + i;
+        union {
+            struct virtio_snd_jack_info jack;
+            struct virtio_snd_pcm_info pcm;
+            struct virtio_snd_chmap_info chmap;
+        } item;
+        size_t len;
+
+        switch (req->code) {
+        case VIRTIO_SND_R_JACK_INFO:
+            virtio_snd_jack_info(id, &item.jack);
+            len = sizeof(item.jack);
+            break;
+        case VIRTIO_SND_R_PCM_INFO:
+            vsnd_pcm_info_from_caps(&snd->stream[id].pcm.caps, &item.pcm);
+            len = sizeof(item.pcm);
+            break;
+        default:
+            virtio_snd_chmap_info(id, &item.chmap);
+            len = sizeof(item.chmap);
+            break;
+        }
+        vsnd_info_write_item(elem->in_sg, elem->in_num, req, i, &item, len);
+    }
+    return req->reply_len;
+}
+
+/* The control queue */
+
+/* Carry out a well-formed request; *@reply_len is set for info replies. */
+static uint32_t virtio_snd_ctrl_execute(VirtIOSound *snd,
+                                        VirtQueueElement *elem,
+                                        const VSndCtrlRequest *req,
+                                        size_t *reply_len)
+{
+    switch (req->code) {
+    case VIRTIO_SND_R_JACK_INFO:
+    case VIRTIO_SND_R_PCM_INFO:
+    case VIRTIO_SND_R_CHMAP_INFO:
+        *reply_len = virtio_snd_info(snd, elem, req);
+        return VIRTIO_SND_S_OK;
+    case VIRTIO_SND_R_PCM_SET_PARAMS:
+    case VIRTIO_SND_R_PCM_PREPARE:
+    case VIRTIO_SND_R_PCM_RELEASE:
+    case VIRTIO_SND_R_PCM_START:
+    case VIRTIO_SND_R_PCM_STOP:
+        return virtio_snd_pcm_request(snd, req);
+    default:
+        /* JACK_REMAP: no jack offers VIRTIO_SND_JACK_F_REMAP. */
+        return VIRTIO_SND_S_NOT_SUPP;
+    }
+}
+
+static VSndDeviceCounts virtio_snd_counts(VirtIOSound *snd)
+{
+    return (VSndDeviceCounts) {
+        .jacks = snd->jacks,
+        .streams = snd->streams,
+        .chmaps = snd->chmaps,
+    };
+}
+
+static void virtio_snd_handle_ctrl_elem(VirtIOSound *snd, VirtQueue *vq,
+                                        VirtQueueElement *elem)
+{
+    VSndDeviceCounts counts = virtio_snd_counts(snd);
+    size_t in_len = vsnd_iov_size(elem->in_sg, elem->in_num);
+    size_t reply_len = sizeof(struct virtio_snd_hdr);
+    VSndCtrlRequest req;
+    uint32_t status;
+
+    status = vsnd_ctrl_parse(&counts, elem->out_sg, elem->out_num, in_len,
+                             &req);
+    if (status == VIRTIO_SND_S_OK) {
+        status = virtio_snd_ctrl_execute(snd, elem, &req, &reply_len);
+    } else {
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "virtio-snd: malformed control request 0x%x\n",
+                      req.code);
+    }
+    trace_virtio_snd_ctrl(req.code, req.id, status);
+    if (status != VIRTIO_SND_S_OK) {
+        reply_len = sizeof(struct virtio_snd_hdr);
+    }
+    if (!vsnd_ctrl_write_status(elem->in_sg, elem->in_num, status)) {
+        reply_len = 0;              /* nowhere to put the status */
+    }
+    virtqueue_push(vq, elem, reply_len);
+    g_free(elem);
+}
+
+static void virtio_snd_handle_ctrl(VirtIODevice *vdev, VirtQueue *vq)
+{
+    VirtIOSound *snd = VIRTIO_SND(vdev);
+    VirtQueueElement *elem;
+    bool any = false;
+
+    while ((elem = virtqueue_pop(vq, sizeof(*elem)))) {
+        virtio_snd_handle_ctrl_elem(snd, vq, elem);
+        any = true;
+    }
+    if (any) {
+        virtio_notify(vdev, vq);
+    }
+}
+
+/* The device */
+
+static void virtio_snd_get_config(VirtIODevice *vdev, uint8_t *config)
+{
+    VirtIOSound *snd = VIRTIO_SND(vdev);
+    struct virtio_snd_config cfg = {
+        .jacks = cpu_to_le32(snd->jacks),
+        .streams = cpu_to_le32(snd->streams),
+        .chmaps = cpu_to_le32(snd->chmaps),
+    };
+
+    memcpy(config, &cfg, vdev->config_len);
+}
+
+static uint64_t virtio_snd_get_features(VirtIODevice *vdev, uint64_t features,
+                                        Error **errp)
+{
+    return features;
+}
+
+/* Stream i is for playback when i is even, for capture when it is odd. */
+static void virtio_snd_stream_init(VirtIOSound *snd, uint32_t id)
+{
+    VirtIOSoundStream *s = &snd->stream[id];
+
+    s->snd = snd;
+    s->id = id;
+    s->pcm.caps = (VSndPcmCaps) {
+        .features = 1u << VIRTIO_SND_PCM_F_EVT_XRUNS,
+        .formats = VSND_PCM_FORMATS_SUPPORTED,
+        .rates = VSND_PCM_RATES_ALL,
+        .direction = id & 1 ? VIRTIO_SND_D_INPUT : VIRTIO_SND_D_OUTPUT,
+        .channels_min = 1,
+        .channels_max = VSND_PCM_CHANNELS_MAX,
+    };
+    s->pcm.state = VSND_PCM_STATE_INITIAL;
+    QSIMPLEQ_INIT(&s->xfers);
+}
+
+/* Forget every stream's messages, voice and parameters. */
+static void virtio_snd_streams_reset(VirtIOSound *snd)
+{
+    uint32_t i;
+
+    for (i = 0; i < snd->streams; i++) {
+        VirtIOSoundStream *s = &snd->stream[i];
+
+        virtio_snd_stream_drop_all(s);
+        virtio_snd_stream_close(s);
+        s->pcm.state = VSND_PCM_STATE_INITIAL;
+        memset(&s->pcm.params, 0, sizeof(s->pcm.params));
+        s->starved = false;
+    }
+    snd->events_head = 0;
+    snd->events_count = 0;
+}
+
+static void virtio_snd_reset(VirtIODevice *vdev)
+{
+    trace_virtio_snd_reset();
+    virtio_snd_streams_reset(VIRTIO_SND(vdev));
+}
+
+static bool virtio_snd_check_properties(VirtIOSound *snd, Error **errp)
+{
+    if (!snd->card.state) {
+        error_setg(errp, "virtio-sound needs an audio backend: "
+                   "-device virtio-sound-pci,audiodev=ID");
+        return false;
+    }
+    if (snd->streams < 1 || snd->streams > VIRTIO_SND_STREAMS_MAX) {
+        error_setg(errp, "virtio-sound: streams must be 1 to %d, not %u",
+                   VIRTIO_SND_STREAMS_MAX, snd->streams);
+        return false;
+    }
+    if (snd->jacks > VIRTIO_SND_JACKS_MAX) {
+        error_setg(errp, "virtio-sound: jacks must be 0 to %d, not %u",
+                   VIRTIO_SND_JACKS_MAX, snd->jacks);
+        return false;
+    }
+    if (snd->chmaps > VIRTIO_SND_CHMAPS_MAX) {
+        error_setg(errp, "virtio-sound: chmaps must be 0 to %d, not %u",
+                   VIRTIO_SND_CHMAPS_MAX, snd->chmaps);
+        return false;
+    }
+    return true;
+}
+
+static void virtio_snd_realize(DeviceState *dev, Error **errp)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(dev);
+    VirtIOSound *snd = VIRTIO_SND(dev);
+    uint32_t i;
+
+    if (!virtio_snd_check_properties(snd, errp)) {
+        return;
+    }
+    AUD_register_card("virtio-sound", &snd->card);
+
+    /* VIRTIO 1.2's configuration: jacks, streams, chmaps. */
+    virtio_init(vdev, VIRTIO_ID_SOUND,
+                offsetof(struct virtio_snd_config, controls));
+    snd->queues[VIRTIO_SND_VQ_CONTROL] =
+        virtio_add_queue(vdev, VIRTIO_SND_QUEUE_SIZE, virtio_snd_handle_ctrl);
+    snd->queues[VIRTIO_SND_VQ_EVENT] =
+        virtio_add_queue(vdev, VIRTIO_SND_QUEUE_SIZE, virtio_snd_handle_event);
+    snd->queues[VIRTIO_SND_VQ_TX] =
+        virtio_add_queue(vdev, VIRTIO_SND_QUEUE_SIZE, virtio_snd_handle_tx);
+    snd->queues[VIRTIO_SND_VQ_RX] =
+        virtio_add_queue(vdev, VIRTIO_SND_QUEUE_SIZE, virtio_snd_handle_rx);
+
+    snd->stream = g_new0(VirtIOSoundStream, snd->streams);
+    for (i = 0; i < snd->streams; i++) {
+        virtio_snd_stream_init(snd, i);
+    }
+    snd->events = g_new0(struct virtio_snd_event, VIRTIO_SND_EVENTS_MAX);
+}
+
+static void virtio_snd_unrealize(DeviceState *dev)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(dev);
+    VirtIOSound *snd = VIRTIO_SND(dev);
+    int i;
+
+    virtio_snd_streams_reset(snd);
+    g_free(snd->stream);
+    g_free(snd->events);
+    AUD_remove_card(&snd->card);
+    for (i = 0; i < VIRTIO_SND_QUEUE_COUNT; i++) {
+        virtio_delete_queue(snd->queues[i]);
+    }
+    virtio_cleanup(vdev);
+}
+
+/* Streams in flight are not carried across yet. */
+static const VMStateDescription vmstate_virtio_snd = {
+    .name = "virtio-sound",
+    .unmigratable = 1,
+};
+
+static Property virtio_snd_properties[] = {
+    DEFINE_AUDIO_PROPERTIES(VirtIOSound, card),
+    DEFINE_PROP_UINT32("streams", VirtIOSound, streams, 2),
+    DEFINE_PROP_UINT32("jacks", VirtIOSound, jacks, 2),
+    DEFINE_PROP_UINT32("chmaps", VirtIOSound, chmaps, VIRTIO_SND_CHMAPS_MAX),
+    DEFINE_PROP_END_OF_LIST(),
+};
+
+static void virtio_snd_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    VirtioDeviceClass *vdc = VIRTIO_DEVICE_CLASS(klass);
+
+    set_bit(DEVICE_CATEGORY_SOUND, dc->categories);
+    dc->desc = "Virtio sound card";
+    dc->vmsd = &vmstate_virtio_snd;
+    device_class_set_props(dc, virtio_snd_properties);
+    vdc->realize = virtio_snd_realize;
+    vdc->unrealize = virtio_snd_unrealize;
+    vdc->get_config = virtio_snd_get_config;
+    vdc->get_features = virtio_snd_get_features;
+    vdc->reset = virtio_snd_reset;
+}
+
+static const TypeInfo virtio_snd_type_info = {
+    .name = TYPE_VIRTIO_SND,
+    .parent = TYPE_VIRTIO_DEVICE,
+    .instance_size = sizeof(VirtIOSound),
+    .class_init = virtio_snd_class_init,
+};
+
+static void virtio_snd_register_types(void)
+{
+    type_register_static(&virtio_snd_type_info);
+}
+
+type_init(virtio_snd_register_types)

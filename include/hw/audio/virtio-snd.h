@@ -1,0 +1,50 @@
+/*
+ * Virtio sound device (VIRTIO 1.2, 5.14): device state.
+ *
+ * The QEMU side of the device is hw/audio/virtio-snd.c; what does not need
+ * QEMU (request parsing, the PCM lifecycle) is in virtio-snd-req.c and
+ * virtio-snd-pcm.c beside it.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_AUDIO_VIRTIO_SND_H
+#define HW_AUDIO_VIRTIO_SND_H
+
+#include "audio/audio.h"
+#include "hw/virtio/virtio.h"
+#include "qemu/queue.h"
+#include "standard-headers/linux/virtio_snd.h"
+
+#define TYPE_VIRTIO_SND "virtio-sound-device"
+OBJECT_DECLARE_SIMPLE_TYPE(VirtIOSound, VIRTIO_SND)
+
+#define VIRTIO_SND_QUEUE_COUNT VIRTIO_SND_VQ_MAX
+
+/* The most streams, jacks and channel maps a device can be given. */
+#define VIRTIO_SND_STREAMS_MAX 10
+#define VIRTIO_SND_JACKS_MAX 8
+#define VIRTIO_SND_CHMAPS_MAX 16
+
+typedef struct VirtIOSoundStream VirtIOSoundStream;
+
+struct VirtIOSound {
+    VirtIODevice parent_obj;
+
+    QEMUSoundCard card;
+    VirtQueue *queues[VIRTIO_SND_QUEUE_COUNT];
+
+    /* Properties: what the configuration space announces. */
+    uint32_t streams;
+    uint32_t jacks;
+    uint32_t chmaps;
+
+    VirtIOSoundStream *stream;          /* [streams] */
+
+    /* Events waiting for a buffer on the event queue. */
+    struct virtio_snd_event *events;    /* ring of VIRTIO_SND_EVENTS_MAX */
+    unsigned int events_head;
+    unsigned int events_count;
+};
+
+#endif /* HW_AUDIO_VIRTIO_SND_H */

@@ -136,6 +136,11 @@ GLUE = [
          'the device\'s sources'),
     Glue('hw/audio/trace-events', '', 'append', 'fragment:hw/audio/trace-events',
          'the device\'s trace events'),
+    # The tests that run inside the built QEMU.
+    Glue('tests/qtest/meson.build', 'qtests_x86_64 = qtests_i386', 'replace',
+         "qtests_x86_64 = qtests_i386 + \\\n"
+         "  (config_all_devices.has_key('CONFIG_VIRTIO_SND_PCI') ? ['virtio-snd-test'] : [])",
+         'our qtests, built for x86_64 (`ninja tests/qtest/virtio-snd-test`)'),
 ]
 
 

@@ -1,0 +1,126 @@
+/*
+ * PipeWire audio backend: stream geometry.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "pwaudio-timing.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define US_PER_SECOND 1000000u
+
+static bool fail(const char **reason, const char *why)
+{
+    if (reason) {
+        *reason = why;
+    }
+    return false;
+}
+
+uint64_t qpw_us_to_frames(uint64_t us, uint32_t rate)
+{
+    /*
+     * Split @us into whole seconds and the remainder so the product stays
+     * below 2^64 for any @us: only the remainder (< 10^6) gets multiplied
+     * by the rate.
+     */
+    uint64_t secs = us / US_PER_SECOND;
+    uint64_t rem = us % US_PER_SECOND;
+
+    return secs * rate + (rem * rate + US_PER_SECOND - 1) / US_PER_SECOND;
+}
+
+uint64_t qpw_frames_to_us(uint64_t frames, uint32_t rate)
+{
+    /* Same split as above: only the remainder (< rate) is multiplied. */
+    uint64_t secs = frames / rate;
+    uint64_t rem = frames % rate;
+
+    return secs * US_PER_SECOND + (rem * US_PER_SECOND + rate - 1) / rate;
+}
+
+uint64_t qpw_geometry_drain_us(const QPwStreamGeometry *geo,
+                               uint32_t fill_bytes)
+{
+    uint64_t frames = fill_bytes / geo->bytes_per_frame;
+
+    return qpw_frames_to_us(frames + 2ull * geo->quantum_frames, geo->rate);
+}
+
+bool qpw_latency_validate(uint32_t latency_us, const char **reason)
+{
+    if (latency_us < QPW_LATENCY_MIN_US) {
+        return fail(reason, "latency is below the minimum of 1000 us (1 ms)");
+    }
+    if (latency_us > QPW_LATENCY_MAX_US) {
+        return fail(reason,
+                    "latency is above the maximum of 10000000 us (10 s)");
+    }
+    return true;
+}
+
+bool qpw_geometry_init(QPwStreamGeometry *geo, QPwFormat format,
+                       uint32_t channels, uint32_t rate,
+                       uint32_t latency_us, uint32_t timer_period_us,
+                       const char **reason)
+{
+    uint64_t latency, period, quantum, highwater, capacity, bytes;
+    uint32_t bps;
+
+    if (!qpw_format_is_valid(format)) {
+        return fail(reason, "unsupported sample format");
+    }
+    if (channels < 1 || channels > QPW_MAX_CHANNELS) {
+        return fail(reason, "channel count must be between 1 and 8");
+    }
+    if (rate < QPW_RATE_MIN || rate > QPW_RATE_MAX) {
+        return fail(reason, "sample rate must be between 1 and 768000 Hz");
+    }
+    if (!qpw_latency_validate(latency_us, reason)) {
+        return false;
+    }
+
+    bps = (uint32_t)qpw_format_bytes_per_sample(format);
+    latency = qpw_us_to_frames(latency_us, rate);
+    period = qpw_us_to_frames(timer_period_us, rate);
+
+    /*
+     * A quarter of the latency keeps the graph's wakeups well inside the
+     * buffered time without forcing a tiny quantum on the whole graph.
+     */
+    quantum = latency / 4 ? latency / 4 : 1;
+
+    highwater = latency;
+    if (highwater < period + quantum) {
+        highwater = period + quantum;
+    }
+    capacity = highwater + period;
+
+    /* spa_ringbuffer fill levels are int32_t. */
+    bytes = capacity * bps * channels;
+    if (bytes > INT32_MAX) {
+        return fail(reason, "latency and timer period need a buffer "
+                    "larger than 2 GiB at this format and rate");
+    }
+
+    memset(geo, 0, sizeof(*geo));
+    geo->format = format;
+    geo->channels = channels;
+    geo->rate = rate;
+    geo->latency_us = latency_us;
+    geo->timer_period_us = timer_period_us;
+    geo->bytes_per_sample = bps;
+    geo->bytes_per_frame = bps * channels;
+    geo->latency_frames = (uint32_t)latency;
+    geo->period_frames = (uint32_t)period;
+    geo->quantum_frames = (uint32_t)quantum;
+    geo->highwater_frames = (uint32_t)highwater;
+    geo->capacity_frames = (uint32_t)capacity;
+    geo->highwater_bytes = (uint32_t)highwater * geo->bytes_per_frame;
+    geo->capacity_bytes = (uint32_t)bytes;
+    snprintf(geo->node_latency, sizeof(geo->node_latency), "%u/%u",
+             geo->quantum_frames, rate);
+    return true;
+}

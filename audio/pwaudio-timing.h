@@ -1,0 +1,100 @@
+/*
+ * PipeWire audio backend: stream geometry.
+ *
+ * All the sizes a stream needs are fixed once its format is known, so
+ * they are computed here in one place at voice init from the format, the
+ * user's latency and QEMU's audio timer period, and validated before any
+ * PipeWire object exists.
+ *
+ * How the sizes relate:
+ *  - QEMU's audio timer refills the playback ring (drains the capture
+ *    ring) once per timer period;
+ *  - PipeWire runs the process callback once per graph quantum; we ask
+ *    for a quantum of a quarter of the latency through node.latency
+ *    (PipeWire may pick a smaller one; never a larger one for our sake);
+ *  - the high-water mark is the fill level QEMU tops the playback ring up
+ *    to: the latency, but at least one timer period plus one quantum so
+ *    a whole timer period can pass with a quantum still to hand out;
+ *  - the capacity adds one more timer period of headroom, which is what
+ *    lets a capture ring ride out one late QEMU timer tick.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef QEMU_PWAUDIO_TIMING_H
+#define QEMU_PWAUDIO_TIMING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pwaudio-format.h"
+
+/* About 2048 frames at 44.1 kHz; the same default as QEMU's PulseAudio. */
+#define QPW_LATENCY_DEFAULT_US  46440u
+#define QPW_LATENCY_MIN_US      1000u           /* 1 ms */
+#define QPW_LATENCY_MAX_US      10000000u       /* 10 s */
+
+#define QPW_RATE_MIN            1u
+#define QPW_RATE_MAX            768000u
+
+/* "4294967295/4294967295" plus the terminator. */
+#define QPW_NODE_LATENCY_LEN    24
+
+typedef struct QPwStreamGeometry {
+    QPwFormat format;
+    uint32_t channels;
+    uint32_t rate;
+    uint32_t latency_us;
+    uint32_t timer_period_us;
+
+    uint32_t bytes_per_sample;
+    uint32_t bytes_per_frame;
+
+    uint32_t latency_frames;        /* latency_us at rate, rounded up */
+    uint32_t period_frames;         /* one QEMU timer period, rounded up */
+    uint32_t quantum_frames;        /* what node.latency asks PipeWire for */
+    uint32_t highwater_frames;
+    uint32_t capacity_frames;
+
+    uint32_t highwater_bytes;
+    uint32_t capacity_bytes;        /* size of the ring's buffer */
+
+    /* Value for PW_KEY_NODE_LATENCY: "quantum_frames/rate". */
+    char node_latency[QPW_NODE_LATENCY_LEN];
+} QPwStreamGeometry;
+
+/* ceil(us * rate / 1000000), computed without overflow. */
+uint64_t qpw_us_to_frames(uint64_t us, uint32_t rate);
+
+/* ceil(frames * 1000000 / rate), the inverse of qpw_us_to_frames(). */
+uint64_t qpw_frames_to_us(uint64_t frames, uint32_t rate);
+
+/*
+ * How long after a playback voice is stopped its stream may be
+ * deactivated without cutting off what is still queued: the time to play
+ * @fill_bytes from the ring plus two quanta for the buffers already in
+ * PipeWire's graph.
+ */
+uint64_t qpw_geometry_drain_us(const QPwStreamGeometry *geo,
+                               uint32_t fill_bytes);
+
+/*
+ * Check the user's latency option. Returns false with a static,
+ * human-readable *@reason (which may be NULL) when it is outside
+ * QPW_LATENCY_MIN_US .. QPW_LATENCY_MAX_US.
+ */
+bool qpw_latency_validate(uint32_t latency_us, const char **reason);
+
+/*
+ * Fill @geo for a stream of @channels channels of @format at @rate Hz,
+ * with the given latency and QEMU timer period (0 is allowed: QEMU then
+ * runs its audio timer back to back). Returns false with a static
+ * *@reason (if @reason is not NULL), leaving @geo unspecified, when any
+ * input is out of range or the ring would not fit in INT32_MAX bytes.
+ */
+bool qpw_geometry_init(QPwStreamGeometry *geo, QPwFormat format,
+                       uint32_t channels, uint32_t rate,
+                       uint32_t latency_us, uint32_t timer_period_us,
+                       const char **reason);
+
+#endif /* QEMU_PWAUDIO_TIMING_H */

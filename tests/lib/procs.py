@@ -1,0 +1,76 @@
+"""Process-group helpers shared by the test harness (guest.py, pipewire.py).
+
+Every long-running helper process (QEMU, PipeWire, pw-record, ...) is started
+in a session of its own, so a Ctrl-C typed at the terminal reaches only the
+Python process, which then tears down exactly the groups it started.
+"""
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+
+
+def start_group(argv, **popen_kwargs):
+    """Start argv as the leader of a new process group; returns the Popen."""
+    return subprocess.Popen(argv, start_new_session=True, **popen_kwargs)
+
+
+def group_alive(pgid):
+    """True while any process of group pgid still exists."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_group(proc, first_signal=signal.SIGTERM, grace=5.0):
+    """Stop the process group led by proc: first_signal, then SIGKILL after
+    grace seconds.  Reaps the leader and returns its return code."""
+    pgid = proc.pid
+    if proc.poll() is None or group_alive(pgid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, first_signal)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if proc.poll() is not None and not group_alive(pgid):
+                break
+            time.sleep(0.05)
+        if group_alive(pgid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
+    return proc.wait()
+
+
+@contextlib.contextmanager
+def sigterm_raises():
+    """Within the block, SIGTERM raises KeyboardInterrupt, as Ctrl-C does,
+    so that cleanup code in finally/__exit__ runs (and unittest stops).
+    Only possible in the main thread; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        """Turn the signal into KeyboardInterrupt."""
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def tail(path, lines=20):
+    """The last lines of a text file ('' if it does not exist)."""
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except FileNotFoundError:
+        return ""

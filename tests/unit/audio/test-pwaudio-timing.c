@@ -1,0 +1,238 @@
+/*
+ * Unit tests of audio/pwaudio-timing: stream geometry and latency
+ * validation.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <glib.h>
+#include <string.h>
+
+#include "audio/pwaudio-timing.h"
+
+static void test_us_to_frames(void)
+{
+    static const struct {
+        uint64_t us;
+        uint32_t rate;
+        uint64_t frames;
+    } cases[] = {
+        { 0, 48000, 0 },
+        { 1, 48000, 1 },            /* 0.048 rounds up */
+        { 10000, 48000, 480 },      /* exact */
+        { 10000, 44100, 441 },
+        { 10000, 11025, 111 },      /* 110.25 */
+        { 46440, 44100, 2049 },     /* 2048.004 */
+        { 46440, 48000, 2230 },     /* 2229.12 */
+        { 1000000, 48000, 48000 },
+        { 1000001, 48000, 48001 },
+        { 20833, 48000, 1000 },     /* 999.984 */
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_assert_cmpuint(qpw_us_to_frames(cases[i].us, cases[i].rate), ==,
+                         cases[i].frames);
+    }
+}
+
+static void test_us_to_frames_no_overflow(void)
+{
+    /* Compare with 128-bit arithmetic where a naive us * rate overflows. */
+    static const uint64_t us[] = {
+        UINT64_MAX / 768000 + 12345, UINT64_MAX / 1000000 - 7,
+        UINT64_MAX / 2000000,
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(us); i++) {
+        unsigned __int128 want = ((unsigned __int128)us[i] * 768000 +
+                                  999999) / 1000000;
+
+        g_assert_true(qpw_us_to_frames(us[i], 768000) == (uint64_t)want);
+    }
+}
+
+static void test_frames_to_us(void)
+{
+    g_assert_cmpuint(qpw_frames_to_us(0, 48000), ==, 0);
+    g_assert_cmpuint(qpw_frames_to_us(480, 48000), ==, 10000);
+    g_assert_cmpuint(qpw_frames_to_us(1, 48000), ==, 21);       /* 20.83 */
+    g_assert_cmpuint(qpw_frames_to_us(2049, 44100), ==, 46463); /* 46462.6 */
+    g_assert_cmpuint(qpw_frames_to_us(48001, 48000), ==, 1000021);
+    /* Where frames * 1000000 would overflow 64 bits. */
+    for (uint64_t f = UINT64_MAX / 1000000 + 1; f < UINT64_MAX / 1000;
+         f = f * 3 + 1) {
+        unsigned __int128 want = ((unsigned __int128)f * 1000000 + 47999) /
+                                 48000;
+
+        g_assert_true(qpw_frames_to_us(f, 48000) == (uint64_t)want);
+    }
+    /* Round trip: frames -> us -> frames never loses a frame. */
+    for (uint64_t f = 0; f < 5000; f += 7) {
+        g_assert_cmpuint(qpw_us_to_frames(qpw_frames_to_us(f, 44100), 44100),
+                         >=, f);
+    }
+}
+
+static void test_drain_us(void)
+{
+    QPwStreamGeometry g;
+
+    /* S16 stereo at 48 kHz: quantum 557 frames. */
+    g_assert_true(qpw_geometry_init(&g, QPW_FORMAT_S16, 2, 48000, 46440,
+                                    10000, NULL));
+    /* Empty ring: two quanta = 1114 frames = 23208.3 us. */
+    g_assert_cmpuint(qpw_geometry_drain_us(&g, 0), ==, 23209);
+    /* 480 frames queued on top: +10 ms. */
+    g_assert_cmpuint(qpw_geometry_drain_us(&g, 480 * 4), ==, 33209);
+    /* A partial frame does not count. */
+    g_assert_cmpuint(qpw_geometry_drain_us(&g, 480 * 4 + 3), ==, 33209);
+    g_assert_cmpuint(qpw_geometry_drain_us(&g, g.capacity_bytes), ==,
+                     qpw_frames_to_us(g.capacity_frames +
+                                      2 * g.quantum_frames, 48000));
+}
+
+static void test_latency_validate(void)
+{
+    const char *reason = NULL;
+
+    g_assert_true(qpw_latency_validate(QPW_LATENCY_MIN_US, &reason));
+    g_assert_true(qpw_latency_validate(QPW_LATENCY_DEFAULT_US, &reason));
+    g_assert_true(qpw_latency_validate(QPW_LATENCY_MAX_US, &reason));
+    g_assert_null(reason);
+
+    g_assert_false(qpw_latency_validate(999, &reason));
+    g_assert_nonnull(strstr(reason, "minimum"));
+    reason = NULL;
+    g_assert_false(qpw_latency_validate(0, &reason));
+    g_assert_nonnull(reason);
+    reason = NULL;
+    g_assert_false(qpw_latency_validate(10000001, &reason));
+    g_assert_nonnull(strstr(reason, "maximum"));
+    g_assert_false(qpw_latency_validate(UINT32_MAX, NULL));
+}
+
+typedef struct GeoCase {
+    QPwFormat fmt;
+    uint32_t channels, rate, latency_us, period_us;
+    uint32_t bpf, latency, period, quantum, highwater, capacity;
+    const char *node_latency;
+} GeoCase;
+
+static void test_geometry(void)
+{
+    static const GeoCase cases[] = {
+        /* QEMU's defaults: 46.44 ms latency, 10 ms timer. */
+        { QPW_FORMAT_S16, 2, 48000, 46440, 10000,
+          4, 2230, 480, 557, 2230, 2710, "557/48000" },
+        { QPW_FORMAT_S16, 2, 44100, 46440, 10000,
+          4, 2049, 441, 512, 2049, 2490, "512/44100" },
+        /* Latency below a timer period: raised to period + quantum. */
+        { QPW_FORMAT_F32, 1, 48000, 1000, 10000,
+          4, 48, 480, 12, 492, 972, "12/48000" },
+        /* Fractional frames everywhere round up. */
+        { QPW_FORMAT_U8, 1, 11025, 1000, 10000,
+          1, 12, 111, 3, 114, 225, "3/11025" },
+        /* 5.1 of 32-bit samples. */
+        { QPW_FORMAT_S32, 6, 48000, 100000, 10000,
+          24, 4800, 480, 1200, 4800, 5280, "1200/48000" },
+        /* Timer period 0: QEMU polls back to back. */
+        { QPW_FORMAT_U16, 2, 48000, 46440, 0,
+          4, 2230, 0, 557, 2230, 2230, "557/48000" },
+        /* Tiny rate: the quantum never drops to 0. */
+        { QPW_FORMAT_S8, 1, 1, 1000, 10000,
+          1, 1, 1, 1, 2, 3, "1/1" },
+        /* Largest accepted stream: 10 s of 7.1 f32 at 768 kHz. */
+        { QPW_FORMAT_F32, 8, 768000, 10000000, 10000,
+          32, 7680000, 7680, 1920000, 7680000, 7687680, "1920000/768000" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const GeoCase *c = &cases[i];
+        const char *reason = NULL;
+        QPwStreamGeometry g;
+
+        g_assert_true(qpw_geometry_init(&g, c->fmt, c->channels, c->rate,
+                                        c->latency_us, c->period_us,
+                                        &reason));
+        g_assert_null(reason);
+        g_assert_cmpint(g.format, ==, c->fmt);
+        g_assert_cmpuint(g.channels, ==, c->channels);
+        g_assert_cmpuint(g.rate, ==, c->rate);
+        g_assert_cmpuint(g.latency_us, ==, c->latency_us);
+        g_assert_cmpuint(g.timer_period_us, ==, c->period_us);
+        g_assert_cmpuint(g.bytes_per_sample * c->channels, ==, c->bpf);
+        g_assert_cmpuint(g.bytes_per_frame, ==, c->bpf);
+        g_assert_cmpuint(g.latency_frames, ==, c->latency);
+        g_assert_cmpuint(g.period_frames, ==, c->period);
+        g_assert_cmpuint(g.quantum_frames, ==, c->quantum);
+        g_assert_cmpuint(g.highwater_frames, ==, c->highwater);
+        g_assert_cmpuint(g.capacity_frames, ==, c->capacity);
+        g_assert_cmpuint(g.highwater_bytes, ==, c->highwater * c->bpf);
+        g_assert_cmpuint(g.capacity_bytes, ==, c->capacity * c->bpf);
+        g_assert_cmpstr(g.node_latency, ==, c->node_latency);
+
+        /* The invariants the backend relies on. */
+        g_assert_cmpuint(g.highwater_frames, >=, g.latency_frames);
+        g_assert_cmpuint(g.highwater_frames, >=,
+                         g.period_frames + g.quantum_frames);
+        g_assert_cmpuint(g.capacity_frames, >=, g.highwater_frames);
+        g_assert_cmpuint(g.quantum_frames, >=, 1);
+        g_assert_cmpuint(g.capacity_bytes, <=, INT32_MAX);
+    }
+}
+
+static void test_geometry_rejects(void)
+{
+    static const struct {
+        QPwFormat fmt;
+        uint32_t channels, rate, latency_us, period_us;
+        const char *needle;
+    } cases[] = {
+        { QPW_FORMAT__MAX, 2, 48000, 46440, 10000, "format" },
+        { QPW_FORMAT_S16, 0, 48000, 46440, 10000, "channel" },
+        { QPW_FORMAT_S16, 9, 48000, 46440, 10000, "channel" },
+        { QPW_FORMAT_S16, 2, 0, 46440, 10000, "rate" },
+        { QPW_FORMAT_S16, 2, 768001, 46440, 10000, "rate" },
+        { QPW_FORMAT_S16, 2, 48000, 999, 10000, "latency" },
+        { QPW_FORMAT_S16, 2, 48000, 10000001, 10000, "latency" },
+        /* 100 s timer period of 7.1 f32 at 768 kHz: over 2 GiB. */
+        { QPW_FORMAT_F32, 8, 768000, 10000000, 100000000, "2 GiB" },
+        /* 2.5 GB: fits a uint32_t but not spa_ringbuffer's int32_t. */
+        { QPW_FORMAT_F32, 8, 768000, 10000000, 50000000, "2 GiB" },
+        { QPW_FORMAT_S16, 2, 768000, 46440, UINT32_MAX, "2 GiB" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const char *reason = NULL;
+        QPwStreamGeometry g;
+
+        g_assert_false(qpw_geometry_init(&g, cases[i].fmt, cases[i].channels,
+                                         cases[i].rate, cases[i].latency_us,
+                                         cases[i].period_us, &reason));
+        g_assert_nonnull(reason);
+        if (!strstr(reason, cases[i].needle)) {
+            g_error("case %zu: reason \"%s\" does not mention \"%s\"",
+                    i, reason, cases[i].needle);
+        }
+        /* A NULL reason pointer is allowed. */
+        g_assert_false(qpw_geometry_init(&g, cases[i].fmt, cases[i].channels,
+                                         cases[i].rate, cases[i].latency_us,
+                                         cases[i].period_us, NULL));
+    }
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/pwaudio/timing/us-to-frames", test_us_to_frames);
+    g_test_add_func("/pwaudio/timing/us-to-frames-no-overflow",
+                    test_us_to_frames_no_overflow);
+    g_test_add_func("/pwaudio/timing/frames-to-us", test_frames_to_us);
+    g_test_add_func("/pwaudio/timing/drain-us", test_drain_us);
+    g_test_add_func("/pwaudio/timing/latency-validate",
+                    test_latency_validate);
+    g_test_add_func("/pwaudio/timing/geometry", test_geometry);
+    g_test_add_func("/pwaudio/timing/geometry-rejects",
+                    test_geometry_rejects);
+    return g_test_run();
+}

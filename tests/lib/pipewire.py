@@ -336,10 +336,17 @@ class PipeWire:
                 raise PipeWireError(f"cannot link {client.argv[0]} to "
                                     f"{target}: ports not found")
             time.sleep(0.1)
-        for channel, out_id in outs.items():
-            in_id = ins.get(channel)
-            if in_id is None:
-                continue
+        # A mono stream feeds every channel; others go channel by channel.
+        if set(outs) == {"MONO"}:
+            pairs = [(outs["MONO"], in_id) for in_id in ins.values()]
+        else:
+            pairs = [(out_id, ins[ch]) for ch, out_id in outs.items()
+                     if ch in ins]
+        if not pairs:
+            raise PipeWireError(f"cannot link {client.argv[0]} to {target}: "
+                                f"no common channels ({sorted(outs)} -> "
+                                f"{sorted(ins)})")
+        for out_id, in_id in pairs:
             res = subprocess.run(["pw-link", str(out_id), str(in_id)],
                                  env=self.env(), capture_output=True,
                                  text=True, timeout=10)

@@ -75,6 +75,22 @@ def read_fragment(path, section=''):
     return ''.join(lines)
 
 
+# PipeWire mixes, resamples and converts in its own graph: unless the user
+# sets the mixing engine, fixed settings or a frequency, channel count or
+# format, QEMU hands the guest's streams over exactly as the guest plays them.
+PIPEWIRE_PASSTHROUGH = """\
+/* PipeWire converts and mixes itself: by default, pass streams through. */
+static void audio_pipewire_passthrough(AudiodevPerDirectionOptions *pdo)
+{
+    if (!pdo->has_mixing_engine && !pdo->has_fixed_settings &&
+        !pdo->has_frequency && !pdo->has_channels && !pdo->has_format) {
+        pdo->has_mixing_engine = true;
+        pdo->mixing_engine = false;
+    }
+}
+
+"""
+
 GLUE = [
     # The build system: an option, a dependency, a driver.
     Glue('meson_options.txt', "option('sndio', type: 'feature'", 'before-line',
@@ -116,6 +132,15 @@ GLUE = [
     Glue('audio/audio.c', 'CASE(PA, pa, Pa);', 'after-line',
          '        CASE(PIPEWIRE, pipewire, Pipewire);\n',
          'per-direction options are allocated for the driver'),
+    Glue('audio/audio.c', 'static void audio_validate_opts(Audiodev *dev, Error **errp)\n{',
+         'before-line', PIPEWIRE_PASSTHROUGH,
+         'PipeWire gets the guest\'s streams unconverted unless the user asks otherwise'),
+    Glue('audio/audio.c', '    audio_create_pdos(dev);\n', 'after-line',
+         '    if (dev->driver == AUDIODEV_DRIVER_PIPEWIRE) {\n'
+         '        audio_pipewire_passthrough(audio_get_pdo_in(dev));\n'
+         '        audio_pipewire_passthrough(audio_get_pdo_out(dev));\n'
+         '    }\n',
+         '... for both directions, before the generic defaults are filled in'),
     Glue('audio/audio_template.h', 'case AUDIODEV_DRIVER_SDL:', 'before-line',
          '    case AUDIODEV_DRIVER_PIPEWIRE:\n'
          '        return qapi_AudiodevPipewirePerDirectionOptions_base(\n'

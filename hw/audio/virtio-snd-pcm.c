@@ -232,3 +232,53 @@ void vsnd_pcm_info_from_caps(const VSndPcmCaps *caps,
     info->channels_min = caps->channels_min;
     info->channels_max = caps->channels_max;
 }
+
+/*
+ * Refill at most this much time at once, so that the products fit in 64
+ * bits; the audio layer calls a running stream far more often.
+ */
+#define VSND_PCM_PACE_MAX_STEP_NS 1000000000LL
+
+void vsnd_pcm_pacer_start(VSndPcmPacer *pacer, const VSndPcmParams *params,
+                          int64_t now_ns)
+{
+    uint32_t frame = vsnd_pcm_frame_bytes(params);
+
+    memset(pacer, 0, sizeof(*pacer));
+    pacer->bytes_per_second = vsnd_pcm_bytes_per_second(params);
+    pacer->frame_bytes = frame ? frame : 1;
+    pacer->burst = params->buffer_bytes / 2;
+    pacer->burst -= pacer->burst % pacer->frame_bytes;
+    pacer->burst = MAX(pacer->burst, pacer->frame_bytes);
+    pacer->credit = pacer->burst;
+    pacer->last_ns = now_ns;
+}
+
+uint64_t vsnd_pcm_pacer_room(VSndPcmPacer *pacer, int64_t now_ns)
+{
+    /* Bytes are due at bytes_per_second * (100 + headroom) / 100 / 1e9. */
+    const uint64_t unit = 100 * 1000000000ULL;
+    int64_t step = now_ns - pacer->last_ns;
+
+    if (step > 0) {
+        uint64_t due;
+
+        /* 1 s * 384 kHz * 8 channels * 8 bytes * 101 is about 2.5e18. */
+        step = MIN(step, VSND_PCM_PACE_MAX_STEP_NS);
+        due = (uint64_t)step * pacer->bytes_per_second *
+              (100 + VSND_PCM_PACE_HEADROOM_PCT) + pacer->residue;
+        pacer->credit += due / unit;
+        pacer->residue = due % unit;
+        if (pacer->credit >= pacer->burst) {
+            pacer->credit = pacer->burst;
+            pacer->residue = 0;
+        }
+        pacer->last_ns = now_ns;
+    }
+    return pacer->credit - pacer->credit % pacer->frame_bytes;
+}
+
+void vsnd_pcm_pacer_consume(VSndPcmPacer *pacer, uint64_t bytes)
+{
+    pacer->credit -= MIN(bytes, pacer->credit);
+}

@@ -123,4 +123,44 @@ bool vsnd_pcm_caps_valid(const VSndPcmCaps *caps);
 void vsnd_pcm_info_from_caps(const VSndPcmCaps *caps,
                              struct virtio_snd_pcm_info *info);
 
+/*
+ * Playback pacing. QEMU's audio layer takes whatever fits in its buffer,
+ * which is empty when a stream starts: a device that filled it straight
+ * from the guest's messages would complete a guest buffer no longer than
+ * the audio layer's all at once, which the guest sees as an underrun. So
+ * the device takes at most a burst of half the guest's buffer ahead of
+ * the stream's clock: a credit of bytes that starts full at START and is
+ * refilled at the stream's byte rate plus VSND_PCM_PACE_HEADROOM_PCT
+ * percent (so that the audio layer's clock, not this one, sets the pace
+ * as long as it runs no more than that much faster), up to the burst.
+ */
+#define VSND_PCM_PACE_HEADROOM_PCT 1
+
+typedef struct VSndPcmPacer {
+    uint64_t bytes_per_second;
+    uint32_t frame_bytes;
+    uint64_t burst;             /* the most credit: whole frames */
+    uint64_t credit;            /* bytes that may be taken now */
+    uint64_t residue;           /* refill below one byte, in byte-ns/100 */
+    int64_t last_ns;            /* when credit was last brought up to date */
+} VSndPcmPacer;
+
+/*
+ * Start pacing a stream of @params at time @now_ns: the burst is half of
+ * buffer_bytes rounded down to whole frames (at least one frame), and the
+ * credit starts full.
+ */
+void vsnd_pcm_pacer_start(VSndPcmPacer *pacer, const VSndPcmParams *params,
+                          int64_t now_ns);
+
+/*
+ * Bring the credit up to date at @now_ns (a clock that does not go back;
+ * if it does, no credit is added) and return it rounded down to whole
+ * frames: how many bytes may be taken now.
+ */
+uint64_t vsnd_pcm_pacer_room(VSndPcmPacer *pacer, int64_t now_ns);
+
+/* @bytes were taken (at most the last room returned). */
+void vsnd_pcm_pacer_consume(VSndPcmPacer *pacer, uint64_t bytes);
+
 #endif /* HW_AUDIO_VIRTIO_SND_PCM_H */

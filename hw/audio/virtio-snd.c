@@ -425,8 +425,12 @@ static uint32_t virtio_snd_pcm_act(VirtIOSoundStream *s,
         virtio_snd_stream_set_active(s, false);
         break;
     case VIRTIO_SND_R_PCM_RELEASE:
+        /*
+         * The voice stays open: closing it now would cut off what the
+         * backend still holds of the last messages (it drains after STOP).
+         * The next PREPARE re-opens it with whatever parameters are set.
+         */
         virtio_snd_stream_return_all(s);
-        virtio_snd_stream_close(s);
         break;
     }
     return VIRTIO_SND_S_OK;

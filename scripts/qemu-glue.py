@@ -91,6 +91,24 @@ static void audio_pipewire_passthrough(AudiodevPerDirectionOptions *pdo)
 
 """
 
+# QMP query-audiodevs (declared in our qapi/audio.json): every audio state,
+# also an implicit default one, has the Audiodev it was created from.
+QUERY_AUDIODEVS = """
+#include "qapi/qapi-commands-audio.h"
+#include "qapi/clone-visitor.h"
+
+AudiodevList *qmp_query_audiodevs(Error **errp)
+{
+    AudiodevList *list = NULL, **tail = &list;
+    AudioState *s;
+
+    QTAILQ_FOREACH(s, &audio_states, list) {
+        QAPI_LIST_APPEND(tail, QAPI_CLONE(Audiodev, s->dev));
+    }
+    return list;
+}
+"""
+
 GLUE = [
     # The build system: an option, a dependency, a driver.
     Glue('meson_options.txt', "option('sndio', type: 'feature'", 'before-line',
@@ -141,6 +159,8 @@ GLUE = [
          '        audio_pipewire_passthrough(audio_get_pdo_out(dev));\n'
          '    }\n',
          '... for both directions, before the generic defaults are filled in'),
+    Glue('audio/audio.c', '', 'append', QUERY_AUDIODEVS,
+         '`query-audiodevs`: the running audiodevs, read off `audio_states`'),
     Glue('audio/audio_template.h', 'case AUDIODEV_DRIVER_SDL:', 'before-line',
          '    case AUDIODEV_DRIVER_PIPEWIRE:\n'
          '        return qapi_AudiodevPipewirePerDirectionOptions_base(\n'
@@ -164,8 +184,9 @@ GLUE = [
     # The tests that run inside the built QEMU.
     Glue('tests/qtest/meson.build', 'qtests_x86_64 = qtests_i386', 'replace',
          "qtests_x86_64 = qtests_i386 + \\\n"
-         "  (config_all_devices.has_key('CONFIG_VIRTIO_SND_PCI') ? ['virtio-snd-test'] : [])",
-         'our qtests, built for x86_64 (`ninja tests/qtest/virtio-snd-test`)'),
+         "  (config_all_devices.has_key('CONFIG_VIRTIO_SND_PCI') ? ['virtio-snd-test'] : []) + \\\n"
+         "  ['audiodev-qmp-test']",
+         'our qtests, built for x86_64 (`ninja tests/qtest/virtio-snd-test` etc.)'),
 ]
 
 

@@ -11,6 +11,9 @@
  * Timing: an I/O message is returned to the guest when the audio layer has
  * taken its last byte (playback) or filled it (capture), from the voice's
  * callback, so the guest's ALSA pointer follows the real audio clock.
+ * At START the audio layer's buffer is empty and would take a short guest
+ * buffer whole, so playback is also paced (VSndPcmPacer): the device never
+ * gets more than half the guest's buffer ahead of the stream's clock.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -18,6 +21,7 @@
 #include "qemu/osdep.h"
 #include "qemu/log.h"
 #include "qemu/module.h"
+#include "qemu/timer.h"
 #include "qapi/error.h"
 #include "hw/qdev-properties.h"
 #include "hw/audio/virtio-snd.h"
@@ -50,6 +54,7 @@ struct VirtIOSoundStream {
     SWVoiceIn *voice_in;
     QSIMPLEQ_HEAD(, VirtIOSoundXfer) xfers;
     size_t queued_bytes;                /* data bytes in xfers not yet done */
+    VSndPcmPacer pacer;                 /* playback: what may be taken now */
     bool starved;                       /* an xrun was reported, not ended */
 };
 
@@ -207,17 +212,31 @@ static void virtio_snd_stream_starved(VirtIOSoundStream *s)
     }
 }
 
+/*
+ * The audio layer moves whole frames only: copies are cut to whole frames
+ * (a cut frame would end each copy early), and a message with less than a
+ * frame left is done, as nothing will ever take or fill that rest.
+ */
+static size_t virtio_snd_frame_bytes(VirtIOSoundStream *s)
+{
+    return MAX(vsnd_pcm_frame_bytes(&s->pcm.params), 1);
+}
+
 /* Playback: the audio layer has room for @avail bytes. */
 static void virtio_snd_output_cb(void *opaque, int avail)
 {
     VirtIOSoundStream *s = opaque;
     uint8_t buf[VIRTIO_SND_CHUNK];
+    size_t frame = virtio_snd_frame_bytes(s);
+    size_t chunk = sizeof(buf) - sizeof(buf) % frame;
     bool returned = false;
+    uint64_t room = vsnd_pcm_pacer_room(&s->pacer,
+                                        qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
 
-    while (avail > 0 && !QSIMPLEQ_EMPTY(&s->xfers)) {
+    while (avail > 0 && room > 0 && !QSIMPLEQ_EMPTY(&s->xfers)) {
         VirtIOSoundXfer *x = QSIMPLEQ_FIRST(&s->xfers);
-        size_t want = MIN(MIN(x->xfer.data_len - x->done, sizeof(buf)),
-                          (size_t)avail);
+        size_t want = MIN(MIN(x->xfer.data_len - x->done, chunk),
+                          MIN((size_t)avail, room));
         size_t got = vsnd_iov_to_buf(x->elem->out_sg, x->elem->out_num,
                                      VSND_XFER_TX_DATA_OFFSET + x->done,
                                      buf, want);
@@ -226,7 +245,9 @@ static void virtio_snd_output_cb(void *opaque, int avail)
         x->done += taken;
         s->queued_bytes -= taken;
         avail -= taken;
-        if (x->done == x->xfer.data_len) {
+        room -= taken;
+        vsnd_pcm_pacer_consume(&s->pacer, taken);
+        if (x->xfer.data_len - x->done < frame) {
             virtio_snd_stream_return_first(s, VIRTIO_SND_S_OK,
                                            virtio_snd_latency(s, avail));
             returned = true;
@@ -247,19 +268,29 @@ static void virtio_snd_input_cb(void *opaque, int avail)
 {
     VirtIOSoundStream *s = opaque;
     uint8_t buf[VIRTIO_SND_CHUNK];
+    size_t frame = virtio_snd_frame_bytes(s);
+    size_t chunk = sizeof(buf) - sizeof(buf) % frame;
     bool returned = false;
 
     while (avail > 0 && !QSIMPLEQ_EMPTY(&s->xfers)) {
         VirtIOSoundXfer *x = QSIMPLEQ_FIRST(&s->xfers);
-        size_t want = MIN(MIN(x->xfer.data_len - x->done, sizeof(buf)),
+        size_t want = MIN(MIN(x->xfer.data_len - x->done, chunk),
                           (size_t)avail);
-        size_t got = AUD_read(s->voice_in, buf, want);
+        size_t got;
+
+        /*
+         * QEMU 7.2's mixing engine converts only mono and stereo: for more
+         * channels AUD_read() counts every channel but fills only one, and
+         * the rest of buf would carry our stack to the guest.
+         */
+        memset(buf, 0, want);
+        got = AUD_read(s->voice_in, buf, want);
 
         vsnd_iov_from_buf(x->elem->in_sg, x->elem->in_num, x->done, buf, got);
         x->done += got;
         s->queued_bytes -= got;
         avail -= got;
-        if (x->done == x->xfer.data_len) {
+        if (x->xfer.data_len - x->done < frame) {
             virtio_snd_stream_return_first(s, VIRTIO_SND_S_OK, 0);
             returned = true;
         } else if (got < want) {
@@ -385,6 +416,10 @@ static bool virtio_snd_stream_open(VirtIOSoundStream *s)
 static void virtio_snd_stream_set_active(VirtIOSoundStream *s, bool on)
 {
     s->starved = false;
+    if (on) {
+        vsnd_pcm_pacer_start(&s->pacer, &s->pcm.params,
+                             qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
+    }
     if (s->voice_out) {
         AUD_set_active_out(s->voice_out, on);
     }
@@ -411,6 +446,12 @@ static uint32_t virtio_snd_pcm_act(VirtIOSoundStream *s,
 {
     switch (req->code) {
     case VIRTIO_SND_R_PCM_SET_PARAMS:
+        /*
+         * From PREPARED the stream may hold messages queued for the old
+         * parameters; PARAMS_SET takes no I/O and cannot be released, so
+         * hand them back now as RELEASE would rather than strand them.
+         */
+        virtio_snd_stream_return_all(s);
         s->pcm.params = req->params;
         break;
     case VIRTIO_SND_R_PCM_PREPARE:

@@ -43,14 +43,47 @@
      (1ULL << VIRTIO_SND_PCM_FMT_FLOAT))
 #define RATES_EXPECTED 0xffffULL     /* all 16 rates the spec defines */
 
+/* The most descriptors a queue of the device may have. */
+#define VQ_DESC_MAX 256
+
+/*
+ * Our side of a split virtqueue. libqos's qvirtqueue_add() hands out
+ * descriptors in order and never reuses them, which does not do for chains
+ * the device holds for long (I/O messages) while others come and go: here
+ * free descriptors are tracked and reused, and each chain's device-writable
+ * length is kept by its head so that every used element can be checked.
+ */
+typedef struct VSndRing {
+    uint16_t avail_idx;                 /* avail->idx */
+    /* What we wrote of the descriptor table and the avail ring after it. */
+    uint8_t shadow[VQ_DESC_MAX * sizeof(struct vring_desc) +
+                   sizeof(struct vring_avail) + VQ_DESC_MAX * 2];
+    uint16_t used_idx;                  /* used->idx when last read */
+    struct vring_used_elem used[VQ_DESC_MAX];   /* used->ring read ahead */
+    uint16_t cursor;                    /* where to look for free ones */
+    unsigned int nfree;                 /* descriptors not in a chain */
+    bool busy[VQ_DESC_MAX];
+    uint16_t next[VQ_DESC_MAX];         /* the links we wrote */
+    uint16_t ndesc[VQ_DESC_MAX];        /* by head: 0 if no chain */
+    uint64_t in_len[VQ_DESC_MAX];       /* by head: device-writable bytes */
+} VSndRing;
+
 typedef struct VSnd {
     QOSState *qs;
     QTestState *qts;
     QGuestAllocator *alloc;
     QVirtioPCIDevice *dev;
     QVirtQueue *vq[VIRTIO_SND_VQ_MAX];
+    VSndRing ring[VIRTIO_SND_VQ_MAX];
     unsigned int pending[VIRTIO_SND_VQ_MAX];    /* chains the device holds */
 } VSnd;
+
+/* One descriptor of a chain: guest memory, device-writable or not. */
+typedef struct VSndSeg {
+    uint64_t addr;
+    uint32_t len;
+    bool write;
+} VSndSeg;
 
 /* An I/O message: header, frames and status, in one guest allocation. */
 typedef struct VSndMsg {
@@ -61,12 +94,39 @@ typedef struct VSndMsg {
 
 /* Setup and teardown */
 
+/* Initialise the device from reset as a driver does, with fresh queues. */
+static void vsnd_init_device(VSnd *s)
+{
+    QVirtioDevice *vdev = &s->dev->vdev;
+    int i;
+
+    qvirtio_start_device(vdev);
+    g_assert(qvirtio_get_features(vdev) & (1ull << VIRTIO_F_VERSION_1));
+    qvirtio_set_features(vdev, 1ull << VIRTIO_F_VERSION_1);
+    for (i = 0; i < VIRTIO_SND_VQ_MAX; i++) {
+        s->vq[i] = qvirtqueue_setup(vdev, s->alloc, i);
+        g_assert_cmpuint(s->vq[i]->size, <=, VQ_DESC_MAX);
+        memset(&s->ring[i], 0, sizeof(s->ring[i]));
+        s->ring[i].nfree = s->vq[i]->size;
+        s->pending[i] = 0;
+    }
+    qvirtio_set_driver_ok(vdev);
+}
+
+static void vsnd_free_queues(VSnd *s)
+{
+    int i;
+
+    for (i = 0; i < VIRTIO_SND_VQ_MAX; i++) {
+        qvirtqueue_cleanup(s->dev->vdev.bus, s->vq[i], s->alloc);
+        s->vq[i] = NULL;
+    }
+}
+
 static VSnd *vsnd_start(const char *props)
 {
     VSnd *s = g_new0(VSnd, 1);
     QPCIAddress addr = { .devfn = QPCI_DEVFN(PCI_SLOT_SND, 0) };
-    QVirtioDevice *vdev;
-    int i;
 
     s->qs = qtest_pc_boot("-M pc -nic none -audiodev none,id=snd0 "
                           "-device virtio-sound-pci,audiodev=snd0,addr=%x.0%s",
@@ -75,27 +135,28 @@ static VSnd *vsnd_start(const char *props)
     s->alloc = &s->qs->alloc;
     s->dev = virtio_pci_new(s->qs->pcibus, &addr);
     g_assert_nonnull(s->dev);
-    vdev = &s->dev->vdev;
-    g_assert_cmpint(vdev->device_type, ==, VIRTIO_ID_SOUND);
+    g_assert_cmpint(s->dev->vdev.device_type, ==, VIRTIO_ID_SOUND);
 
     qvirtio_pci_device_enable(s->dev);
-    qvirtio_start_device(vdev);
-    g_assert(qvirtio_get_features(vdev) & (1ull << VIRTIO_F_VERSION_1));
-    qvirtio_set_features(vdev, 1ull << VIRTIO_F_VERSION_1);
-    for (i = 0; i < VIRTIO_SND_VQ_MAX; i++) {
-        s->vq[i] = qvirtqueue_setup(vdev, s->alloc, i);
-    }
-    qvirtio_set_driver_ok(vdev);
+    vsnd_init_device(s);
     return s;
+}
+
+/*
+ * A virtio reset through the status register, then the driver's
+ * initialisation again. The device gives nothing back: every chain it
+ * held is forgotten, with the queues.
+ */
+static void vsnd_reset(VSnd *s)
+{
+    qvirtio_reset(&s->dev->vdev);
+    vsnd_free_queues(s);
+    vsnd_init_device(s);
 }
 
 static void vsnd_stop(VSnd *s)
 {
-    int i;
-
-    for (i = 0; i < VIRTIO_SND_VQ_MAX; i++) {
-        qvirtqueue_cleanup(s->dev->vdev.bus, s->vq[i], s->alloc);
-    }
+    vsnd_free_queues(s);
     qvirtio_pci_destructor(&s->dev->obj);
     g_free(s->dev);
     qtest_shutdown(s->qs);
@@ -105,28 +166,136 @@ static void vsnd_stop(VSnd *s)
 /* Virtqueue helpers */
 
 /*
- * libqos hands out descriptors in order and never reuses them: start
- * again at descriptor 0 when a chain of @n would run past the table,
- * which is only safe once the device has given every chain back.
+ * Make a chain of the @n descriptors in @seg out of free descriptors of @q
+ * and make it available to the device (without notifying it); returns its
+ * head. The descriptors need not be valid for virtio: zero-length ones, or
+ * device-readable ones after device-writable ones, are written as given.
  */
-static void vq_reserve(VSnd *s, int q, unsigned int n)
+static uint32_t vq_add(VSnd *s, int q, const VSndSeg *seg, unsigned int n)
 {
     QVirtQueue *vq = s->vq[q];
+    VSndRing *r = &s->ring[q];
+    uint16_t idx[VQ_DESC_MAX];
+    size_t avail = vq->size * sizeof(struct vring_desc);
+    uint64_t in_len = 0;
+    unsigned int i, lo = vq->size, slot;
 
-    if (vq->free_head + n > vq->size) {
-        g_assert_cmpuint(s->pending[q], ==, 0);
-        vq->free_head = 0;
-        vq->num_free = vq->size;
+    g_assert_cmpuint(n, >=, 1);
+    g_assert_cmpuint(n, <=, r->nfree);
+    g_assert_cmphex(vq->avail, ==, vq->desc + avail);
+    for (i = 0; i < n; r->cursor = (r->cursor + 1) % vq->size) {
+        if (!r->busy[r->cursor]) {
+            idx[i++] = r->cursor;
+        }
     }
+    for (i = 0; i < n; i++) {
+        uint16_t flags = (seg[i].write ? VRING_DESC_F_WRITE : 0) |
+                         (i + 1 < n ? VRING_DESC_F_NEXT : 0);
+
+        struct vring_desc d = {
+            .addr = cpu_to_le64(seg[i].addr),
+            .len = cpu_to_le32(seg[i].len),
+            .flags = cpu_to_le16(flags),
+            .next = cpu_to_le16(i + 1 < n ? idx[i + 1] : 0),
+        };
+
+        r->busy[idx[i]] = true;
+        r->next[idx[i]] = i + 1 < n ? idx[i + 1] : 0;
+        memcpy(r->shadow + idx[i] * sizeof(d), &d, sizeof(d));
+        lo = MIN(lo, idx[i]);
+        in_len += seg[i].write ? seg[i].len : 0;
+    }
+    r->nfree -= n;
+    r->ndesc[idx[0]] = n;
+    r->in_len[idx[0]] = in_len;
+    slot = r->avail_idx % vq->size;
+    r->avail_idx++;
+    stw_le_p(r->shadow + avail + offsetof(struct vring_avail, idx),
+             r->avail_idx);
+    stw_le_p(r->shadow + avail + offsetof(struct vring_avail, ring) +
+             slot * 2, idx[0]);
+    /* The descriptors, the ring entry and the index, in one write. */
+    qtest_memwrite(s->qts, vq->desc + lo * sizeof(struct vring_desc),
+                   r->shadow + lo * sizeof(struct vring_desc),
+                   avail - lo * sizeof(struct vring_desc) +
+                   offsetof(struct vring_avail, ring) + (slot + 1) * 2);
+    s->pending[q]++;
+    return idx[0];
+}
+
+/* Notify the device of what was added to @q. */
+static void vq_notify(VSnd *s, int q)
+{
+    QVirtioDevice *vdev = &s->dev->vdev;
+
+    vdev->bus->virtqueue_kick(vdev, s->vq[q]);
+}
+
+/*
+ * Read the elements the device put on @q's used ring since we last
+ * looked; returns how many are waiting to be taken.
+ */
+static unsigned int vq_fetch_used(VSnd *s, int q)
+{
+    QVirtQueue *vq = s->vq[q];
+    VSndRing *r = &s->ring[q];
+    uint16_t idx = qtest_readw(s->qts,
+                               vq->used + offsetof(struct vring_used, idx));
+
+    /* The device cannot have used more chains than the ring holds. */
+    g_assert_cmpuint((uint16_t)(idx - vq->last_used_idx), <=, vq->size);
+    while (r->used_idx != idx) {
+        unsigned int slot = r->used_idx % vq->size;
+        unsigned int n = MIN((uint16_t)(idx - r->used_idx), vq->size - slot);
+
+        qtest_memread(s->qts, vq->used + offsetof(struct vring_used, ring) +
+                      slot * sizeof(r->used[0]), &r->used[slot],
+                      n * sizeof(r->used[0]));
+        r->used_idx += n;
+    }
+    return (uint16_t)(idx - vq->last_used_idx);
 }
 
 /* Whether the device has put an element on @q's used ring we did not take. */
 static bool used_ready(VSnd *s, int q)
 {
-    QVirtQueue *vq = s->vq[q];
+    return s->ring[q].used_idx != s->vq[q]->last_used_idx ||
+           vq_fetch_used(s, q) > 0;
+}
 
-    return qtest_readw(s->qts, vq->used + offsetof(struct vring_used, idx)) !=
-           vq->last_used_idx;
+/*
+ * Take the next used element of @q if there is one: its head and length
+ * (all 32 bits, which libqos's qvirtqueue_get_buf() does not read). The
+ * head must be a chain the device holds, and the length at most that
+ * chain's device-writable bytes: the device never claims to have written
+ * outside the buffers. The chain's descriptors are free again.
+ */
+static bool vq_take_used(VSnd *s, int q, uint32_t *head, uint32_t *len)
+{
+    QVirtQueue *vq = s->vq[q];
+    VSndRing *r = &s->ring[q];
+    struct vring_used_elem e;
+    unsigned int i;
+    uint16_t d;
+
+    if (!used_ready(s, q)) {
+        return false;
+    }
+    e = r->used[vq->last_used_idx % vq->size];
+    vq->last_used_idx++;
+    *head = le32_to_cpu(e.id);
+    *len = le32_to_cpu(e.len);
+    g_assert_cmpuint(*head, <, vq->size);
+    g_assert_cmpuint(r->ndesc[*head], >, 0);
+    g_assert_cmpuint(*len, <=, r->in_len[*head]);
+    for (i = 0, d = *head; i < r->ndesc[*head]; i++, d = r->next[d]) {
+        g_assert(r->busy[d]);
+        r->busy[d] = false;
+    }
+    r->nfree += r->ndesc[*head];
+    r->ndesc[*head] = 0;
+    s->pending[q]--;
+    return true;
 }
 
 /* Take the next used element of @q, which must be @head; returns its length. */
@@ -135,12 +304,11 @@ static uint32_t wait_used(VSnd *s, int q, uint32_t head)
     gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
     uint32_t got, len;
 
-    while (!qvirtqueue_get_buf(s->qts, s->vq[q], &got, &len)) {
+    while (!vq_take_used(s, q, &got, &len)) {
         g_assert(g_get_monotonic_time() < deadline);
         g_usleep(100);
     }
     g_assert_cmpuint(got, ==, head);
-    s->pending[q]--;
     return len;
 }
 
@@ -167,19 +335,17 @@ static int step_until_used(VSnd *s, int q, int max_ms)
 static uint32_t ctrl_xfer(VSnd *s, const void *req, size_t req_len,
                           void *reply, size_t reply_len)
 {
-    QVirtQueue *vq = s->vq[VIRTIO_SND_VQ_CONTROL];
     uint64_t addr = guest_alloc(s->alloc, req_len + reply_len);
+    VSndSeg seg[2] = {
+        { addr, req_len, false },
+        { addr + req_len, reply_len, true },
+    };
     uint32_t head, len;
 
     qtest_memwrite(s->qts, addr, req, req_len);
     qtest_memset(s->qts, addr + req_len, 0xa5, reply_len);
-    vq_reserve(s, VIRTIO_SND_VQ_CONTROL, 2);
-    head = qvirtqueue_add(s->qts, vq, addr, req_len, false, reply_len > 0);
-    if (reply_len) {
-        qvirtqueue_add(s->qts, vq, addr + req_len, reply_len, true, false);
-    }
-    qvirtqueue_kick(s->qts, &s->dev->vdev, vq, head);
-    s->pending[VIRTIO_SND_VQ_CONTROL]++;
+    head = vq_add(s, VIRTIO_SND_VQ_CONTROL, seg, reply_len ? 2 : 1);
+    vq_notify(s, VIRTIO_SND_VQ_CONTROL);
     len = wait_used(s, VIRTIO_SND_VQ_CONTROL, head);
     if (reply) {
         qtest_memread(s->qts, addr + req_len, reply, reply_len);
@@ -269,29 +435,28 @@ static uint32_t query(VSnd *s, uint32_t code, uint32_t start_id,
 static VSndMsg io_queue(VSnd *s, int q, uint32_t stream, uint32_t data_len,
                         bool split_hdr)
 {
-    QVirtQueue *vq = s->vq[q];
     bool tx = q == VIRTIO_SND_VQ_TX;
     VSndMsg m = { .data_len = data_len };
+    VSndSeg seg[4];
+    unsigned int n = 0;
 
     m.addr = guest_alloc(s->alloc, XFER_LEN + data_len + STATUS_LEN);
     qtest_writel(s->qts, m.addr, cpu_to_le32(stream));
     qtest_memset(s->qts, m.addr + XFER_LEN, tx ? 0x11 : 0xa5, data_len);
     qtest_memset(s->qts, m.addr + XFER_LEN + data_len, 0xff, STATUS_LEN);
 
-    vq_reserve(s, q, 4);
     if (split_hdr) {
-        m.head = qvirtqueue_add(s->qts, vq, m.addr, 2, false, true);
-        qvirtqueue_add(s->qts, vq, m.addr + 2, XFER_LEN - 2, false, true);
+        seg[n++] = (VSndSeg) { m.addr, 2, false };
+        seg[n++] = (VSndSeg) { m.addr + 2, XFER_LEN - 2, false };
     } else {
-        m.head = qvirtqueue_add(s->qts, vq, m.addr, XFER_LEN, false, true);
+        seg[n++] = (VSndSeg) { m.addr, XFER_LEN, false };
     }
     if (data_len) {
-        qvirtqueue_add(s->qts, vq, m.addr + XFER_LEN, data_len, !tx, true);
+        seg[n++] = (VSndSeg) { m.addr + XFER_LEN, data_len, !tx };
     }
-    qvirtqueue_add(s->qts, vq, m.addr + XFER_LEN + data_len, STATUS_LEN,
-                   true, false);
-    qvirtqueue_kick(s->qts, &s->dev->vdev, vq, m.head);
-    s->pending[q]++;
+    seg[n++] = (VSndSeg) { m.addr + XFER_LEN + data_len, STATUS_LEN, true };
+    m.head = vq_add(s, q, seg, n);
+    vq_notify(s, q);
     return m;
 }
 
@@ -320,15 +485,14 @@ static void io_expect_error(VSnd *s, int q, uint32_t stream)
 /* Give the device a buffer for one event. */
 static VSndMsg event_queue(VSnd *s)
 {
-    QVirtQueue *vq = s->vq[VIRTIO_SND_VQ_EVENT];
     VSndMsg m = { .data_len = sizeof(struct virtio_snd_event) };
+    VSndSeg seg;
 
     m.addr = guest_alloc(s->alloc, m.data_len);
     qtest_memset(s->qts, m.addr, 0xff, m.data_len);
-    vq_reserve(s, VIRTIO_SND_VQ_EVENT, 1);
-    m.head = qvirtqueue_add(s->qts, vq, m.addr, m.data_len, true, false);
-    qvirtqueue_kick(s->qts, &s->dev->vdev, vq, m.head);
-    s->pending[VIRTIO_SND_VQ_EVENT]++;
+    seg = (VSndSeg) { m.addr, m.data_len, true };
+    m.head = vq_add(s, VIRTIO_SND_VQ_EVENT, &seg, 1);
+    vq_notify(s, VIRTIO_SND_VQ_EVENT);
     return m;
 }
 
@@ -637,6 +801,81 @@ static void playback_cycle(VSnd *s)
                     VIRTIO_SND_S_OK);
 }
 
+/* A whole capture cycle with one message; checks the device still records. */
+static void capture_cycle(VSnd *s)
+{
+    VSndMsg m;
+
+    g_assert_cmphex(set_params_std(s, 1), ==, VIRTIO_SND_S_OK);
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_PREPARE, 1), ==,
+                    VIRTIO_SND_S_OK);
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_START, 1), ==,
+                    VIRTIO_SND_S_OK);
+    m = io_queue(s, VIRTIO_SND_VQ_RX, 1, PERIOD_BYTES, false);
+    step_until_used(s, VIRTIO_SND_VQ_RX, 1000);
+    g_assert_cmphex(io_done(s, VIRTIO_SND_VQ_RX, &m,
+                            PERIOD_BYTES + STATUS_LEN), ==, VIRTIO_SND_S_OK);
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_STOP, 1), ==,
+                    VIRTIO_SND_S_OK);
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_RELEASE, 1), ==,
+                    VIRTIO_SND_S_OK);
+}
+
+/*
+ * The audio layer only moves whole frames. With 24-byte frames (6 channels
+ * of S32), which do not divide the device's copy size, playback must still
+ * keep up; a message with a partial frame at its end must still complete,
+ * and not hold up the stream.
+ */
+static void test_odd_frames(void)
+{
+    VSnd *s = vsnd_start("");
+    uint32_t period = 480 * 24;         /* 10 ms of 6 channels of S32 */
+    VSndMsg m[8];
+    int i, q, ms = 0;
+
+    g_assert_cmphex(set_params(s, 0, 0, 6, VIRTIO_SND_PCM_FMT_S32,
+                               VIRTIO_SND_PCM_RATE_48000, period,
+                               8 * period), ==, VIRTIO_SND_S_OK);
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_PREPARE, 0), ==,
+                    VIRTIO_SND_S_OK);
+    for (i = 0; i < 8; i++) {
+        m[i] = io_queue(s, VIRTIO_SND_VQ_TX, 0, period, false);
+    }
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_START, 0), ==,
+                    VIRTIO_SND_S_OK);
+    for (i = 0; i < 8; i++) {
+        ms += step_until_used(s, VIRTIO_SND_VQ_TX, 1000);
+        g_assert_cmphex(io_done(s, VIRTIO_SND_VQ_TX, &m[i], STATUS_LEN), ==,
+                        VIRTIO_SND_S_OK);
+    }
+    g_assert_cmpint(ms, <=, 90);        /* 80 ms of audio */
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_STOP, 0), ==,
+                    VIRTIO_SND_S_OK);
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_RELEASE, 0), ==,
+                    VIRTIO_SND_S_OK);
+
+    /* 2 bytes past whole frames; the rx one gets the whole frames only. */
+    for (q = 0; q < 2; q++) {
+        int vq = q ? VIRTIO_SND_VQ_RX : VIRTIO_SND_VQ_TX;
+        uint32_t frames = q ? PERIOD_BYTES : 0;
+
+        g_assert_cmphex(set_params_std(s, q), ==, VIRTIO_SND_S_OK);
+        g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_PREPARE, q), ==,
+                        VIRTIO_SND_S_OK);
+        g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_START, q), ==,
+                        VIRTIO_SND_S_OK);
+        m[0] = io_queue(s, vq, q, PERIOD_BYTES + 2, false);
+        m[1] = io_queue(s, vq, q, PERIOD_BYTES, false);
+        for (i = 0; i < 2; i++) {
+            step_until_used(s, vq, 100);
+            g_assert_cmphex(io_done(s, vq, &m[i], frames + STATUS_LEN), ==,
+                            VIRTIO_SND_S_OK);
+        }
+    }
+    vsnd_stop(s);
+}
+
 static void test_malformed(void)
 {
     VSnd *s = vsnd_start("");
@@ -750,6 +989,908 @@ static void test_malformed(void)
 }
 
 /*
+ * Fuzzing: random and mutated requests on all four queues.
+ *
+ * Requests are built from valid templates and then, often, broken: codes
+ * known and unknown (the control element ones too), ids past the end,
+ * start_id + count wrapping around, item sizes too small or huge, lengths
+ * cut or padded. Every chain is cut into descriptors at random points (a
+ * header sometimes one byte a descriptor), its device-writable part is
+ * exact, too short, too long, missing or made device-readable, and a few
+ * break virtio's rules outright (a zero-length descriptor, a readable one
+ * after a writable one), which must only make QEMU flag the device as
+ * needing a reset. In between the lifecycle requests come in any order,
+ * the virtual clock runs, and the device is reset now and then.
+ *
+ * Each used element must name a chain the device holds and claim no more
+ * than its device-writable length (vq_take_used()); the status written
+ * must be one the spec defines and agree with that length; some chains
+ * are read back in full to check that the device wrote nothing into their
+ * device-readable part nor around the chain. Afterwards the device must
+ * still play and record. QTEST_VSND_FUZZ_SEED (a number, or "random") and
+ * QTEST_VSND_FUZZ_COUNT replay or vary a run; QTEST_VSND_FUZZ_VERBOSE=1
+ * prints every operation.
+ */
+
+#define FUZZ_SEED_DEFAULT 20240917u
+#define FUZZ_COUNT_DEFAULT 100000u
+#define FUZZ_SEGS_MAX 32            /* descriptors in one chain at most */
+#define FUZZ_CANARY 16              /* guard bytes either side of a chain */
+#define FUZZ_IMAGE_MAX 4096         /* chains read back whole up to this */
+#define FUZZ_REQ_MAX 256            /* bytes of a control request */
+#define FUZZ_ROOM_MAX 65536         /* device-writable bytes of a request */
+#define FUZZ_STREAMS 2              /* the device's defaults */
+#define FUZZ_JACKS 2
+#define FUZZ_CHMAPS 16
+
+typedef struct FuzzChain {
+    uint64_t mem;                   /* canary, readable part, room, canary */
+    uint32_t out_len;               /* device-readable bytes */
+    uint32_t room;                  /* bytes after them meant for the device */
+    uint32_t in_len;                /* of which device-writable: room or 0 */
+    bool breaks_virtio;
+    uint8_t *image;                 /* what mem held when queued, if kept */
+} FuzzChain;
+
+typedef struct Fuzz {
+    VSnd *s;
+    GRand *rand;
+    bool verbose;
+    uint32_t op;
+    FuzzChain chain[VIRTIO_SND_VQ_MAX][VQ_DESC_MAX];
+    bool unkicked[VIRTIO_SND_VQ_MAX];
+    unsigned long sent[VIRTIO_SND_VQ_MAX], used[VIRTIO_SND_VQ_MAX];
+    unsigned long status[4];        /* replies OK, BAD_MSG, NOT_SUPP, IO_ERR */
+    unsigned long resets, broken, releases, steps, checked;
+} Fuzz;
+
+static const char *const fuzz_queue_name[VIRTIO_SND_VQ_MAX] = {
+    "ctrl", "event", "tx", "rx",
+};
+
+static uint32_t fz_below(Fuzz *f, uint32_t n)
+{
+    return n > 1 ? g_rand_int_range(f->rand, 0, MIN(n, (uint32_t)G_MAXINT32))
+                 : 0;
+}
+
+static bool fz_percent(Fuzz *f, unsigned int percent)
+{
+    return fz_below(f, 100) < percent;
+}
+
+/* Values that find off-by-one and overflow mistakes, or any value. */
+static uint32_t fz_interesting(Fuzz *f)
+{
+    static const uint32_t v[] = {
+        0, 1, 2, 3, 4, 7, 8, 15, 16, 17, 63, 64, 0xff, 0x100, 0xffff,
+        0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff,
+    };
+
+    return fz_percent(f, 75) ? v[fz_below(f, ARRAY_SIZE(v))]
+                             : g_rand_int(f->rand);
+}
+
+/* An id for @n items: usually one of them or the one past the end. */
+static uint32_t fz_id(Fuzz *f, uint32_t n)
+{
+    return fz_percent(f, 80) ? fz_below(f, n + 1) : fz_interesting(f);
+}
+
+static void fz_bytes(Fuzz *f, uint8_t *buf, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        buf[i] = g_rand_int(f->rand);
+    }
+}
+
+static void fz_log(Fuzz *f, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void fz_log(Fuzz *f, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    if (!f->verbose) {
+        return;
+    }
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_test_message("fuzz %u: %s", f->op, msg);
+}
+
+/*
+ * Cut @len bytes at @addr into at most @max descriptors: whole, at one
+ * random point, at a few, or at every byte.
+ */
+static unsigned int fuzz_split(Fuzz *f, VSndSeg *seg, uint64_t addr,
+                               uint32_t len, bool write, unsigned int max)
+{
+    uint32_t pieces, done = 0, i;
+
+    if (!len) {
+        return 0;
+    }
+    switch (fz_below(f, 8)) {
+    case 0:
+        pieces = len;
+        break;
+    case 1:
+    case 2:
+        pieces = 2;
+        break;
+    case 3:
+        pieces = 3 + fz_below(f, 6);
+        break;
+    default:
+        pieces = 1;
+        break;
+    }
+    pieces = MAX(MIN(MIN(pieces, len), max), 1);
+    for (i = 0; i < pieces; i++) {
+        uint32_t left = len - done;
+        uint32_t piece = i + 1 == pieces ? left
+                         : 1 + fz_below(f, left - (pieces - i - 1));
+
+        seg[i] = (VSndSeg) { addr + done, piece, write };
+        done += piece;
+    }
+    return pieces;
+}
+
+/* The reply the device put in a completed chain, checked against @len. */
+static void fuzz_check_reply(Fuzz *f, int q, FuzzChain *c, uint32_t len)
+{
+    uint64_t room = c->mem + FUZZ_CANARY + c->out_len;
+    uint32_t status;
+
+    if (q == VIRTIO_SND_VQ_EVENT) {
+        /* An event is 8 bytes, cut short by a smaller buffer. */
+        g_assert_cmpuint(len, ==, MIN(c->in_len, 8));
+        return;
+    }
+    if (q == VIRTIO_SND_VQ_CONTROL) {
+        /* The status heads the reply; nowhere to put it, nothing written. */
+        if (c->in_len < sizeof(struct virtio_snd_hdr)) {
+            g_assert_cmpuint(len, ==, 0);
+            return;
+        }
+        status = qtest_readl(f->s->qts, room);
+        g_assert_cmpuint(len, >=, sizeof(struct virtio_snd_hdr));
+        if (status != VIRTIO_SND_S_OK) {
+            g_assert_cmpuint(len, ==, sizeof(struct virtio_snd_hdr));
+        }
+    } else {
+        /* The status ends the message; for rx the frames come before. */
+        if (c->in_len < STATUS_LEN) {
+            g_assert_cmpuint(len, ==, 0);
+            return;
+        }
+        status = qtest_readl(f->s->qts, room + c->in_len - STATUS_LEN);
+        g_assert_cmpuint(len, >=, STATUS_LEN);
+        g_assert(status == VIRTIO_SND_S_OK || status == VIRTIO_SND_S_IO_ERR);
+        if (q == VIRTIO_SND_VQ_TX || status != VIRTIO_SND_S_OK) {
+            g_assert_cmpuint(len, ==, STATUS_LEN);
+        }
+    }
+    g_assert_cmphex(status, >=, VIRTIO_SND_S_OK);
+    g_assert_cmphex(status, <=, VIRTIO_SND_S_IO_ERR);
+    f->status[status - VIRTIO_SND_S_OK]++;
+}
+
+/* Take back what the device has finished on @q and check it. */
+static void fuzz_drain(Fuzz *f, int q)
+{
+    unsigned int n = vq_fetch_used(f->s, q);
+    uint32_t head, len;
+
+    /* Only what one look at the used ring finds: one read when empty. */
+    while (n-- && vq_take_used(f->s, q, &head, &len)) {
+        FuzzChain *c = &f->chain[q][head];
+
+        fz_log(f, "%s: head %u used, len %u of %u", fuzz_queue_name[q],
+               head, len, c->in_len);
+        g_assert_cmphex(c->mem, !=, 0);
+        /* QEMU completes no chain that breaks virtio's rules. */
+        g_assert_false(c->breaks_virtio);
+        fuzz_check_reply(f, q, c, len);
+        if (c->image) {
+            size_t size = FUZZ_CANARY * 2 + c->out_len + c->room;
+            g_autofree uint8_t *now = g_malloc(size);
+            size_t keep = FUZZ_CANARY + c->out_len + (c->in_len ? 0 : c->room);
+
+            /* Nothing written before the writable part, nor after it. */
+            qtest_memread(f->s->qts, c->mem, now, size);
+            g_assert_cmpmem(now, keep, c->image, keep);
+            g_assert_cmpmem(now + size - FUZZ_CANARY, FUZZ_CANARY,
+                            c->image + size - FUZZ_CANARY, FUZZ_CANARY);
+            g_free(c->image);
+            f->checked++;
+        }
+        guest_free(f->s->alloc, c->mem);
+        memset(c, 0, sizeof(*c));
+        f->used[q]++;
+    }
+}
+
+static void fuzz_drain_all(Fuzz *f)
+{
+    int q;
+
+    for (q = 0; q < VIRTIO_SND_VQ_MAX; q++) {
+        fuzz_drain(f, q);
+    }
+}
+
+static void fuzz_kick(Fuzz *f, int q)
+{
+    vq_notify(f->s, q);
+    f->unkicked[q] = false;
+    fuzz_drain(f, q);
+    /* Control requests are answered at once (unless the device is broken). */
+    if (q == VIRTIO_SND_VQ_CONTROL) {
+        g_assert_cmpuint(f->s->pending[q], ==, 0);
+    }
+}
+
+/* A virtio reset: whatever the device held is gone with the queues. */
+static void fuzz_reset(Fuzz *f)
+{
+    int q, i;
+
+    fz_log(f, "reset");
+    vsnd_reset(f->s);
+    for (q = 0; q < VIRTIO_SND_VQ_MAX; q++) {
+        for (i = 0; i < VQ_DESC_MAX; i++) {
+            FuzzChain *c = &f->chain[q][i];
+
+            if (c->mem) {
+                guest_free(f->s->alloc, c->mem);
+            }
+            g_free(c->image);
+            memset(c, 0, sizeof(*c));
+        }
+        f->unkicked[q] = false;
+    }
+    f->resets++;
+}
+
+/*
+ * Get every I/O message back: each stream is stopped and released, as a
+ * driver does, whatever state it is in. Then none may be left.
+ */
+static void fuzz_release_all(Fuzz *f)
+{
+    VSnd *s = f->s;
+    uint32_t i;
+    int q;
+
+    fz_log(f, "release every stream");
+    for (q = 0; q < VIRTIO_SND_VQ_MAX; q++) {
+        if (f->unkicked[q]) {
+            fuzz_kick(f, q);
+        }
+    }
+    fuzz_drain_all(f);
+    for (i = 0; i < FUZZ_STREAMS; i++) {
+        pcm_cmd(s, VIRTIO_SND_R_PCM_STOP, i);
+        pcm_cmd(s, VIRTIO_SND_R_PCM_RELEASE, i);
+    }
+    fuzz_drain_all(f);
+    g_assert_cmpuint(s->pending[VIRTIO_SND_VQ_TX], ==, 0);
+    g_assert_cmpuint(s->pending[VIRTIO_SND_VQ_RX], ==, 0);
+    f->releases++;
+}
+
+/*
+ * Queue a chain on @q: @out_len device-readable bytes, of which the first
+ * @out_init are @out (the rest is left as guest memory has it), then
+ * @room bytes for the device, cut into descriptors at random. Returns
+ * false if @q has too few free descriptors.
+ */
+static bool fuzz_queue(Fuzz *f, int q, const uint8_t *out, uint32_t out_init,
+                       uint32_t out_len, uint32_t room)
+{
+    VSnd *s = f->s;
+    VSndSeg seg[FUZZ_SEGS_MAX + 1];
+    unsigned int budget = MIN(FUZZ_SEGS_MAX, s->ring[q].nfree);
+    unsigned int n = 0, i;
+    bool room_readable = room && fz_percent(f, 4);
+    /* A zero-length descriptor, or a device-readable one too late. */
+    bool breaks = fz_below(f, 4000) == 0;
+    size_t size = FUZZ_CANARY * 2 + out_len + room;
+    uint64_t base;
+    FuzzChain *c;
+    uint32_t head;
+
+    if (budget < 4) {
+        return false;
+    }
+    budget -= 2;                    /* one for the room, one to break */
+    base = guest_alloc(s->alloc, size);
+    n = fuzz_split(f, seg, base + FUZZ_CANARY, out_len, false, budget);
+    n += fuzz_split(f, seg + n, base + FUZZ_CANARY + out_len, room,
+                    !room_readable, budget + 1 - n);
+    if (breaks || n == 0) {
+        bool late_readable = n > 0 && seg[n - 1].write && fz_percent(f, 50);
+
+        breaks = true;
+        if (late_readable) {
+            seg[n++] = (VSndSeg) { base, FUZZ_CANARY, false };
+        } else {
+            /* A zero-length descriptor anywhere in the chain. */
+            i = fz_below(f, n + 1);
+            memmove(&seg[i + 1], &seg[i], (n - i) * sizeof(seg[0]));
+            seg[i] = (VSndSeg) { base + FUZZ_CANARY, 0, fz_percent(f, 50) };
+            n++;
+        }
+    }
+
+    if (size <= FUZZ_IMAGE_MAX && fz_percent(f, 15)) {
+        uint8_t *image = g_malloc(size);
+
+        /* Canaries, the request, the room: all read back on return. */
+        memset(image, 0x5c, size);
+        memcpy(image + FUZZ_CANARY, out, out_init);
+        memset(image + FUZZ_CANARY + out_init, 0, out_len - out_init);
+        memset(image + FUZZ_CANARY + out_len, 0xa5, room);
+        qtest_memwrite(s->qts, base, image, size);
+        head = vq_add(s, q, seg, n);
+        c = &f->chain[q][head];
+        c->image = image;
+    } else {
+        if (out_init) {
+            qtest_memwrite(s->qts, base + FUZZ_CANARY, out, out_init);
+        }
+        head = vq_add(s, q, seg, n);
+        c = &f->chain[q][head];
+    }
+    g_assert_cmphex(c->mem, ==, 0);
+    c->mem = base;
+    c->out_len = out_len;
+    c->room = room;
+    c->in_len = room_readable ? 0 : room;
+    c->breaks_virtio = breaks;
+    g_assert_cmpuint(s->ring[q].in_len[head], ==, c->in_len);
+    f->sent[q]++;
+    fz_log(f, "%s: head %u, %u descriptors, %u readable bytes, "
+           "%u writable%s", fuzz_queue_name[q], head, n, out_len, c->in_len,
+           breaks ? ", breaks virtio" : "");
+
+    if (breaks) {
+        /* QEMU marks the device broken when it gets to the chain. */
+        vq_notify(s, q);
+        fuzz_drain(f, q);
+        if (q != VIRTIO_SND_VQ_EVENT) {
+            QVirtioDevice *vdev = &s->dev->vdev;
+
+            g_assert_cmphex(vdev->bus->get_status(vdev) &
+                            VIRTIO_CONFIG_S_NEEDS_RESET, ==,
+                            VIRTIO_CONFIG_S_NEEDS_RESET);
+        }
+        f->broken++;
+        fuzz_reset(f);
+    } else if (fz_percent(f, 75)) {
+        fuzz_kick(f, q);
+    } else {
+        f->unkicked[q] = true;
+    }
+    return true;
+}
+
+/* SET_PARAMS with values the stream takes, unless @mutate. */
+static uint32_t fuzz_set_params(Fuzz *f, uint8_t *req, bool mutate)
+{
+    static const uint8_t formats[] = {
+        VIRTIO_SND_PCM_FMT_S8, VIRTIO_SND_PCM_FMT_U8, VIRTIO_SND_PCM_FMT_S16,
+        VIRTIO_SND_PCM_FMT_U16, VIRTIO_SND_PCM_FMT_S32,
+        VIRTIO_SND_PCM_FMT_U32, VIRTIO_SND_PCM_FMT_FLOAT,
+    };
+    static const uint8_t sample_bytes[] = { 1, 1, 2, 2, 4, 4, 4 };
+    unsigned int fmt = fz_below(f, ARRAY_SIZE(formats));
+    uint8_t channels = 1 + fz_below(f, 8);
+    uint32_t period = sample_bytes[fmt] * channels * (1 + fz_below(f, 2048));
+    struct virtio_snd_pcm_set_params p = {
+        .hdr.hdr.code = cpu_to_le32(VIRTIO_SND_R_PCM_SET_PARAMS),
+        .hdr.stream_id = cpu_to_le32(fz_below(f, FUZZ_STREAMS)),
+        .period_bytes = cpu_to_le32(period),
+        .buffer_bytes = cpu_to_le32(period * (1 + fz_below(f, 8))),
+        .features = cpu_to_le32(fz_percent(f, 50) ? 0 :
+                                1u << VIRTIO_SND_PCM_F_EVT_XRUNS),
+        .channels = channels,
+        .format = formats[fmt],
+        .rate = fz_below(f, VIRTIO_SND_PCM_RATE_24000 + 1),
+    };
+
+    switch (mutate ? fz_below(f, 14) : G_MAXUINT32) {
+    case 0:
+        p.format = fz_below(f, 64);
+        break;
+    case 1:
+        p.channels = fz_below(f, 256);
+        break;
+    case 2:
+        p.rate = fz_below(f, 256);
+        break;
+    case 3:
+        p.period_bytes = cpu_to_le32(fz_interesting(f));
+        break;
+    case 4:
+        p.buffer_bytes = cpu_to_le32(fz_interesting(f));
+        break;
+    case 5:
+        p.features = cpu_to_le32(fz_percent(f, 50) ? 1u << fz_below(f, 32)
+                                                   : fz_interesting(f));
+        break;
+    case 6:
+        p.padding = g_rand_int(f->rand);
+        break;
+    case 7:
+        p.hdr.stream_id = cpu_to_le32(fz_id(f, FUZZ_STREAMS));
+        break;
+    }
+    memcpy(req, &p, sizeof(p));
+    return sizeof(p);
+}
+
+/*
+ * A control request in @req: a template, often mutated. Returns its
+ * length; *@reply is the room its reply needs.
+ */
+static uint32_t fuzz_ctrl_request(Fuzz *f, uint8_t *req, uint64_t *reply)
+{
+    static const struct {
+        uint32_t code, items, size;
+    } queries[] = {
+        { VIRTIO_SND_R_JACK_INFO, FUZZ_JACKS,
+          sizeof(struct virtio_snd_jack_info) },
+        { VIRTIO_SND_R_PCM_INFO, FUZZ_STREAMS,
+          sizeof(struct virtio_snd_pcm_info) },
+        { VIRTIO_SND_R_CHMAP_INFO, FUZZ_CHMAPS,
+          sizeof(struct virtio_snd_chmap_info) },
+        { VIRTIO_SND_R_CTL_INFO, 4, sizeof(struct virtio_snd_ctl_info) },
+    };
+    static const uint32_t pcm_codes[] = {
+        VIRTIO_SND_R_PCM_PREPARE, VIRTIO_SND_R_PCM_RELEASE,
+        VIRTIO_SND_R_PCM_START, VIRTIO_SND_R_PCM_STOP,
+        VIRTIO_SND_R_PCM_SET_PARAMS, VIRTIO_SND_R_PCM_INFO,
+    };
+    static const uint32_t odd_codes[] = {
+        0, VIRTIO_SND_R_JACK_REMAP + 1, VIRTIO_SND_R_PCM_STOP + 1,
+        VIRTIO_SND_R_CHMAP_INFO + 1, VIRTIO_SND_R_CTL_TLV_COMMAND + 1, 0xff,
+        0x400, VIRTIO_SND_EVT_PCM_XRUN, VIRTIO_SND_S_OK, 0xffffffff,
+    };
+    uint32_t len, code, i;
+
+    *reply = sizeof(struct virtio_snd_hdr);
+    switch (fz_below(f, 10)) {
+    case 0:
+    case 1: {
+        unsigned int k = fz_below(f, ARRAY_SIZE(queries));
+        uint32_t items = queries[k].items, size = queries[k].size;
+        struct virtio_snd_query_info q = {
+            .hdr.code = cpu_to_le32(queries[k].code),
+        };
+        uint32_t start = fz_id(f, items), count, item;
+
+        if (fz_percent(f, 10)) {
+            /* start_id + count wraps around */
+            start = 0xffffffff - fz_below(f, 4);
+            count = 1 + fz_below(f, 8);
+        } else if (fz_percent(f, 70)) {
+            count = fz_below(f, items + 2 - MIN(start, items));
+        } else {
+            count = fz_interesting(f);
+        }
+        switch (fz_below(f, 8)) {
+        case 0:
+            item = size + 1 + fz_below(f, 32);
+            break;
+        case 1:
+            item = fz_below(f, size);
+            break;
+        case 2:
+            item = fz_interesting(f);
+            break;
+        default:
+            item = size;
+            break;
+        }
+        q.start_id = cpu_to_le32(start);
+        q.count = cpu_to_le32(count);
+        q.size = cpu_to_le32(item);
+        memcpy(req, &q, sizeof(q));
+        len = sizeof(q);
+        *reply += (uint64_t)count * item;
+        break;
+    }
+    case 2:
+        len = fuzz_set_params(f, req, true);
+        break;
+    case 3:
+    case 4:
+    case 5: {
+        struct virtio_snd_pcm_hdr h = {
+            .hdr.code = cpu_to_le32(pcm_codes[fz_below(f, 4)]),
+            .stream_id = cpu_to_le32(fz_percent(f, 85) ?
+                                     fz_below(f, FUZZ_STREAMS) :
+                                     fz_id(f, FUZZ_STREAMS)),
+        };
+
+        memcpy(req, &h, sizeof(h));
+        len = sizeof(h);
+        break;
+    }
+    case 6: {
+        struct virtio_snd_jack_remap r = {
+            .hdr.hdr.code = cpu_to_le32(VIRTIO_SND_R_JACK_REMAP),
+            .hdr.jack_id = cpu_to_le32(fz_id(f, FUZZ_JACKS)),
+            .association = cpu_to_le32(fz_interesting(f)),
+            .sequence = cpu_to_le32(fz_interesting(f)),
+        };
+
+        memcpy(req, &r, sizeof(r));
+        len = sizeof(r);
+        break;
+    }
+    case 7:
+        /* Control element requests, not negotiated: any layout. */
+        code = VIRTIO_SND_R_CTL_INFO + fz_below(f, 8);
+        len = sizeof(struct virtio_snd_ctl_hdr) + 4 * fz_below(f, 48);
+        fz_bytes(f, req, len);
+        stl_le_p(req, code);
+        stl_le_p(req + 4, fz_id(f, 4));
+        *reply += fz_below(f, 256);
+        break;
+    case 8:
+        /* Codes nothing has. */
+        len = sizeof(struct virtio_snd_hdr) + fz_below(f, 32);
+        fz_bytes(f, req, len);
+        stl_le_p(req, fz_percent(f, 70) ? odd_codes[fz_below(f,
+                                                  ARRAY_SIZE(odd_codes))]
+                                        : g_rand_int(f->rand));
+        break;
+    default:
+        /* A known code with a body of any length. */
+        len = fz_below(f, 48);
+        fz_bytes(f, req, len);
+        if (len >= 4) {
+            code = fz_percent(f, 50) ? pcm_codes[fz_below(f,
+                                                ARRAY_SIZE(pcm_codes))]
+                                     : queries[fz_below(f,
+                                               ARRAY_SIZE(queries))].code;
+            stl_le_p(req, code);
+        }
+        break;
+    }
+
+    /* Mutations */
+    while (fz_percent(f, 30)) {
+        switch (fz_below(f, 4)) {
+        case 0:
+            if (len) {
+                req[fz_below(f, len)] ^= 1 + fz_below(f, 255);
+            }
+            break;
+        case 1:
+            /* Cut short, or padded with junk. */
+            i = fz_below(f, len + 9);
+            if (i > len) {
+                fz_bytes(f, req + len, i - len);
+            }
+            len = i;
+            break;
+        case 2:
+            if (len >= 4) {
+                stl_le_p(req + 4 * fz_below(f, len / 4), fz_interesting(f));
+            }
+            break;
+        default:
+            /* Another code for the same body. */
+            if (len >= 4) {
+                stl_le_p(req, fz_percent(f, 70) ?
+                         pcm_codes[fz_below(f, ARRAY_SIZE(pcm_codes))] :
+                         odd_codes[fz_below(f, ARRAY_SIZE(odd_codes))]);
+            }
+            break;
+        }
+    }
+    g_assert_cmpuint(len, <=, FUZZ_REQ_MAX);
+    return len;
+}
+
+static void fuzz_ctrl(Fuzz *f)
+{
+    uint8_t req[FUZZ_REQ_MAX];
+    uint64_t reply;
+    uint32_t len = fuzz_ctrl_request(f, req, &reply);
+    uint32_t room;
+
+    switch (fz_below(f, 10)) {
+    case 0:
+        room = 0;                       /* nowhere to answer */
+        break;
+    case 1:
+        room = fz_below(f, sizeof(struct virtio_snd_hdr) + 1);
+        break;
+    case 2:
+        room = reply ? reply - 1 : 0;   /* one byte short */
+        break;
+    case 3:
+        room = reply + 1 + fz_below(f, 64);
+        break;
+    case 4:
+        room = fz_below(f, 1024);
+        break;
+    default:
+        room = reply;
+        break;
+    }
+    room = MIN(room, FUZZ_ROOM_MAX);
+    if (!len && !room) {
+        room = 1;
+    }
+    if (f->verbose) {
+        g_autofree char *hex = g_malloc(2 * len + 1);
+        uint32_t i;
+
+        for (i = 0; i < len; i++) {
+            sprintf(hex + 2 * i, "%02x", req[i]);
+        }
+        hex[2 * len] = 0;
+        fz_log(f, "ctrl request %s, room %u", hex, room);
+    }
+    fuzz_queue(f, VIRTIO_SND_VQ_CONTROL, req, len, len, room);
+}
+
+/*
+ * A stream taken through its lifecycle by valid requests (which may still
+ * be refused in the state the stream is in), so that streams run often.
+ */
+static void fuzz_walk(Fuzz *f)
+{
+    uint8_t req[sizeof(struct virtio_snd_pcm_set_params)];
+    uint32_t stream, len;
+
+    if (f->unkicked[VIRTIO_SND_VQ_CONTROL]) {
+        fuzz_kick(f, VIRTIO_SND_VQ_CONTROL);
+    }
+    len = fuzz_set_params(f, req, false);
+    stream = ldl_le_p(req + 4);
+    fz_log(f, "stream %u: set parameters, prepare, start", stream);
+    ctrl(f->s, req, len);
+    pcm_cmd(f->s, VIRTIO_SND_R_PCM_PREPARE, stream);
+    if (fz_percent(f, 75)) {
+        pcm_cmd(f->s, VIRTIO_SND_R_PCM_START, stream);
+    }
+}
+
+/* Bytes of frames for an I/O message: whole periods, odd sizes, none. */
+static uint32_t fuzz_data_len(Fuzz *f)
+{
+    switch (fz_below(f, 10)) {
+    case 0:
+    case 1:
+        return 0;
+    case 2:
+    case 3:
+        return 1 + fz_below(f, 16);
+    case 4:
+    case 5:
+    case 6:
+        return FRAME_BYTES * (1 + fz_below(f, 1024));
+    default:
+        return fz_below(f, 8192);
+    }
+}
+
+/* A stream id for an I/O message on a queue meant for @stream. */
+static uint32_t fuzz_io_stream(Fuzz *f, uint32_t stream)
+{
+    return fz_percent(f, 70) ? stream : fz_id(f, FUZZ_STREAMS + 2);
+}
+
+static void fuzz_tx(Fuzz *f)
+{
+    uint8_t hdr[XFER_LEN];
+    uint32_t hdr_len = fz_percent(f, 95) ? XFER_LEN : fz_below(f, XFER_LEN);
+    uint32_t data_len = hdr_len == XFER_LEN ? fuzz_data_len(f) : 0;
+    uint32_t room;
+
+    stl_le_p(hdr, fuzz_io_stream(f, 0));
+    switch (fz_below(f, 16)) {
+    case 0:
+        room = 0;
+        break;
+    case 1:
+        room = 1 + fz_below(f, STATUS_LEN - 1);
+        break;
+    case 2:
+        room = STATUS_LEN + 1 + fz_below(f, 64);    /* frames writable */
+        break;
+    default:
+        room = STATUS_LEN;
+        break;
+    }
+    if (!hdr_len && !data_len && !room) {
+        room = STATUS_LEN;
+    }
+    fuzz_queue(f, VIRTIO_SND_VQ_TX, hdr, hdr_len, hdr_len + data_len, room);
+}
+
+static void fuzz_rx(Fuzz *f)
+{
+    uint8_t hdr[XFER_LEN + 64];
+    uint32_t hdr_len = XFER_LEN;
+    uint32_t room;
+
+    stl_le_p(hdr, fuzz_io_stream(f, 1));
+    if (fz_percent(f, 5)) {
+        hdr_len = fz_below(f, XFER_LEN);
+    } else if (fz_percent(f, 5)) {
+        hdr_len = XFER_LEN + 1 + fz_below(f, 64);   /* frames readable */
+        fz_bytes(f, hdr + XFER_LEN, hdr_len - XFER_LEN);
+    }
+    switch (fz_below(f, 16)) {
+    case 0:
+        room = 0;
+        break;
+    case 1:
+        room = 1 + fz_below(f, STATUS_LEN - 1);
+        break;
+    default:
+        room = fuzz_data_len(f) + STATUS_LEN;
+        break;
+    }
+    if (!hdr_len && !room) {
+        room = STATUS_LEN;
+    }
+    fuzz_queue(f, VIRTIO_SND_VQ_RX, hdr, hdr_len, hdr_len, room);
+}
+
+static void fuzz_event(Fuzz *f)
+{
+    uint32_t room;
+
+    switch (fz_below(f, 8)) {
+    case 0:
+        room = 1 + fz_below(f, sizeof(struct virtio_snd_event) - 1);
+        break;
+    case 1:
+        room = sizeof(struct virtio_snd_event) + 1 + fz_below(f, 64);
+        break;
+    default:
+        room = sizeof(struct virtio_snd_event);
+        break;
+    }
+    fuzz_queue(f, VIRTIO_SND_VQ_EVENT, NULL, 0, 0, room);
+}
+
+/* Room on @q for a chain: I/O messages held too long are released. */
+static bool fuzz_make_room(Fuzz *f, int q)
+{
+    if (f->s->ring[q].nfree >= FUZZ_SEGS_MAX &&
+        f->s->pending[q] + 1 < f->s->vq[q]->size) {
+        return true;
+    }
+    switch (q) {
+    case VIRTIO_SND_VQ_TX:
+    case VIRTIO_SND_VQ_RX:
+        fuzz_release_all(f);
+        return true;
+    case VIRTIO_SND_VQ_EVENT:
+        /* Only xruns take these: wait for them, or a reset. */
+        return f->s->ring[q].nfree >= 4;
+    default:
+        return true;
+    }
+}
+
+static uint32_t fuzz_env(const char *name, uint32_t dflt)
+{
+    const char *v = g_getenv(name);
+
+    if (!v || !*v) {
+        return dflt;
+    }
+    if (!strcmp(v, "random")) {
+        return g_random_int();
+    }
+    return g_ascii_strtoull(v, NULL, 0);
+}
+
+static void test_fuzz(void)
+{
+    g_autofree Fuzz *f = g_new0(Fuzz, 1);
+    uint32_t seed = fuzz_env("QTEST_VSND_FUZZ_SEED", FUZZ_SEED_DEFAULT);
+    uint32_t count = fuzz_env("QTEST_VSND_FUZZ_COUNT", FUZZ_COUNT_DEFAULT);
+    gint64 start = g_get_monotonic_time();
+    int q;
+
+    g_test_message("fuzz: seed %u, %u operations (replay with "
+                   "QTEST_VSND_FUZZ_SEED=%u QTEST_VSND_FUZZ_COUNT=%u)",
+                   seed, count, seed, count);
+    f->rand = g_rand_new_with_seed(seed);
+    f->verbose = fuzz_env("QTEST_VSND_FUZZ_VERBOSE", 0);
+    f->s = vsnd_start("");
+    check_config(f->s, FUZZ_JACKS, FUZZ_STREAMS, FUZZ_CHMAPS);
+
+    for (f->op = 0; f->op < count; f->op++) {
+        uint32_t what = fz_below(f, 1000);
+
+        if (what < 400) {
+            fuzz_ctrl(f);
+        } else if (what < 620) {
+            if (fuzz_make_room(f, VIRTIO_SND_VQ_TX)) {
+                fuzz_tx(f);
+            }
+        } else if (what < 800) {
+            if (fuzz_make_room(f, VIRTIO_SND_VQ_RX)) {
+                fuzz_rx(f);
+            }
+        } else if (what < 850) {
+            if (fuzz_make_room(f, VIRTIO_SND_VQ_EVENT)) {
+                fuzz_event(f);
+            }
+        } else if (what < 960) {
+            uint64_t ns = fz_percent(f, 50) ? fz_below(f, 12 * MS)
+                                             : fz_below(f, 200 * MS);
+
+            fz_log(f, "clock step %" PRIu64 " ns", ns);
+            qtest_clock_step(f->s->qts, ns);
+            fuzz_drain_all(f);
+            f->steps++;
+        } else if (what < 985) {
+            fuzz_walk(f);
+        } else if (what < 998) {
+            /* A notification with nothing new, or a late one. */
+            q = fz_below(f, VIRTIO_SND_VQ_MAX);
+            fz_log(f, "%s: notify", fuzz_queue_name[q]);
+            fuzz_kick(f, q);
+        } else if (what < 999) {
+            fuzz_release_all(f);
+        } else {
+            fuzz_reset(f);
+        }
+        if (f->op % 1000 == 999) {
+            g_assert_true(qtest_probe_child(f->s->qts));
+        }
+    }
+
+    /* The device still works: it plays and records. */
+    fuzz_release_all(f);
+    playback_cycle(f->s);
+    capture_cycle(f->s);
+    g_assert_true(qtest_probe_child(f->s->qts));
+
+    g_test_message("fuzz: %u operations in %.1f s: %lu ctrl, %lu event, "
+                   "%lu tx, %lu rx chains (%lu, %lu, %lu, %lu returned, "
+                   "%lu read back whole); replies %lu OK, %lu BAD_MSG, "
+                   "%lu NOT_SUPP, %lu IO_ERR; %lu clock steps, %lu "
+                   "releases, %lu chains breaking virtio, %lu resets",
+                   count, (g_get_monotonic_time() - start) / 1e6,
+                   f->sent[0], f->sent[1], f->sent[2], f->sent[3],
+                   f->used[0], f->used[1], f->used[2], f->used[3], f->checked,
+                   f->status[0], f->status[1], f->status[2], f->status[3],
+                   f->steps, f->releases, f->broken, f->resets);
+    for (q = 0; q < VIRTIO_SND_VQ_MAX; q++) {
+        int i;
+
+        for (i = 0; i < VQ_DESC_MAX; i++) {
+            if (f->chain[q][i].mem) {
+                guest_free(f->s->alloc, f->chain[q][i].mem);
+            }
+            g_free(f->chain[q][i].image);
+        }
+    }
+    g_rand_free(f->rand);
+    vsnd_stop(f->s);
+}
+
+/*
  * Run QEMU with the space-separated @args after the machine options and
  * return its stderr; it must exit with a failure within 30 s.
  */
@@ -824,7 +1965,9 @@ int main(int argc, char **argv)
     qtest_add_func("/virtio-snd/playback", test_playback);
     qtest_add_func("/virtio-snd/capture", test_capture);
     qtest_add_func("/virtio-snd/xrun-event", test_xrun_event);
+    qtest_add_func("/virtio-snd/odd-frames", test_odd_frames);
     qtest_add_func("/virtio-snd/malformed", test_malformed);
     qtest_add_func("/virtio-snd/bad-properties", test_bad_properties);
+    qtest_add_func("/virtio-snd/fuzz", test_fuzz);
     return g_test_run();
 }

@@ -48,8 +48,9 @@ typedef struct VSndDeviceCounts {
 typedef struct VSndCtrlRequest {
     uint32_t code;              /* VIRTIO_SND_R_* */
     /*
-     * jack_id, stream_id or control_id; for the *_INFO queries start_id.
-     * Always below the number of such items.
+     * jack_id, stream_id or control_id, below the number of such items;
+     * for the *_INFO queries start_id, with start_id + count at most that
+     * number (so start_id equals it for an empty query at the end).
      */
     uint32_t id;
     uint32_t count;             /* *_INFO: items asked for */

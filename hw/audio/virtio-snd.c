@@ -56,6 +56,7 @@ struct VirtIOSoundStream {
     size_t queued_bytes;                /* data bytes in xfers not yet done */
     VSndPcmPacer pacer;                 /* playback: what may be taken now */
     bool starved;                       /* an xrun was reported, not ended */
+    int64_t empty_since_ns;             /* playback ran out of messages; -1 */
 };
 
 static bool virtio_snd_is_output(const VirtIOSoundStream *s)
@@ -202,7 +203,24 @@ static void virtio_snd_stream_drop_all(VirtIOSoundStream *s)
 /* A running playback stream ran out of data: tell the guest once. */
 static void virtio_snd_stream_starved(VirtIOSoundStream *s)
 {
-    if (s->starved || s->pcm.state != VSND_PCM_STATE_RUNNING) {
+    int64_t now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+    uint64_t rate = vsnd_pcm_bytes_per_second(&s->pcm.params);
+    int64_t grace;
+
+    if (s->starved || s->pcm.state != VSND_PCM_STATE_RUNNING || !rate) {
+        return;
+    }
+    /*
+     * Give the guest one period to send more: at the natural end of a
+     * sound its STOP comes right after the last message returns, and that
+     * is no xrun (older Linux drivers would turn the event into one).
+     */
+    grace = muldiv64(s->pcm.params.period_bytes, NANOSECONDS_PER_SECOND,
+                     rate);
+    if (s->empty_since_ns < 0) {
+        s->empty_since_ns = now;
+    }
+    if (now - s->empty_since_ns < grace) {
         return;
     }
     s->starved = true;
@@ -336,6 +354,7 @@ static bool virtio_snd_handle_xfer(VirtIOSound *snd, VirtQueue *vq,
     QSIMPLEQ_INSERT_TAIL(&snd->stream[xfer.stream_id].xfers, x, next);
     snd->stream[xfer.stream_id].queued_bytes += xfer.data_len;
     snd->stream[xfer.stream_id].starved = false;
+    snd->stream[xfer.stream_id].empty_since_ns = -1;
     trace_virtio_snd_xfer(xfer.stream_id, xfer.data_len);
     return false;
 }
@@ -416,6 +435,7 @@ static bool virtio_snd_stream_open(VirtIOSoundStream *s)
 static void virtio_snd_stream_set_active(VirtIOSoundStream *s, bool on)
 {
     s->starved = false;
+    s->empty_since_ns = -1;
     if (on) {
         vsnd_pcm_pacer_start(&s->pacer, &s->pcm.params,
                              qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
@@ -702,6 +722,7 @@ static void virtio_snd_stream_init(VirtIOSound *snd, uint32_t id)
     };
     s->pcm.state = VSND_PCM_STATE_INITIAL;
     QSIMPLEQ_INIT(&s->xfers);
+    s->empty_since_ns = -1;
 }
 
 /* Forget every stream's messages, voice and parameters. */

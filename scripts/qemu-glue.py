@@ -153,12 +153,14 @@ GLUE = [
     Glue('audio/audio.c', 'static void audio_validate_opts(Audiodev *dev, Error **errp)\n{',
          'before-line', PIPEWIRE_PASSTHROUGH,
          'PipeWire gets the guest\'s streams unconverted unless the user asks otherwise'),
-    Glue('audio/audio.c', '    audio_create_pdos(dev);\n', 'after-line',
+    Glue('audio/audio.c', '    audio_validate_opts(dev, &error_fatal);', 'before-line',
          '    if (dev->driver == AUDIODEV_DRIVER_PIPEWIRE) {\n'
+         '        audio_create_pdos(dev);\n'
          '        audio_pipewire_passthrough(audio_get_pdo_in(dev));\n'
          '        audio_pipewire_passthrough(audio_get_pdo_out(dev));\n'
          '    }\n',
-         '... for both directions, before the generic defaults are filled in'),
+         '... for each `-audiodev` (in `audio_define`, which validates once; '
+         'the implicit default audiodev keeps QEMU\'s defaults)'),
     Glue('audio/audio.c', '', 'append', QUERY_AUDIODEVS,
          '`query-audiodevs`: the running audiodevs, read off `audio_states`'),
     Glue('audio/audio_template.h', 'case AUDIODEV_DRIVER_SDL:', 'before-line',

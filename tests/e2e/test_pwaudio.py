@@ -18,6 +18,7 @@ ${QPW_E2E_WORK:-/tmp/qpw-e2e}/pwaudio/<test>/ for inspection.
 """
 
 import math
+import json
 import os
 import queue
 import re
@@ -515,6 +516,30 @@ class PwAudioTest(unittest.TestCase):
             self.assertEqual(len(named), 1, err)
             self.assertIn(opt, named[0])
             self.assertIn(bound, named[0])
+
+    def test_implicit_default(self):
+        """A sound card and no -audiodev: QEMU 7.2 validates the implicit
+        audiodev twice, and the pass-through default for PipeWire must not
+        make the second pass abort. With a daemon, PipeWire is the default
+        driver (first in the priority list) and keeps the mixing engine."""
+        with PipeWire(workdir=self.work / "pw-default") as pw:
+            argv = [str(self.qemu), "-nodefaults", "-display", "none", "-S",
+                    "-machine", "q35", "-accel", "tcg", "-device",
+                    "ich9-intel-hda", "-device", "hda-duplex", "-qmp", "stdio"]
+            env = pw.env()
+            env.pop("QEMU_AUDIO_DRV", None)
+            res = subprocess.run(
+                argv, env=env, capture_output=True, text=True, timeout=20,
+                input='{"execute": "qmp_capabilities"}\n'
+                      '{"execute": "query-audiodevs"}\n'
+                      '{"execute": "quit"}\n')
+        self.report(f"rc {res.returncode}; stderr {res.stderr.strip()!r}")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        replies = [json.loads(l) for l in res.stdout.splitlines() if l.strip()]
+        devs = next(r["return"] for r in replies
+                    if isinstance(r.get("return"), list))
+        self.assertEqual([d["driver"] for d in devs], ["pipewire"])
+        self.assertTrue(devs[0]["out"]["mixing-engine"])
 
     # -- the daemon goes away -------------------------------------------------
 

@@ -88,6 +88,12 @@ typedef struct QPwStream {
     uint32_t xruns_reported;        /* QEMU's thread */
 
     /*
+     * Playback: the realtime thread has started taking audio from the
+     * ring since the stream was last started (QEMU clears it).
+     */
+    bool primed;
+
+    /*
      * Playback stop: QEMU has handed over its last audio, so the stream
      * plays the ring out and a loop timer deactivates it afterwards.
      * @draining is read by the realtime thread (the ring running dry is
@@ -290,11 +296,33 @@ static void qpw_on_process_out(void *opaque)
     if (b->requested && b->requested < len / stride) {
         len = (uint32_t)b->requested * stride;
     }
+
+    /*
+     * After a start, play silence until QEMU has queued this cycle's
+     * worth plus what the cycles until its next write take (a timer
+     * period), or as much as it ever queues: starting on too little puts
+     * a dropout a few milliseconds into every sound, and counts it as an
+     * underrun. The zero-length read carries out a drop requested by
+     * qpw_enable_out() first, so stale audio does not count.
+     */
+    if (!qatomic_read(&s->primed)) {
+        uint32_t need = len + s->geo.period_frames * stride;
+
+        qpw_ring_read(&s->ring, d->data, 0);
+        if (qpw_ring_fill(&s->ring) < MIN(need, s->geo.highwater_bytes) &&
+            !qatomic_read(&s->draining)) {
+            qpw_format_fill_silence(s->format, s->big_endian, d->data, len);
+            goto done;
+        }
+        qatomic_set(&s->primed, true);
+    }
+
     got = qpw_ring_read_padded(&s->ring, d->data, len);
     if (got < len && !qatomic_read(&s->draining)) {
         qpw_count_xrun(s, len - got);
     }
 
+done:
     d->chunk->offset = 0;
     d->chunk->stride = stride;
     d->chunk->size = len;
@@ -694,6 +722,7 @@ static void qpw_enable_out(HWVoiceOut *hw, bool enable)
             pw_loop_update_timer(loop, s->drain_timer, &zero, NULL, false);
         }
         qatomic_set(&s->draining, false);
+        qatomic_set(&s->primed, false);
         /*
          * If the drain timer stopped the stream before the ring ran dry
          * (nothing was pulling), what is left is stale: drop it rather

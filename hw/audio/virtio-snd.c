@@ -28,6 +28,7 @@
 #include "standard-headers/linux/virtio_ids.h"
 #include "virtio-snd-req.h"
 #include "virtio-snd-pcm.h"
+#include "virtio-snd-ctl.h"
 #include "trace.h"
 
 #define VIRTIO_SND_QUEUE_SIZE 64
@@ -407,6 +408,38 @@ static AudioFormat virtio_snd_audio_format(uint8_t format)
     }
 }
 
+/*
+ * Give the stream's voice the volume and mute of its controls (when the
+ * guest negotiated them): on every open, as a re-opened voice starts at
+ * unity gain, and whenever the guest changes them.
+ */
+static void virtio_snd_stream_apply_volume(VirtIOSoundStream *s)
+{
+    VSndCtlStreamVolume sv;
+    Volume vol = { 0 };
+    uint32_t i;
+
+    if (!s->snd->ctl_table ||
+        !virtio_vdev_has_feature(VIRTIO_DEVICE(s->snd), VIRTIO_SND_F_CTLS)) {
+        return;
+    }
+    vsnd_ctls_stream_volume(s->snd->ctl_table, s->id, s->pcm.params.channels,
+                            &sv);
+    vol.mute = sv.mute;
+    vol.channels = sv.channels;
+    for (i = 0; i < sv.channels; i++) {
+        vol.vol[i] = sv.level[i];
+    }
+    trace_virtio_snd_volume(s->id, sv.mute, sv.channels, sv.level[0],
+                            sv.level[sv.channels > 1]);
+    if (s->voice_out) {
+        audio_set_volume_out(s->voice_out, &vol);
+    }
+    if (s->voice_in) {
+        audio_set_volume_in(s->voice_in, &vol);
+    }
+}
+
 /* Open (or re-open with new parameters) the stream's voice. */
 static bool virtio_snd_stream_open(VirtIOSoundStream *s)
 {
@@ -425,11 +458,12 @@ static bool virtio_snd_stream_open(VirtIOSoundStream *s)
     if (virtio_snd_is_output(s)) {
         s->voice_out = AUD_open_out(&s->snd->card, s->voice_out, name, s,
                                     virtio_snd_output_cb, &as);
-        return s->voice_out;
+    } else {
+        s->voice_in = AUD_open_in(&s->snd->card, s->voice_in, name, s,
+                                  virtio_snd_input_cb, &as);
     }
-    s->voice_in = AUD_open_in(&s->snd->card, s->voice_in, name, s,
-                              virtio_snd_input_cb, &as);
-    return s->voice_in;
+    virtio_snd_stream_apply_volume(s);
+    return s->voice_out || s->voice_in;
 }
 
 static void virtio_snd_stream_set_active(VirtIOSoundStream *s, bool on)
@@ -606,9 +640,44 @@ static size_t virtio_snd_info(VirtIOSound *snd, VirtQueueElement *elem,
     return req->reply_len;
 }
 
+/* Control elements (virtio-snd-ctl.c) */
+
+/*
+ * Carry out a CTL_* request. A value the guest changed reaches the
+ * stream's voice at once, and an EVT_CTL_NOTIFY tells the guest's other
+ * listeners (its driver reports no change to ALSA by itself).
+ */
+static uint32_t virtio_snd_ctl(VirtIOSound *snd, VirtQueueElement *elem,
+                               const VSndCtrlRequest *req, size_t *reply_len)
+{
+    const VSndCtl *c;
+    const char *why;
+    uint32_t changed;
+    uint32_t status = vsnd_ctl_request(snd->ctl_table, req, elem->out_sg,
+                                       elem->out_num, elem->in_sg,
+                                       elem->in_num, reply_len, &changed,
+                                       &why);
+
+    if (status != VIRTIO_SND_S_OK) {
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "virtio-snd: request 0x%x refused for control %u: %s\n",
+                      req->code, req->id, why ? why : "refused");
+        return status;
+    }
+    if (changed != UINT32_MAX) {
+        c = &snd->ctl_table->ctl[changed];
+        trace_virtio_snd_ctl_changed(changed, c->value[0], c->value[1]);
+        virtio_snd_stream_apply_volume(&snd->stream[c->stream]);
+        virtio_snd_post_event(snd, VIRTIO_SND_EVT_CTL_NOTIFY,
+                              changed |
+                              (1u << VIRTIO_SND_CTL_EVT_MASK_VALUE) << 16);
+    }
+    return status;
+}
+
 /* The control queue */
 
-/* Carry out a well-formed request; *@reply_len is set for info replies. */
+/* Carry out a well-formed request; *@reply_len is set for replies with data. */
 static uint32_t virtio_snd_ctrl_execute(VirtIOSound *snd,
                                         VirtQueueElement *elem,
                                         const VSndCtrlRequest *req,
@@ -626,6 +695,9 @@ static uint32_t virtio_snd_ctrl_execute(VirtIOSound *snd,
     case VIRTIO_SND_R_PCM_START:
     case VIRTIO_SND_R_PCM_STOP:
         return virtio_snd_pcm_request(snd, req);
+    case VIRTIO_SND_R_CTL_INFO ... VIRTIO_SND_R_CTL_TLV_COMMAND:
+        /* vsnd_ctrl_parse() lets these through only if negotiated. */
+        return virtio_snd_ctl(snd, elem, req, reply_len);
     default:
         /* JACK_REMAP: no jack offers VIRTIO_SND_JACK_F_REMAP. */
         return VIRTIO_SND_S_NOT_SUPP;
@@ -638,6 +710,9 @@ static VSndDeviceCounts virtio_snd_counts(VirtIOSound *snd)
         .jacks = snd->jacks,
         .streams = snd->streams,
         .chmaps = snd->chmaps,
+        .controls = snd->ctl_table ? snd->ctl_table->count : 0,
+        .ctls = snd->ctl_table &&
+                virtio_vdev_has_feature(VIRTIO_DEVICE(snd), VIRTIO_SND_F_CTLS),
     };
 }
 
@@ -694,6 +769,7 @@ static void virtio_snd_get_config(VirtIODevice *vdev, uint8_t *config)
         .jacks = cpu_to_le32(snd->jacks),
         .streams = cpu_to_le32(snd->streams),
         .chmaps = cpu_to_le32(snd->chmaps),
+        .controls = cpu_to_le32(snd->ctl_table ? snd->ctl_table->count : 0),
     };
 
     memcpy(config, &cfg, vdev->config_len);
@@ -702,6 +778,9 @@ static void virtio_snd_get_config(VirtIODevice *vdev, uint8_t *config)
 static uint64_t virtio_snd_get_features(VirtIODevice *vdev, uint64_t features,
                                         Error **errp)
 {
+    if (VIRTIO_SND(vdev)->ctls) {
+        virtio_add_feature(&features, VIRTIO_SND_F_CTLS);
+    }
     return features;
 }
 
@@ -745,8 +824,13 @@ static void virtio_snd_streams_reset(VirtIOSound *snd)
 
 static void virtio_snd_reset(VirtIODevice *vdev)
 {
+    VirtIOSound *snd = VIRTIO_SND(vdev);
+
     trace_virtio_snd_reset();
-    virtio_snd_streams_reset(VIRTIO_SND(vdev));
+    virtio_snd_streams_reset(snd);
+    if (snd->ctl_table) {
+        vsnd_ctls_reset(snd->ctl_table);    /* defaults, as after power-on */
+    }
 }
 
 static bool virtio_snd_check_properties(VirtIOSound *snd, Error **errp)
@@ -785,9 +869,10 @@ static void virtio_snd_realize(DeviceState *dev, Error **errp)
     }
     AUD_register_card("virtio-sound", &snd->card);
 
-    /* VIRTIO 1.2's configuration: jacks, streams, chmaps. */
+    /* VIRTIO 1.2's configuration: jacks, streams, chmaps; 1.3's controls. */
     virtio_init(vdev, VIRTIO_ID_SOUND,
-                offsetof(struct virtio_snd_config, controls));
+                snd->ctls ? sizeof(struct virtio_snd_config)
+                          : offsetof(struct virtio_snd_config, controls));
     snd->queues[VIRTIO_SND_VQ_CONTROL] =
         virtio_add_queue(vdev, VIRTIO_SND_QUEUE_SIZE, virtio_snd_handle_ctrl);
     snd->queues[VIRTIO_SND_VQ_EVENT] =
@@ -802,6 +887,14 @@ static void virtio_snd_realize(DeviceState *dev, Error **errp)
         virtio_snd_stream_init(snd, i);
     }
     snd->events = g_new0(struct virtio_snd_event, VIRTIO_SND_EVENTS_MAX);
+    if (snd->ctls) {
+        uint8_t dirs[VIRTIO_SND_STREAMS_MAX];
+
+        for (i = 0; i < snd->streams; i++) {
+            dirs[i] = snd->stream[i].pcm.caps.direction;
+        }
+        snd->ctl_table = vsnd_ctls_new(dirs, snd->streams);
+    }
 }
 
 static void virtio_snd_unrealize(DeviceState *dev)
@@ -813,6 +906,8 @@ static void virtio_snd_unrealize(DeviceState *dev)
     virtio_snd_streams_reset(snd);
     g_free(snd->stream);
     g_free(snd->events);
+    vsnd_ctls_free(snd->ctl_table);
+    snd->ctl_table = NULL;
     AUD_remove_card(&snd->card);
     for (i = 0; i < VIRTIO_SND_QUEUE_COUNT; i++) {
         virtio_delete_queue(snd->queues[i]);
@@ -831,6 +926,7 @@ static Property virtio_snd_properties[] = {
     DEFINE_PROP_UINT32("streams", VirtIOSound, streams, 2),
     DEFINE_PROP_UINT32("jacks", VirtIOSound, jacks, 2),
     DEFINE_PROP_UINT32("chmaps", VirtIOSound, chmaps, VIRTIO_SND_CHMAPS_MAX),
+    DEFINE_PROP_BOOL("ctls", VirtIOSound, ctls, true),
     DEFINE_PROP_END_OF_LIST(),
 };
 

@@ -76,6 +76,7 @@ typedef struct VSnd {
     QVirtQueue *vq[VIRTIO_SND_VQ_MAX];
     VSndRing ring[VIRTIO_SND_VQ_MAX];
     unsigned int pending[VIRTIO_SND_VQ_MAX];    /* chains the device holds */
+    uint64_t features;          /* negotiated besides VIRTIO_F_VERSION_1 */
 } VSnd;
 
 /* One descriptor of a chain: guest memory, device-writable or not. */
@@ -102,7 +103,7 @@ static void vsnd_init_device(VSnd *s)
 
     qvirtio_start_device(vdev);
     g_assert(qvirtio_get_features(vdev) & (1ull << VIRTIO_F_VERSION_1));
-    qvirtio_set_features(vdev, 1ull << VIRTIO_F_VERSION_1);
+    qvirtio_set_features(vdev, (1ull << VIRTIO_F_VERSION_1) | s->features);
     for (i = 0; i < VIRTIO_SND_VQ_MAX; i++) {
         s->vq[i] = qvirtqueue_setup(vdev, s->alloc, i);
         g_assert_cmpuint(s->vq[i]->size, <=, VQ_DESC_MAX);
@@ -123,14 +124,20 @@ static void vsnd_free_queues(VSnd *s)
     }
 }
 
-static VSnd *vsnd_start(const char *props)
+/*
+ * Boot with "-audiodev @audiodev" (its id must be snd0) and the device with
+ * @props, and initialise it negotiating @features besides VERSION_1.
+ */
+static VSnd *vsnd_start_with(const char *audiodev, const char *props,
+                             uint64_t features)
 {
     VSnd *s = g_new0(VSnd, 1);
     QPCIAddress addr = { .devfn = QPCI_DEVFN(PCI_SLOT_SND, 0) };
 
-    s->qs = qtest_pc_boot("-M pc -nic none -audiodev none,id=snd0 "
+    s->features = features;
+    s->qs = qtest_pc_boot("-M pc -nic none -audiodev %s "
                           "-device virtio-sound-pci,audiodev=snd0,addr=%x.0%s",
-                          PCI_SLOT_SND, props);
+                          audiodev, PCI_SLOT_SND, props);
     s->qts = s->qs->qts;
     s->alloc = &s->qs->alloc;
     s->dev = virtio_pci_new(s->qs->pcibus, &addr);
@@ -140,6 +147,11 @@ static VSnd *vsnd_start(const char *props)
     qvirtio_pci_device_enable(s->dev);
     vsnd_init_device(s);
     return s;
+}
+
+static VSnd *vsnd_start(const char *props)
+{
+    return vsnd_start_with("none,id=snd0", props, 0);
 }
 
 /*
@@ -989,6 +1001,362 @@ static void test_malformed(void)
 }
 
 /*
+ * Control elements (VIRTIO_SND_F_CTLS): a volume and a switch per stream.
+ */
+
+#define F_CTLS (1ull << VIRTIO_SND_F_CTLS)
+#define CTL_INFO_SPEC 92            /* the spec's item size */
+#define CTL_INFO_LINUX64 96         /* what a 64-bit Linux guest asks for */
+
+static VSnd *vsnd_start_ctls(const char *props)
+{
+    return vsnd_start_with("none,id=snd0", props, F_CTLS);
+}
+
+static uint32_t ctl_read(VSnd *s, uint32_t id, uint32_t values[2])
+{
+    struct virtio_snd_ctl_hdr req = {
+        .hdr.code = cpu_to_le32(VIRTIO_SND_R_CTL_READ),
+        .control_id = cpu_to_le32(id),
+    };
+    uint8_t reply[sizeof(struct virtio_snd_hdr) +
+                  sizeof(struct virtio_snd_ctl_value)];
+    uint32_t used = ctrl_xfer(s, &req, sizeof(req), reply, sizeof(reply));
+    uint32_t status = ldl_le_p(reply);
+    size_t i;
+
+    g_assert_cmpuint(used, ==, status == VIRTIO_SND_S_OK ? sizeof(reply) : 4);
+    if (status == VIRTIO_SND_S_OK) {
+        values[0] = ldl_le_p(reply + 4);
+        values[1] = ldl_le_p(reply + 8);
+        /* Past the control's values the reply is zero. */
+        for (i = 12; i < sizeof(reply); i++) {
+            g_assert_cmpuint(reply[i], ==, 0);
+        }
+    }
+    return status;
+}
+
+static uint32_t ctl_write(VSnd *s, uint32_t id, uint32_t v0, uint32_t v1)
+{
+    struct {
+        struct virtio_snd_ctl_hdr hdr;
+        struct virtio_snd_ctl_value value;
+    } req;
+
+    memset(&req, 0, sizeof(req));
+    req.hdr.hdr.code = cpu_to_le32(VIRTIO_SND_R_CTL_WRITE);
+    req.hdr.control_id = cpu_to_le32(id);
+    req.value.value.integer[0] = cpu_to_le32(v0);
+    req.value.value.integer[1] = cpu_to_le32(v1);
+    return ctrl(s, &req, sizeof(req));
+}
+
+/* A request of only a virtio_snd_ctl_hdr, with @room bytes for the reply. */
+static uint32_t ctl_simple(VSnd *s, uint32_t code, uint32_t id, void *reply,
+                           size_t room, uint32_t *used)
+{
+    struct virtio_snd_ctl_hdr req = {
+        .hdr.code = cpu_to_le32(code),
+        .control_id = cpu_to_le32(id),
+    };
+
+    *used = ctrl_xfer(s, &req, sizeof(req), reply, room);
+    return ldl_le_p(reply);
+}
+
+static void test_ctl_config(void)
+{
+    VSnd *s = vsnd_start("");
+    QVirtioDevice *vdev = &s->dev->vdev;
+
+    /* Offered by default, with two controls per stream. */
+    g_assert_true(qvirtio_get_features(vdev) & F_CTLS);
+    g_assert_cmpuint(qvirtio_config_readl(vdev, 12), ==, 4);
+    vsnd_stop(s);
+
+    s = vsnd_start(",streams=5");
+    g_assert_cmpuint(qvirtio_config_readl(&s->dev->vdev, 12), ==, 10);
+    vsnd_stop(s);
+
+    /* ctls=off: VIRTIO 1.2's device, 12 bytes of configuration. */
+    s = vsnd_start(",ctls=off");
+    vdev = &s->dev->vdev;
+    g_assert_false(qvirtio_get_features(vdev) & F_CTLS);
+    check_config(s, 2, 2, 16);
+    g_assert_cmphex(qvirtio_config_readl(vdev, 12), ==, 0xffffffff);
+    g_assert_cmphex(query(s, VIRTIO_SND_R_CTL_INFO, 0, 1, CTL_INFO_SPEC,
+                          NULL), ==, VIRTIO_SND_S_NOT_SUPP);
+    vsnd_stop(s);
+}
+
+static void test_ctl_info(void)
+{
+    static const char *const names[4] = {
+        "PCM Playback Volume", "PCM Playback Switch",
+        "Capture Volume", "Capture Switch",
+    };
+    VSnd *s = vsnd_start_ctls(",streams=4");
+    uint8_t items[8][CTL_INFO_LINUX64], spec[8][CTL_INFO_SPEC];
+    int i;
+
+    g_assert_cmpuint(qvirtio_config_readl(&s->dev->vdev, 12), ==, 8);
+    g_assert_cmphex(query(s, VIRTIO_SND_R_CTL_INFO, 0, 8, CTL_INFO_LINUX64,
+                          items), ==, VIRTIO_SND_S_OK);
+    g_assert_cmphex(query(s, VIRTIO_SND_R_CTL_INFO, 0, 8, CTL_INFO_SPEC,
+                          spec), ==, VIRTIO_SND_S_OK);
+    for (i = 0; i < 8; i++) {
+        bool volume = !(i & 1);
+        uint32_t dir = (i / 2) & 1;     /* stream i / 2 */
+
+        g_assert_cmpuint(ldl_le_p(items[i]), ==, 0);
+        g_assert_cmpuint(ldl_le_p(items[i] + 4), ==,
+                         (volume ? VIRTIO_SND_CTL_ROLE_VOLUME
+                                 : VIRTIO_SND_CTL_ROLE_MUTE) << 1 | dir);
+        g_assert_cmpuint(ldl_le_p(items[i] + 8), ==,
+                         volume ? VIRTIO_SND_CTL_TYPE_INTEGER
+                                : VIRTIO_SND_CTL_TYPE_BOOLEAN);
+        g_assert_cmphex(ldl_le_p(items[i] + 12), ==,
+                        (1 << VIRTIO_SND_CTL_ACCESS_READ) |
+                        (1 << VIRTIO_SND_CTL_ACCESS_WRITE) |
+                        (volume ? 1 << VIRTIO_SND_CTL_ACCESS_TLV_READ : 0));
+        g_assert_cmpuint(ldl_le_p(items[i] + 16), ==, volume ? 2 : 1);
+        g_assert_cmpuint(ldl_le_p(items[i] + 20), ==, i / 4);  /* index */
+        g_assert_cmpstr((char *)items[i] + 24, ==, names[i % 4]);
+        /* integer min, max, step: at 72 for 96-byte items, 68 for 92. */
+        g_assert_cmpuint(ldl_le_p(items[i] + 68), ==, 0);
+        g_assert_cmpuint(ldl_le_p(items[i] + 72), ==, 0);
+        g_assert_cmpuint(ldl_le_p(items[i] + 76), ==, volume ? 120 : 0);
+        g_assert_cmpuint(ldl_le_p(items[i] + 80), ==, volume ? 1 : 0);
+        g_assert_cmpmem(spec[i], 68, items[i], 68);
+        g_assert_cmpuint(ldl_le_p(spec[i] + 68), ==, 0);
+        g_assert_cmpuint(ldl_le_p(spec[i] + 72), ==, volume ? 120 : 0);
+        g_assert_cmpuint(ldl_le_p(spec[i] + 76), ==, volume ? 1 : 0);
+    }
+    /* One at a time, from the middle; too small items; past the end. */
+    g_assert_cmphex(query(s, VIRTIO_SND_R_CTL_INFO, 5, 1, CTL_INFO_LINUX64,
+                          items), ==, VIRTIO_SND_S_OK);
+    g_assert_cmpstr((char *)items[0] + 24, ==, "PCM Playback Switch");
+    g_assert_cmphex(query(s, VIRTIO_SND_R_CTL_INFO, 0, 1, CTL_INFO_SPEC - 1,
+                          NULL), ==, VIRTIO_SND_S_BAD_MSG);
+    g_assert_cmphex(query(s, VIRTIO_SND_R_CTL_INFO, 7, 2, CTL_INFO_SPEC,
+                          NULL), ==, VIRTIO_SND_S_BAD_MSG);
+    vsnd_stop(s);
+}
+
+static void test_ctl_values(void)
+{
+    VSnd *s = vsnd_start_ctls("");
+    uint32_t v[2];
+    VSndMsg ev[2];
+    int id;
+
+    /* Defaults: volumes at 120 (0 dB), switches on. */
+    for (id = 0; id < 4; id++) {
+        g_assert_cmphex(ctl_read(s, id, v), ==, VIRTIO_SND_S_OK);
+        g_assert_cmpuint(v[0], ==, id & 1 ? 1 : 120);
+        g_assert_cmpuint(v[1], ==, id & 1 ? 0 : 120);
+    }
+
+    /* A round trip; a change is notified, a write of the same is not. */
+    ev[0] = event_queue(s);
+    g_assert_cmphex(ctl_write(s, 0, 60, 90), ==, VIRTIO_SND_S_OK);
+    event_done(s, &ev[0], VIRTIO_SND_EVT_CTL_NOTIFY,
+               0 | (1u << VIRTIO_SND_CTL_EVT_MASK_VALUE) << 16);
+    g_assert_cmphex(ctl_read(s, 0, v), ==, VIRTIO_SND_S_OK);
+    g_assert_cmpuint(v[0], ==, 60);
+    g_assert_cmpuint(v[1], ==, 90);
+    ev[1] = event_queue(s);
+    g_assert_cmphex(ctl_write(s, 0, 60, 90), ==, VIRTIO_SND_S_OK);
+    g_assert_cmphex(ctl_write(s, 3, 0, 0), ==, VIRTIO_SND_S_OK);
+    event_done(s, &ev[1], VIRTIO_SND_EVT_CTL_NOTIFY,
+               3 | (1u << VIRTIO_SND_CTL_EVT_MASK_VALUE) << 16);
+    g_assert_cmphex(ctl_read(s, 3, v), ==, VIRTIO_SND_S_OK);
+    g_assert_cmpuint(v[0], ==, 0);
+
+    /* Out of range: refused, and nothing changes. */
+    g_assert_cmphex(ctl_write(s, 0, 121, 0), ==, VIRTIO_SND_S_BAD_MSG);
+    g_assert_cmphex(ctl_write(s, 0, 0, 0xffffffff), ==, VIRTIO_SND_S_BAD_MSG);
+    g_assert_cmphex(ctl_write(s, 1, 2, 0), ==, VIRTIO_SND_S_BAD_MSG);
+    g_assert_cmphex(ctl_write(s, 3, 0x80000001, 0), ==,
+                    VIRTIO_SND_S_BAD_MSG);
+    g_assert_cmphex(ctl_read(s, 0, v), ==, VIRTIO_SND_S_OK);
+    g_assert_cmpuint(v[0], ==, 60);
+    g_assert_cmpuint(v[1], ==, 90);
+    g_assert_cmphex(ctl_read(s, 1, v), ==, VIRTIO_SND_S_OK);
+    g_assert_cmpuint(v[0], ==, 1);
+
+    /* No such control; malformed lengths. */
+    g_assert_cmphex(ctl_write(s, 4, 1, 1), ==, VIRTIO_SND_S_BAD_MSG);
+    g_assert_cmphex(ctl_read(s, 4, v), ==, VIRTIO_SND_S_BAD_MSG);
+    g_assert_cmphex(ctl_read(s, 0xffffffff, v), ==, VIRTIO_SND_S_BAD_MSG);
+
+    /* They survive a playback cycle (RELEASE, PREPARE)... */
+    playback_cycle(s);
+    capture_cycle(s);
+    g_assert_cmphex(ctl_read(s, 0, v), ==, VIRTIO_SND_S_OK);
+    g_assert_cmpuint(v[0], ==, 60);
+    g_assert_cmphex(ctl_read(s, 3, v), ==, VIRTIO_SND_S_OK);
+    g_assert_cmpuint(v[0], ==, 0);
+
+    /* ... but a device reset restores the defaults. */
+    vsnd_reset(s);
+    g_assert_cmphex(ctl_read(s, 0, v), ==, VIRTIO_SND_S_OK);
+    g_assert_cmpuint(v[0], ==, 120);
+    g_assert_cmpuint(v[1], ==, 120);
+    g_assert_cmphex(ctl_read(s, 3, v), ==, VIRTIO_SND_S_OK);
+    g_assert_cmpuint(v[0], ==, 1);
+    vsnd_stop(s);
+}
+
+static void test_ctl_tlv(void)
+{
+    VSnd *s = vsnd_start_ctls("");
+    uint8_t reply[4 + 64];
+    uint32_t used;
+    struct {
+        struct virtio_snd_ctl_hdr hdr;
+        uint32_t tlv[4];
+    } tw = {
+        .hdr.hdr.code = cpu_to_le32(VIRTIO_SND_R_CTL_TLV_WRITE),
+        .tlv = { cpu_to_le32(1), cpu_to_le32(8), 0, 0 },
+    };
+
+    /* ALSA's DB_SCALE: min -60.00 dB, step 0.50 dB, min is mute. */
+    g_assert_cmphex(ctl_simple(s, VIRTIO_SND_R_CTL_TLV_READ, 2, reply,
+                               sizeof(reply), &used), ==, VIRTIO_SND_S_OK);
+    g_assert_cmpuint(used, ==, 4 + 16);
+    g_assert_cmpuint(ldl_le_p(reply + 4), ==, 1);
+    g_assert_cmpuint(ldl_le_p(reply + 8), ==, 8);
+    g_assert_cmpint((int32_t)ldl_le_p(reply + 12), ==, -6000);
+    g_assert_cmphex(ldl_le_p(reply + 16), ==, 0x10000 | 50);
+    /* Too little room: as much as fits. */
+    g_assert_cmphex(ctl_simple(s, VIRTIO_SND_R_CTL_TLV_READ, 0, reply,
+                               4 + 12, &used), ==, VIRTIO_SND_S_OK);
+    g_assert_cmpuint(used, ==, 4 + 12);
+
+    /* What the controls do not allow. */
+    g_assert_cmphex(ctl_simple(s, VIRTIO_SND_R_CTL_TLV_READ, 1, reply,
+                               sizeof(reply), &used), ==,
+                    VIRTIO_SND_S_BAD_MSG);
+    g_assert_cmpuint(used, ==, 4);
+    g_assert_cmphex(ctl_simple(s, VIRTIO_SND_R_CTL_ENUM_ITEMS, 0, reply,
+                               sizeof(reply), &used), ==,
+                    VIRTIO_SND_S_BAD_MSG);
+    g_assert_cmphex(ctrl(s, &tw, sizeof(tw)), ==, VIRTIO_SND_S_BAD_MSG);
+    tw.hdr.hdr.code = cpu_to_le32(VIRTIO_SND_R_CTL_TLV_COMMAND);
+    g_assert_cmphex(ctrl(s, &tw, sizeof(tw)), ==, VIRTIO_SND_S_BAD_MSG);
+    /* A TLV longer than its message. */
+    tw.tlv[1] = cpu_to_le32(12);
+    g_assert_cmphex(ctrl(s, &tw, sizeof(tw)), ==, VIRTIO_SND_S_BAD_MSG);
+    vsnd_stop(s);
+}
+
+/* Queue @n messages on stream 0 and play them to the end. */
+static void play_messages(VSnd *s, int n)
+{
+    VSndMsg m[8];
+    int i;
+
+    g_assert_cmpint(n, <=, 8);
+    g_assert_cmphex(set_params_std(s, 0), ==, VIRTIO_SND_S_OK);
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_PREPARE, 0), ==,
+                    VIRTIO_SND_S_OK);
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_START, 0), ==,
+                    VIRTIO_SND_S_OK);
+    for (i = 0; i < n; i++) {
+        m[i] = io_queue(s, VIRTIO_SND_VQ_TX, 0, PERIOD_BYTES, false);
+    }
+    for (i = 0; i < n; i++) {
+        step_until_used(s, VIRTIO_SND_VQ_TX, 1000);
+        g_assert_cmphex(io_done(s, VIRTIO_SND_VQ_TX, &m[i], STATUS_LEN), ==,
+                        VIRTIO_SND_S_OK);
+    }
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_STOP, 0), ==,
+                    VIRTIO_SND_S_OK);
+    qtest_clock_step(s->qts, 100 * MS);     /* the audio layer drains */
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_RELEASE, 0), ==,
+                    VIRTIO_SND_S_OK);
+}
+
+/* Frames of the wav file whose both channels are within @tol of @value. */
+static size_t count_frames(const int16_t *x, size_t frames, int value,
+                           int tol)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < frames; i++) {
+        n += abs(x[2 * i] - value) <= tol && abs(x[2 * i + 1] - value) <= tol;
+    }
+    return n;
+}
+
+/*
+ * The volume reaches the voice: through QEMU's wav backend, whose mixing
+ * engine scales samples by level / 255 (the PipeWire backend does it in
+ * PipeWire instead, see tests/e2e/test_controls.py). The device plays
+ * messages of 0x1111 (4369) in every sample: at the volume set before
+ * PREPARE, value 60 (-30 dB on the PipeWire backend's curve; level 81,
+ * which the mixing engine makes 4369 * 81 / 255 = 1388), then muted by the
+ * switch, then at 0 dB again; a last muted cycle pushes the end of that
+ * out of the audio layer. (A device reset would close the voice, and the
+ * wav backend would start its file afresh.)
+ */
+static void test_ctl_volume_reaches_voice(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("virtio-snd-ctl-XXXXXX", NULL);
+    g_autofree char *wav = g_build_filename(dir, "out.wav", NULL);
+    g_autofree char *audiodev = g_strdup_printf("wav,id=snd0,path=%s", wav);
+    g_autofree uint8_t *data = NULL;
+    VSnd *s = vsnd_start_with(audiodev, "", F_CTLS);
+    const int16_t *x;
+    size_t len, frames, quiet, muted, full, i, first_full, last_quiet;
+    /* 4 messages of 10 ms at 48 kHz become 1764 frames at 44.1 kHz. */
+    const size_t played = 4 * 441;
+
+    g_assert_cmphex(ctl_write(s, 0, 60, 60), ==, VIRTIO_SND_S_OK);
+    play_messages(s, 4);
+    g_assert_cmphex(ctl_write(s, 1, 0, 0), ==, VIRTIO_SND_S_OK);
+    play_messages(s, 4);
+    g_assert_cmphex(ctl_write(s, 0, 120, 120), ==, VIRTIO_SND_S_OK);
+    g_assert_cmphex(ctl_write(s, 1, 1, 0), ==, VIRTIO_SND_S_OK);
+    play_messages(s, 4);
+    g_assert_cmphex(ctl_write(s, 1, 0, 0), ==, VIRTIO_SND_S_OK);
+    play_messages(s, 2);
+    vsnd_stop(s);
+
+    g_assert_true(g_file_get_contents(wav, (char **)&data, &len, NULL));
+    g_assert_cmpuint(len, >, 44);
+    x = (const int16_t *)(data + 44);
+    frames = (len - 44) / 4;
+    for (i = 0; i < 2 * frames; i++) {
+        ((int16_t *)x)[i] = le16_to_cpu(x[i]);
+    }
+    quiet = count_frames(x, frames, 4369 * 81 / 255, 4);
+    full = count_frames(x, frames, 4369, 4);
+    muted = count_frames(x, frames, 0, 0);
+    g_test_message("%zu frames: %zu at -30 dB, %zu at 0 dB, %zu silent",
+                   frames, quiet, full, muted);
+    g_assert_cmpuint(quiet, >=, played * 9 / 10);
+    g_assert_cmpuint(quiet, <=, played * 11 / 10);
+    g_assert_cmpuint(full, >=, played * 9 / 10);
+    g_assert_cmpuint(muted, >=, played);
+    /* In that order: every quiet frame before the first full one. */
+    first_full = last_quiet = 0;
+    for (i = 0; i < frames; i++) {
+        if (!first_full && count_frames(x + 2 * i, 1, 4369, 4)) {
+            first_full = i;
+        }
+        if (count_frames(x + 2 * i, 1, 4369 * 81 / 255, 4)) {
+            last_quiet = i;
+        }
+    }
+    g_assert_cmpuint(last_quiet + played, <, first_full);
+    unlink(wav);
+    rmdir(dir);
+}
+
+/*
  * Fuzzing: random and mutated requests on all four queues.
  *
  * Requests are built from valid templates and then, often, broken: codes
@@ -1017,7 +1385,7 @@ static void test_malformed(void)
 #define FUZZ_SEGS_MAX 32            /* descriptors in one chain at most */
 #define FUZZ_CANARY 16              /* guard bytes either side of a chain */
 #define FUZZ_IMAGE_MAX 4096         /* chains read back whole up to this */
-#define FUZZ_REQ_MAX 256            /* bytes of a control request */
+#define FUZZ_REQ_MAX 1024           /* bytes of a control request */
 #define FUZZ_ROOM_MAX 65536         /* device-writable bytes of a request */
 #define FUZZ_STREAMS 2              /* the device's defaults */
 #define FUZZ_JACKS 2
@@ -1241,7 +1609,9 @@ static void fuzz_reset(Fuzz *f)
 {
     int q, i;
 
-    fz_log(f, "reset");
+    /* Half the time the driver negotiates the control elements. */
+    f->s->features = fz_percent(f, 50) ? F_CTLS : 0;
+    fz_log(f, "reset%s", f->s->features ? " with controls" : "");
     vsnd_reset(f->s);
     for (q = 0; q < VIRTIO_SND_VQ_MAX; q++) {
         for (i = 0; i < VQ_DESC_MAX; i++) {
@@ -1537,8 +1907,25 @@ static uint32_t fuzz_ctrl_request(Fuzz *f, uint8_t *req, uint64_t *reply)
         break;
     }
     case 7:
-        /* Control element requests, not negotiated: any layout. */
+        /*
+         * Control element requests (negotiated after half the resets):
+         * any layout, or a CTL_WRITE of the right length with values
+         * about the controls' ranges.
+         */
         code = VIRTIO_SND_R_CTL_INFO + fz_below(f, 8);
+        if (fz_percent(f, 40)) {
+            code = VIRTIO_SND_R_CTL_WRITE;
+            len = sizeof(struct virtio_snd_ctl_hdr) +
+                  sizeof(struct virtio_snd_ctl_value);
+            memset(req, 0, len);
+            stl_le_p(req, code);
+            stl_le_p(req + 4, fz_id(f, 4));
+            for (i = 0; i < 2; i++) {
+                stl_le_p(req + 8 + 4 * i, fz_percent(f, 80) ?
+                         fz_below(f, 124) : fz_interesting(f));
+            }
+            break;
+        }
         len = sizeof(struct virtio_snd_ctl_hdr) + 4 * fz_below(f, 48);
         fz_bytes(f, req, len);
         stl_le_p(req, code);
@@ -1968,6 +2355,12 @@ int main(int argc, char **argv)
     qtest_add_func("/virtio-snd/odd-frames", test_odd_frames);
     qtest_add_func("/virtio-snd/malformed", test_malformed);
     qtest_add_func("/virtio-snd/bad-properties", test_bad_properties);
+    qtest_add_func("/virtio-snd/ctl/config", test_ctl_config);
+    qtest_add_func("/virtio-snd/ctl/info", test_ctl_info);
+    qtest_add_func("/virtio-snd/ctl/values", test_ctl_values);
+    qtest_add_func("/virtio-snd/ctl/tlv", test_ctl_tlv);
+    qtest_add_func("/virtio-snd/ctl/volume-reaches-voice",
+                   test_ctl_volume_reaches_voice);
     qtest_add_func("/virtio-snd/fuzz", test_fuzz);
     return g_test_run();
 }

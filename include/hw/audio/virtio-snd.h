@@ -27,6 +27,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(VirtIOSound, VIRTIO_SND)
 #define VIRTIO_SND_CHMAPS_MAX 16
 
 typedef struct VirtIOSoundStream VirtIOSoundStream;
+struct VSndCtls;                        /* hw/audio/virtio-snd-ctl.h */
 
 struct VirtIOSound {
     VirtIODevice parent_obj;
@@ -38,8 +39,10 @@ struct VirtIOSound {
     uint32_t streams;
     uint32_t jacks;
     uint32_t chmaps;
+    bool ctls;                          /* offer VIRTIO_SND_F_CTLS */
 
     VirtIOSoundStream *stream;          /* [streams] */
+    struct VSndCtls *ctl_table;         /* the control elements, if ctls */
 
     /* Events waiting for a buffer on the event queue. */
     struct virtio_snd_event *events;    /* ring of VIRTIO_SND_EVENTS_MAX */

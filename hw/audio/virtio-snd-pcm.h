@@ -124,7 +124,7 @@ void vsnd_pcm_info_from_caps(const VSndPcmCaps *caps,
                              struct virtio_snd_pcm_info *info);
 
 /*
- * Playback pacing. QEMU's audio layer takes whatever fits in its buffer,
+ * Pacing. QEMU's audio layer takes whatever fits in its buffer,
  * which is empty when a stream starts: a device that filled it straight
  * from the guest's messages would complete a guest buffer no longer than
  * the audio layer's all at once, which the guest sees as an underrun. So
@@ -133,6 +133,8 @@ void vsnd_pcm_info_from_caps(const VSndPcmCaps *caps,
  * refilled at the stream's byte rate plus VSND_PCM_PACE_HEADROOM_PCT
  * percent (so that the audio layer's clock, not this one, sets the pace
  * as long as it runs no more than that much faster), up to the burst.
+ * Capture uses the same credit: a backend delivering a graph cycle longer
+ * than the guest's buffer must not complete all of it at once either.
  */
 #define VSND_PCM_PACE_HEADROOM_PCT 1
 

@@ -290,11 +290,18 @@ static void virtio_snd_input_cb(void *opaque, int avail)
     size_t frame = virtio_snd_frame_bytes(s);
     size_t chunk = sizeof(buf) - sizeof(buf) % frame;
     bool returned = false;
+    /*
+     * Capture is paced like playback: a backend that hands over a whole
+     * graph cycle at once must not complete the guest's whole buffer in
+     * one go, which Linux reads as no progress and then stalls.
+     */
+    uint64_t room = vsnd_pcm_pacer_room(&s->pacer,
+                                        qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
 
-    while (avail > 0 && !QSIMPLEQ_EMPTY(&s->xfers)) {
+    while (avail > 0 && room > 0 && !QSIMPLEQ_EMPTY(&s->xfers)) {
         VirtIOSoundXfer *x = QSIMPLEQ_FIRST(&s->xfers);
         size_t want = MIN(MIN(x->xfer.data_len - x->done, chunk),
-                          (size_t)avail);
+                          MIN((size_t)avail, room));
         size_t got;
 
         /*
@@ -309,6 +316,8 @@ static void virtio_snd_input_cb(void *opaque, int avail)
         x->done += got;
         s->queued_bytes -= got;
         avail -= got;
+        room -= got;
+        vsnd_pcm_pacer_consume(&s->pacer, got);
         if (x->xfer.data_len - x->done < frame) {
             virtio_snd_stream_return_first(s, VIRTIO_SND_S_OK, 0);
             returned = true;

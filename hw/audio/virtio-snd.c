@@ -19,11 +19,14 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/error-report.h"
 #include "qemu/log.h"
 #include "qemu/module.h"
 #include "qemu/timer.h"
 #include "qapi/error.h"
 #include "hw/qdev-properties.h"
+#include "migration/qemu-file-types.h"
+#include "migration/vmstate.h"
 #include "hw/audio/virtio-snd.h"
 #include "standard-headers/linux/virtio_ids.h"
 #include "virtio-snd-req.h"
@@ -924,10 +927,371 @@ static void virtio_snd_unrealize(DeviceState *dev)
     virtio_cleanup(vdev);
 }
 
-/* Streams in flight are not carried across yet. */
+/* Migration */
+
+/*
+ * The device's state travels as the vmstate "virtio-snd" (version
+ * VIRTIO_SND_VMSTATE_VERSION) inside the virtio device's own, so it is
+ * loaded after the virtqueues:
+ *
+ *   config    streams, jacks, chmaps and controls: the destination must
+ *             have been started with the same device properties
+ *   events    the ring of events waiting for an event buffer
+ *   controls  every control's values
+ *   stream[]  each stream's lifecycle state, parameters, whether it
+ *             reported an xrun, and the I/O messages it holds, each saved
+ *             with qemu_put_virtqueue_element() and how many of its bytes
+ *             were already played or captured
+ *
+ * The voices are not migrated: virtio_snd_post_load() re-opens them for
+ * the streams that had one, with their parameters and volumes, and
+ * re-activates the running ones, which go on from the first byte not yet
+ * played. What the source's audio backend still held is lost: that is
+ * the gap a listener hears.
+ */
+#define VIRTIO_SND_VMSTATE_VERSION 1
+
+static VirtIOSoundMigConfig virtio_snd_mig_config(VirtIOSound *snd)
+{
+    return (VirtIOSoundMigConfig) {
+        .streams = snd->streams,
+        .jacks = snd->jacks,
+        .chmaps = snd->chmaps,
+        .controls = snd->ctl_table ? snd->ctl_table->count : 0,
+    };
+}
+
+static int virtio_snd_config_pre_save(void *opaque)
+{
+    VirtIOSoundMigConfig *cfg = opaque;
+
+    *cfg = virtio_snd_mig_config(container_of(cfg, VirtIOSound, mig_config));
+    return 0;
+}
+
+/* The source's configuration must be ours: fail clearly if it is not. */
+static int virtio_snd_config_post_load(void *opaque, int version_id)
+{
+    VirtIOSoundMigConfig *src = opaque;
+    VirtIOSoundMigConfig ours =
+        virtio_snd_mig_config(container_of(src, VirtIOSound, mig_config));
+    static const struct {
+        const char *name;
+        size_t offset;
+    } items[] = {
+        { "streams", offsetof(VirtIOSoundMigConfig, streams) },
+        { "jacks", offsetof(VirtIOSoundMigConfig, jacks) },
+        { "chmaps", offsetof(VirtIOSoundMigConfig, chmaps) },
+        { "controls", offsetof(VirtIOSoundMigConfig, controls) },
+    };
+    bool ok = true;
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(items); i++) {
+        uint32_t a = *(uint32_t *)((uint8_t *)src + items[i].offset);
+        uint32_t b = *(uint32_t *)((uint8_t *)&ours + items[i].offset);
+
+        if (a != b) {
+            error_report("virtio-snd: the migration source has %u %s, this "
+                         "device %u: start the destination with the same "
+                         "virtio-sound properties (streams, jacks, chmaps, "
+                         "ctls)", a, items[i].name, b);
+            ok = false;
+        }
+    }
+    return ok ? 0 : -EINVAL;
+}
+
+static const VMStateDescription vmstate_virtio_snd_config = {
+    .name = "virtio-snd/config",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .pre_save = virtio_snd_config_pre_save,
+    .post_load = virtio_snd_config_post_load,
+    .fields = (VMStateField[]) {
+        VMSTATE_UINT32(streams, VirtIOSoundMigConfig),
+        VMSTATE_UINT32(jacks, VirtIOSoundMigConfig),
+        VMSTATE_UINT32(chmaps, VirtIOSoundMigConfig),
+        VMSTATE_UINT32(controls, VirtIOSoundMigConfig),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* Controls: each control's values, VSND_CTL_VALUES_MAX of them. */
+static int virtio_snd_put_ctls(QEMUFile *f, void *pv, size_t size,
+                               const VMStateField *field, JSONWriter *vmdesc)
+{
+    VirtIOSound *snd = pv;
+    uint32_t i, j;
+
+    for (i = 0; snd->ctl_table && i < snd->ctl_table->count; i++) {
+        for (j = 0; j < VSND_CTL_VALUES_MAX; j++) {
+            qemu_put_be32(f, snd->ctl_table->ctl[i].value[j]);
+        }
+    }
+    return 0;
+}
+
+static int virtio_snd_get_ctls(QEMUFile *f, void *pv, size_t size,
+                               const VMStateField *field)
+{
+    VirtIOSound *snd = pv;
+    uint32_t i, j;
+
+    /* The count was checked with the configuration. */
+    for (i = 0; snd->ctl_table && i < snd->ctl_table->count; i++) {
+        VSndCtl *c = &snd->ctl_table->ctl[i];
+
+        for (j = 0; j < VSND_CTL_VALUES_MAX; j++) {
+            uint32_t v = qemu_get_be32(f);
+
+            if (j < vsnd_ctl_count(snd->ctl_table, i) &&
+                v > vsnd_ctl_max(snd->ctl_table, i)) {
+                error_report("virtio-snd: control %u value %u out of range",
+                             i, v);
+                return -EINVAL;
+            }
+            c->value[j] = v;
+        }
+    }
+    return 0;
+}
+
+static const VMStateInfo vmstate_info_virtio_snd_ctls = {
+    .name = "virtio-snd-ctls",
+    .get = virtio_snd_get_ctls,
+    .put = virtio_snd_put_ctls,
+};
+
+/*
+ * A stream's I/O messages in flight: their count, then each element and
+ * how many of its data bytes were played (tx) or captured (rx).
+ */
+static int virtio_snd_put_xfers(QEMUFile *f, void *pv, size_t size,
+                                const VMStateField *field, JSONWriter *vmdesc)
+{
+    VirtIOSoundStream *s = pv;
+    VirtIOSoundXfer *x;
+    uint32_t n = 0;
+
+    QSIMPLEQ_FOREACH(x, &s->xfers, next) {
+        n++;
+    }
+    qemu_put_be32(f, n);
+    QSIMPLEQ_FOREACH(x, &s->xfers, next) {
+        qemu_put_virtqueue_element(VIRTIO_DEVICE(s->snd), f, x->elem);
+        qemu_put_be64(f, x->done);
+    }
+    trace_virtio_snd_migrate_stream(s->id, vsnd_pcm_state_name(s->pcm.state),
+                                    n, s->queued_bytes);
+    return 0;
+}
+
+/* Take a message back; it is parsed again as when it first came. */
+static int virtio_snd_get_xfer(QEMUFile *f, VirtIOSoundStream *s)
+{
+    VirtIODevice *vdev = VIRTIO_DEVICE(s->snd);
+    VirtQueueElement *elem = qemu_get_virtqueue_element(vdev, f,
+                                                        sizeof(*elem));
+    uint64_t done = qemu_get_be64(f);
+    uint32_t dir = s->pcm.caps.direction;
+    VSndXfer xfer = { 0 };
+    VirtIOSoundXfer *x;
+
+    if (vsnd_xfer_parse(dir, s->snd->streams, elem->out_sg, elem->out_num,
+                        vsnd_iov_size(elem->in_sg, elem->in_num),
+                        &xfer) != VIRTIO_SND_S_OK ||
+        xfer.stream_id != s->id || done > xfer.data_len) {
+        error_report("virtio-snd: stream %u: a migrated I/O message does "
+                     "not parse again", s->id);
+        g_free(elem);
+        return -EINVAL;
+    }
+    x = g_new0(VirtIOSoundXfer, 1);
+    x->elem = elem;
+    x->xfer = xfer;
+    x->done = done;
+    QSIMPLEQ_INSERT_TAIL(&s->xfers, x, next);
+    s->queued_bytes += xfer.data_len - done;
+    return 0;
+}
+
+static int virtio_snd_get_xfers(QEMUFile *f, void *pv, size_t size,
+                                const VMStateField *field)
+{
+    VirtIOSoundStream *s = pv;
+    uint32_t n = qemu_get_be32(f);
+    uint32_t i;
+    int ret;
+
+    if (n > VIRTIO_SND_QUEUE_SIZE) {
+        error_report("virtio-snd: stream %u: %u I/O messages in flight, "
+                     "more than a queue holds", s->id, n);
+        return -EINVAL;
+    }
+    for (i = 0; i < n; i++) {
+        ret = virtio_snd_get_xfer(f, s);
+        if (ret) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+static const VMStateInfo vmstate_info_virtio_snd_xfers = {
+    .name = "virtio-snd-xfers",
+    .get = virtio_snd_get_xfers,
+    .put = virtio_snd_put_xfers,
+};
+
+/* Check what a stream was loaded with before anything acts on it. */
+static int virtio_snd_stream_post_load(void *opaque, int version_id)
+{
+    VirtIOSoundStream *s = opaque;
+
+    if (s->pcm.state >= VSND_PCM_STATE__MAX) {
+        error_report("virtio-snd: stream %u: unknown state %u", s->id,
+                     s->pcm.state);
+        return -EINVAL;
+    }
+    if (s->pcm.state != VSND_PCM_STATE_INITIAL &&
+        vsnd_pcm_params_check(&s->pcm.caps, &s->pcm.params) !=
+        VIRTIO_SND_S_OK) {
+        error_report("virtio-snd: stream %u: migrated parameters are not "
+                     "valid for it", s->id);
+        return -EINVAL;
+    }
+    if (!QSIMPLEQ_EMPTY(&s->xfers) &&
+        !vsnd_pcm_state_accepts_io(s->pcm.state)) {
+        error_report("virtio-snd: stream %u: I/O messages in state %s",
+                     s->id, vsnd_pcm_state_name(s->pcm.state));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static const VMStateDescription vmstate_virtio_snd_stream = {
+    .name = "virtio-snd/stream",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .post_load = virtio_snd_stream_post_load,
+    .fields = (VMStateField[]) {
+        VMSTATE_UINT32(pcm.state, VirtIOSoundStream),
+        VMSTATE_UINT32(pcm.params.buffer_bytes, VirtIOSoundStream),
+        VMSTATE_UINT32(pcm.params.period_bytes, VirtIOSoundStream),
+        VMSTATE_UINT32(pcm.params.features, VirtIOSoundStream),
+        VMSTATE_UINT8(pcm.params.channels, VirtIOSoundStream),
+        VMSTATE_UINT8(pcm.params.format, VirtIOSoundStream),
+        VMSTATE_UINT8(pcm.params.rate, VirtIOSoundStream),
+        VMSTATE_BOOL(starved, VirtIOSoundStream),
+        {
+            .name = "xfers",
+            .info = &vmstate_info_virtio_snd_xfers,
+            .flags = VMS_SINGLE,
+        },
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* Start from a device without streams in flight (loadvm into a live VM). */
+static int virtio_snd_pre_load(void *opaque)
+{
+    virtio_snd_streams_reset(opaque);
+    return 0;
+}
+
+static int virtio_snd_events_post_load(void *opaque, int version_id)
+{
+    VirtIOSound *snd = opaque;
+
+    if (snd->events_head >= VIRTIO_SND_EVENTS_MAX ||
+        snd->events_count > VIRTIO_SND_EVENTS_MAX) {
+        error_report("virtio-snd: bad event ring (head %u, %u events)",
+                     snd->events_head, snd->events_count);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static const VMStateDescription vmstate_virtio_snd_device = {
+    .name = "virtio-snd",
+    .version_id = VIRTIO_SND_VMSTATE_VERSION,
+    .minimum_version_id = VIRTIO_SND_VMSTATE_VERSION,
+    .pre_load = virtio_snd_pre_load,
+    .post_load = virtio_snd_events_post_load,
+    .fields = (VMStateField[]) {
+        VMSTATE_STRUCT(mig_config, VirtIOSound, 1, vmstate_virtio_snd_config,
+                       VirtIOSoundMigConfig),
+        VMSTATE_UINT32(events_head, VirtIOSound),
+        VMSTATE_UINT32(events_count, VirtIOSound),
+        VMSTATE_BUFFER_POINTER_UNSAFE(events, VirtIOSound, 0,
+                                      VIRTIO_SND_EVENTS_MAX *
+                                      sizeof(struct virtio_snd_event)),
+        {
+            .name = "controls",
+            .info = &vmstate_info_virtio_snd_ctls,
+            .flags = VMS_SINGLE,
+        },
+        VMSTATE_STRUCT_VARRAY_POINTER_UINT32(stream, VirtIOSound, streams,
+                                             vmstate_virtio_snd_stream,
+                                             VirtIOSoundStream),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/*
+ * On the destination, once the virtqueues are set up: give the streams
+ * that had a voice a new one, with their volumes, and set the running
+ * ones going. Their held messages continue where the source left off.
+ */
+static int virtio_snd_stream_resume(VirtIOSoundStream *s)
+{
+    bool starved = s->starved;
+
+    s->empty_since_ns = -1;
+    switch (s->pcm.state) {
+    case VSND_PCM_STATE_PREPARED:
+    case VSND_PCM_STATE_RUNNING:
+    case VSND_PCM_STATE_STOPPED:
+        break;
+    default:
+        return 0;   /* no voice needed; the next PREPARE opens one */
+    }
+    if (!virtio_snd_stream_open(s)) {
+        error_report("virtio-snd: stream %u: the audio backend gives no "
+                     "voice for the migrated stream", s->id);
+        return -EIO;
+    }
+    if (s->pcm.state == VSND_PCM_STATE_RUNNING) {
+        virtio_snd_stream_set_active(s, true);
+        s->starved = starved;       /* an xrun is reported once */
+    }
+    return 0;
+}
+
+static int virtio_snd_post_load(VirtIODevice *vdev)
+{
+    VirtIOSound *snd = VIRTIO_SND(vdev);
+    uint32_t i;
+    int ret;
+
+    for (i = 0; i < snd->streams; i++) {
+        ret = virtio_snd_stream_resume(&snd->stream[i]);
+        if (ret) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
 static const VMStateDescription vmstate_virtio_snd = {
     .name = "virtio-sound",
-    .unmigratable = 1,
+    .version_id = VIRTIO_SND_VMSTATE_VERSION,
+    .minimum_version_id = VIRTIO_SND_VMSTATE_VERSION,
+    .fields = (VMStateField[]) {
+        VMSTATE_VIRTIO_DEVICE,
+        VMSTATE_END_OF_LIST()
+    },
 };
 
 static Property virtio_snd_properties[] = {
@@ -953,6 +1317,8 @@ static void virtio_snd_class_init(ObjectClass *klass, void *data)
     vdc->get_config = virtio_snd_get_config;
     vdc->get_features = virtio_snd_get_features;
     vdc->reset = virtio_snd_reset;
+    vdc->vmsd = &vmstate_virtio_snd_device;
+    vdc->post_load = virtio_snd_post_load;
 }
 
 static const TypeInfo virtio_snd_type_info = {

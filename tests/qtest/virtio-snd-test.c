@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include "qemu/bswap.h"
 #include "libqtest.h"
+#include "qapi/qmp/qdict.h"
 #include "hw/pci/pci_regs.h"
 #include "libqos/libqos-pc.h"
 #include "libqos/virtio.h"
@@ -173,6 +174,71 @@ static void vsnd_stop(VSnd *s)
     g_free(s->dev);
     qtest_shutdown(s->qs);
     g_free(s);
+}
+
+/* Migration */
+
+/* The command line vsnd_start_with() boots with, for a destination. */
+static QTestState *vsnd_start_incoming(const char *audiodev, const char *props,
+                                       const char *uri)
+{
+    return qtest_initf("-M pc -nic none -audiodev %s "
+                       "-device virtio-sound-pci,audiodev=snd0,addr=%x.0%s "
+                       "-incoming %s", audiodev, PCI_SLOT_SND, props, uri);
+}
+
+/*
+ * Migrate @src to @uri over QMP and wait until the source is done: it
+ * must succeed, unless @may_fail (the destination may then hang up early).
+ */
+static void vsnd_migrate_out(QTestState *src, const char *uri, bool may_fail)
+{
+    gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    QDict *rsp = qtest_qmp(src, "{'execute': 'migrate', "
+                           "'arguments': {'uri': %s}}", uri);
+
+    g_assert(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    for (;;) {
+        QDict *ret;
+        const char *status;
+        bool done;
+
+        rsp = qtest_qmp(src, "{'execute': 'query-migrate'}");
+        ret = qdict_get_qdict(rsp, "return");
+        status = qdict_get_try_str(ret, "status");
+        if (!may_fail) {
+            g_assert_cmpstr(status, !=, "failed");
+        }
+        done = !g_strcmp0(status, "completed") ||
+               !g_strcmp0(status, "failed");
+        qobject_unref(rsp);
+        if (done) {
+            break;
+        }
+        g_assert(g_get_monotonic_time() < deadline);
+        g_usleep(10 * 1000);
+    }
+}
+
+/*
+ * Migrate the device's QEMU to a new one started with the same arguments
+ * plus -incoming, over a unix socket; @s then drives the destination,
+ * whose guest memory (the queues, the allocator's blocks) is the source's.
+ */
+static void vsnd_migrate(VSnd *s, const char *audiodev, const char *props)
+{
+    g_autofree char *dir = g_dir_make_tmp("vsnd-migrate-XXXXXX", NULL);
+    g_autofree char *sock = g_strdup_printf("%s/migrate.sock", dir);
+    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
+    QTestState *dst = vsnd_start_incoming(audiodev, props, uri);
+
+    vsnd_migrate_out(s->qts, uri, false);
+    qtest_qmp_eventwait(dst, "RESUME");
+    qtest_quit(s->qts);
+    s->qts = s->qs->qts = s->qs->pcibus->qts = dst;
+    unlink(sock);
+    rmdir(dir);
 }
 
 /* Virtqueue helpers */
@@ -2189,17 +2255,21 @@ static uint32_t fuzz_env(const char *name, uint32_t dflt)
     return g_ascii_strtoull(v, NULL, 0);
 }
 
-static void test_fuzz(void)
+/*
+ * Fuzz @count operations; with @migrate_every, migrate the device to a
+ * new QEMU after every that many, whatever it holds, and go on there.
+ */
+static void fuzz_run(uint32_t count, uint32_t migrate_every)
 {
     g_autofree Fuzz *f = g_new0(Fuzz, 1);
     uint32_t seed = fuzz_env("QTEST_VSND_FUZZ_SEED", FUZZ_SEED_DEFAULT);
-    uint32_t count = fuzz_env("QTEST_VSND_FUZZ_COUNT", FUZZ_COUNT_DEFAULT);
     gint64 start = g_get_monotonic_time();
+    unsigned long migrations = 0;
     int q;
 
     g_test_message("fuzz: seed %u, %u operations (replay with "
-                   "QTEST_VSND_FUZZ_SEED=%u QTEST_VSND_FUZZ_COUNT=%u)",
-                   seed, count, seed, count);
+                   "QTEST_VSND_FUZZ_SEED=%u QTEST_VSND_FUZZ_%sCOUNT=%u)",
+                   seed, count, seed, migrate_every ? "MIGRATE_" : "", count);
     f->rand = g_rand_new_with_seed(seed);
     f->verbose = fuzz_env("QTEST_VSND_FUZZ_VERBOSE", 0);
     f->s = vsnd_start("");
@@ -2245,6 +2315,11 @@ static void test_fuzz(void)
         if (f->op % 1000 == 999) {
             g_assert_true(qtest_probe_child(f->s->qts));
         }
+        if (migrate_every && f->op % migrate_every == migrate_every - 1) {
+            fz_log(f, "migrate");
+            vsnd_migrate(f->s, "none,id=snd0", "");
+            migrations++;
+        }
     }
 
     /* The device still works: it plays and records. */
@@ -2263,6 +2338,9 @@ static void test_fuzz(void)
                    f->used[0], f->used[1], f->used[2], f->used[3], f->checked,
                    f->status[0], f->status[1], f->status[2], f->status[3],
                    f->steps, f->releases, f->broken, f->resets);
+    if (migrate_every) {
+        g_test_message("fuzz: %lu migrations", migrations);
+    }
     for (q = 0; q < VIRTIO_SND_VQ_MAX; q++) {
         int i;
 
@@ -2275,6 +2353,17 @@ static void test_fuzz(void)
     }
     g_rand_free(f->rand);
     vsnd_stop(f->s);
+}
+
+static void test_fuzz(void)
+{
+    fuzz_run(fuzz_env("QTEST_VSND_FUZZ_COUNT", FUZZ_COUNT_DEFAULT), 0);
+}
+
+/* The fuzzer's states, I/O messages in flight included, migrate. */
+static void test_fuzz_migrate(void)
+{
+    fuzz_run(fuzz_env("QTEST_VSND_FUZZ_MIGRATE_COUNT", 20000), 2000);
 }
 
 /*
@@ -2327,6 +2416,124 @@ static char *qemu_must_fail(const char *args)
     return g_string_free(out, false);
 }
 
+/* Migration tests */
+
+/*
+ * Streams in every state cross over: a prepared playback stream with
+ * messages queued, a running one in the middle of its messages, a stopped
+ * capture stream and a released one; a control's value and the event it
+ * raised (no event buffer was given) come along too.
+ */
+static void test_migration(void)
+{
+    const char *props = ",streams=4";
+    VSnd *s = vsnd_start_with("none,id=snd0", props, F_CTLS);
+    VSndMsg pre[2], run[3], cap, ev;
+    uint32_t v[2];
+    int i, done;
+
+    /* Stream 0 (playback): prepared, two messages waiting for START. */
+    g_assert_cmphex(set_params_std(s, 0), ==, VIRTIO_SND_S_OK);
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_PREPARE, 0), ==,
+                    VIRTIO_SND_S_OK);
+    for (i = 0; i < 2; i++) {
+        pre[i] = io_queue(s, VIRTIO_SND_VQ_TX, 0, PERIOD_BYTES, false);
+    }
+    /* Stream 2 (playback): running, three 20 ms messages, some played. */
+    g_assert_cmphex(set_params_std(s, 2), ==, VIRTIO_SND_S_OK);
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_PREPARE, 2), ==,
+                    VIRTIO_SND_S_OK);
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_START, 2), ==,
+                    VIRTIO_SND_S_OK);
+    for (i = 0; i < 3; i++) {
+        run[i] = io_queue(s, VIRTIO_SND_VQ_TX, 2, 2 * PERIOD_BYTES, false);
+    }
+    qtest_clock_step(s->qts, 15 * MS);
+    for (done = 0; used_ready(s, VIRTIO_SND_VQ_TX); done++) {
+        g_assert_cmphex(io_done(s, VIRTIO_SND_VQ_TX, &run[done], STATUS_LEN),
+                        ==, VIRTIO_SND_S_OK);
+    }
+    g_assert_cmpint(done, <, 3);
+    /* Stream 1 (capture): stopped. Stream 3 (capture): released. */
+    g_assert_cmphex(set_params_std(s, 1), ==, VIRTIO_SND_S_OK);
+    g_assert_cmphex(set_params_std(s, 3), ==, VIRTIO_SND_S_OK);
+    for (i = 1; i <= 3; i += 2) {
+        g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_PREPARE, i), ==,
+                        VIRTIO_SND_S_OK);
+    }
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_START, 1), ==,
+                    VIRTIO_SND_S_OK);
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_STOP, 1), ==,
+                    VIRTIO_SND_S_OK);
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_RELEASE, 3), ==,
+                    VIRTIO_SND_S_OK);
+    /* Stream 0's volume; its CTL_NOTIFY waits for an event buffer. */
+    g_assert_cmphex(ctl_write(s, 0, 100, 80), ==, VIRTIO_SND_S_OK);
+    g_assert_false(used_ready(s, VIRTIO_SND_VQ_TX));
+
+    vsnd_migrate(s, "none,id=snd0", props);
+
+    /* The pending event, then the control's value. */
+    ev = event_queue(s);
+    event_done(s, &ev, VIRTIO_SND_EVT_CTL_NOTIFY,
+               0 | (1u << VIRTIO_SND_CTL_EVT_MASK_VALUE) << 16);
+    g_assert_cmphex(ctl_read(s, 0, v), ==, VIRTIO_SND_S_OK);
+    g_assert_cmpuint(v[0], ==, 100);
+    g_assert_cmpuint(v[1], ==, 80);
+
+    /* The running stream goes on by itself and returns its messages. */
+    for (i = done; i < 3; i++) {
+        step_until_used(s, VIRTIO_SND_VQ_TX, 1000);
+        g_assert_cmphex(io_done(s, VIRTIO_SND_VQ_TX, &run[i], STATUS_LEN),
+                        ==, VIRTIO_SND_S_OK);
+    }
+    /* The prepared one still holds its messages until START. */
+    qtest_clock_step(s->qts, 100 * MS);
+    g_assert_false(used_ready(s, VIRTIO_SND_VQ_TX));
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_START, 0), ==,
+                    VIRTIO_SND_S_OK);
+    for (i = 0; i < 2; i++) {
+        step_until_used(s, VIRTIO_SND_VQ_TX, 1000);
+        g_assert_cmphex(io_done(s, VIRTIO_SND_VQ_TX, &pre[i], STATUS_LEN),
+                        ==, VIRTIO_SND_S_OK);
+    }
+    /* The stopped capture stream starts again and captures. */
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_START, 1), ==,
+                    VIRTIO_SND_S_OK);
+    cap = io_queue(s, VIRTIO_SND_VQ_RX, 1, PERIOD_BYTES, false);
+    step_until_used(s, VIRTIO_SND_VQ_RX, 1000);
+    g_assert_cmphex(io_done(s, VIRTIO_SND_VQ_RX, &cap,
+                            PERIOD_BYTES + STATUS_LEN), ==, VIRTIO_SND_S_OK);
+    /* The released one cannot start but may be prepared again. */
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_START, 3), ==,
+                    VIRTIO_SND_S_BAD_MSG);
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_PREPARE, 3), ==,
+                    VIRTIO_SND_S_OK);
+    vsnd_stop(s);
+}
+
+/* A destination with other properties refuses the migration and exits. */
+static void test_migration_mismatch(void)
+{
+    VSnd *s = vsnd_start(",streams=4");
+    g_autofree char *dir = g_dir_make_tmp("vsnd-migrate-XXXXXX", NULL);
+    g_autofree char *sock = g_strdup_printf("%s/migrate.sock", dir);
+    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
+    QTestState *dst = vsnd_start_incoming("none,id=snd0", ",streams=2", uri);
+    gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+
+    qtest_set_expected_status(dst, EXIT_FAILURE);
+    vsnd_migrate_out(s->qts, uri, true);
+    while (qtest_probe_child(dst)) {
+        g_assert(g_get_monotonic_time() < deadline);
+        g_usleep(10 * 1000);
+    }
+    qtest_quit(dst);
+    unlink(sock);
+    rmdir(dir);
+    vsnd_stop(s);
+}
+
 static void test_bad_properties(void)
 {
     g_autofree char *no_audiodev = NULL;
@@ -2361,6 +2568,9 @@ int main(int argc, char **argv)
     qtest_add_func("/virtio-snd/ctl/tlv", test_ctl_tlv);
     qtest_add_func("/virtio-snd/ctl/volume-reaches-voice",
                    test_ctl_volume_reaches_voice);
+    qtest_add_func("/virtio-snd/migration", test_migration);
+    qtest_add_func("/virtio-snd/migration-mismatch", test_migration_mismatch);
     qtest_add_func("/virtio-snd/fuzz", test_fuzz);
+    qtest_add_func("/virtio-snd/fuzz-migrate", test_fuzz_migrate);
     return g_test_run();
 }

@@ -27,6 +27,14 @@ OBJECT_DECLARE_SIMPLE_TYPE(VirtIOSound, VIRTIO_SND)
 #define VIRTIO_SND_CHMAPS_MAX 16
 
 typedef struct VirtIOSoundStream VirtIOSoundStream;
+
+/* What the device was configured with, as a migration stream carries it. */
+typedef struct VirtIOSoundMigConfig {
+    uint32_t streams;
+    uint32_t jacks;
+    uint32_t chmaps;
+    uint32_t controls;
+} VirtIOSoundMigConfig;
 struct VSndCtls;                        /* hw/audio/virtio-snd-ctl.h */
 
 struct VirtIOSound {
@@ -48,6 +56,9 @@ struct VirtIOSound {
     struct virtio_snd_event *events;    /* ring of VIRTIO_SND_EVENTS_MAX */
     unsigned int events_head;
     unsigned int events_count;
+
+    /* Migration: the source's configuration, checked against ours. */
+    VirtIOSoundMigConfig mig_config;
 };
 
 #endif /* HW_AUDIO_VIRTIO_SND_H */

@@ -1,0 +1,346 @@
+"""Live migration of the virtio-sound device, end to end.
+
+The tiny guest plays a long tone (8 s, 48 kHz S16 stereo) through
+virtio-sound-pci.  Mid-tone the source QEMU migrates (QMP `migrate` to a
+unix socket) to a second QEMU started with the same arguments plus
+`-incoming`; the source is quit once the migration completed and the
+destination runs the guest to its end: aplay must finish successfully,
+then a second, short aplay on the same (now released) stream must work
+too.  The guest's serial console and output disk come from the
+destination.
+
+Two backends:
+  - wav: each QEMU writes its own file; both hold the tone, and what the
+    source's audio layer still held at the switch is lost.  The tone in
+    the two files together is measured against the 8 s played.
+  - pipewire: both QEMUs play into one private PipeWire whose sink monitor
+    is recorded; the silence at the switch is the gap a listener hears.
+The gap (or the audio lost) is printed.  Files are kept in
+${QPW_E2E_WORK:-/tmp/qpw-e2e}/migration/.
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import unittest
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "lib"))
+import analyze  # noqa: E402
+import guest  # noqa: E402
+from pipewire import SINK, SOURCE, PipeWire  # noqa: E402
+from procs import start_group, stop_group  # noqa: E402
+
+WORK = Path(os.environ.get("QPW_E2E_WORK", "/tmp/qpw-e2e")) / "migration"
+SECONDS = 8.0
+SHORT = 1.0
+FREQ = 440.0
+# When to migrate, after the tone started (the guest's marker).
+MIGRATE_AFTER = 3.0
+# The most silence the switch may cost (a TCG guest on a shared host).
+MAX_GAP_MS = 1500.0
+
+SCENARIO = """\
+echo "QPW: tone start"
+time aplay -q -D hw:0,0 /in/tone.wav
+rc=$?
+echo "QPW: aplay rc $rc"
+[ $rc = 0 ] || exit $rc
+aplay -q -D hw:0,0 /in/short.wav
+rc=$?
+echo "QPW: second aplay rc $rc"
+dmesg | grep -i virtio | sed 's/^/dmesg: /'
+exit $rc
+"""
+
+
+def make_tone(path, seconds, freq=FREQ):
+    """48 kHz S16 stereo sine at half scale, made with sox."""
+    subprocess.run(["sox", "-n", "-r", "48000", "-b", "16", "-e",
+                    "signed-integer", "-c", "2", str(path), "synth",
+                    str(seconds), "sine", str(freq), "vol", "0.5"],
+                   check=True)
+    return path
+
+
+class Qmp:
+    """A minimal QMP client on a unix socket."""
+
+    def __init__(self, path, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX)
+                self.sock.connect(str(path))
+                break
+            except OSError:
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        self.sock.settimeout(timeout)
+        self.file = self.sock.makefile("rw")
+        self._read()                                    # the greeting
+        self.cmd("qmp_capabilities")
+
+    def _read(self):
+        while True:
+            line = self.file.readline()
+            if not line:
+                raise EOFError("QMP connection closed")
+            msg = json.loads(line)
+            if "event" not in msg:
+                return msg
+
+    def cmd(self, name, **args):
+        """Run a command; returns its `return`, raises on an error."""
+        self.file.write(json.dumps({"execute": name, "arguments": args})
+                        + "\n")
+        self.file.flush()
+        msg = self._read()
+        if "error" in msg:
+            raise RuntimeError(f"QMP {name}: {msg['error']}")
+        return msg.get("return")
+
+    def close(self):
+        self.sock.close()
+
+
+class Vm:
+    """One QEMU of the pair: serial to a file, QMP on a unix socket."""
+
+    def __init__(self, name, argv, work, env):
+        self.name = name
+        self.serial = work / f"serial-{name}.log"
+        self.qmp_path = work / f"qmp-{name}.sock"
+        argv = argv + ["-serial", f"file:{self.serial}",
+                       "-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
+        (work / f"qemu-cmdline-{name}.txt").write_text(" ".join(argv) + "\n")
+        self.stderr = open(work / f"qemu-stderr-{name}.txt", "wb")
+        self.proc = start_group(argv, env=env, stdin=subprocess.DEVNULL,
+                                stdout=self.stderr, stderr=self.stderr)
+        self.qmp = Qmp(self.qmp_path)
+
+    def log(self):
+        try:
+            return self.serial.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def wait_serial(self, marker, timeout):
+        """Wait for marker on the serial console; the time it came."""
+        deadline = time.monotonic() + timeout
+        while marker not in self.log():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} QEMU exited before "
+                                     f"{marker!r}: {self.describe()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {marker!r} from {self.name} in "
+                                     f"{timeout} s: {self.describe()}")
+            time.sleep(0.02)
+        return time.monotonic()
+
+    def describe(self, lines=25):
+        self.stderr.flush()
+        err = Path(self.stderr.name).read_text(errors="replace")
+        tail = "\n".join(self.log().splitlines()[-lines:])
+        return (f"\n--- {self.name} stderr ---\n{err}--- {self.name} serial "
+                f"---\n{tail}")
+
+    def stop(self):
+        try:
+            self.qmp.close()
+        except OSError:
+            pass
+        if self.proc.poll() is None:
+            stop_group(self.proc)
+        self.stderr.close()
+
+
+class MigrationCase(unittest.TestCase):
+    """Migrate a guest mid-tone; subclasses choose the backend."""
+
+    sub = "common"
+
+    @classmethod
+    def setUpClass(cls):
+        try:
+            cls.qemu = guest.qemu_binary()
+        except FileNotFoundError as e:
+            raise unittest.SkipTest(str(e)) from None
+        cls.image = guest.build_guest()
+        cls.work = WORK / cls.sub
+        shutil.rmtree(cls.work, ignore_errors=True)
+        cls.work.mkdir(parents=True)
+        cls.tone = make_tone(cls.work / "tone.wav", SECONDS)
+        cls.short = make_tone(cls.work / "short.wav", SHORT, 880.0)
+        cls.expected = analyze.analyze(cls.tone)
+
+    def base_argv(self, work):
+        """The guest run_guest() boots, with a virtio-sound device."""
+        initrd = work / "initrd.img"
+        initrd.write_bytes(self.image.initrd.read_bytes() + guest.run_cpio(
+            SCENARIO, {"tone.wav": self.tone, "short.wav": self.short}, 100))
+        out_img = work / "out.img"
+        with open(out_img, "wb") as f:
+            f.truncate(16 << 20)
+        return [str(self.qemu), "-accel", "tcg", "-machine", "q35", "-m",
+                "256", "-nodefaults", "-display", "none", "-no-reboot",
+                "-L", "/usr/share/seabios", "-L", "/usr/share/qemu",
+                "-kernel", str(self.image.vmlinuz), "-initrd", str(initrd),
+                "-append", guest.CMDLINE,
+                "-drive", f"file={out_img},format=raw,if=virtio",
+                "-device", "virtio-sound-pci,audiodev=snd0",
+                "-msg", "timestamp=on", "-trace", "virtio_snd_migrate_stream",
+                "-trace", "virtio_snd_xrun", "-trace", "qpw_xrun"]
+
+    def migrate_run(self, work, audiodev, env=None):
+        """Boot the source, migrate mid-tone to a destination; returns
+        (destination serial log, downtime in ms, time.monotonic() when
+        the migration began)."""
+        argv = self.base_argv(work)
+        sock = work / "migrate.sock"
+        src = Vm("src", argv + audiodev("src") +
+                 ["-D", str(work / "trace-src.log")], work, env)
+        dst = None
+        try:
+            dst = Vm("dst", argv + audiodev("dst") +
+                     ["-D", str(work / "trace-dst.log"),
+                      "-incoming", f"unix:{sock}"], work, env)
+            src.wait_serial("QPW: tone start", 120)
+            time.sleep(MIGRATE_AFTER)
+            t0 = time.monotonic()
+            src.qmp.cmd("migrate", uri=f"unix:{sock}")
+            while True:
+                info = src.qmp.cmd("query-migrate")
+                status = info.get("status")
+                if status == "completed":
+                    break
+                self.assertNotIn(status, ("failed", "cancelled"),
+                                 f"{info}{src.describe()}{dst.describe()}")
+                self.assertLess(time.monotonic() - t0, 60, str(info))
+                time.sleep(0.02)
+            switch = time.monotonic() - t0
+            downtime = info.get("downtime")
+            self.assertEqual(src.qmp.cmd("query-status")["status"],
+                             "postmigrate")
+            src.qmp.cmd("quit")
+            src.proc.wait(10)
+            self.assertEqual(dst.qmp.cmd("query-status")["status"],
+                             "running", dst.describe())
+            print(f"\n  migration took {switch:.2f} s wall, downtime "
+                  f"{downtime} ms", file=sys.stderr)
+            saved = re.findall(r"virtio_snd_migrate_stream (.*)",
+                               (work / "trace-src.log").read_text())
+            print("  saved: " + "; ".join(saved), file=sys.stderr)
+            dst.proc.wait(120)
+            log = dst.log()
+            self.assertRegex(log, r"QPW: aplay rc 0", dst.describe(40))
+            self.assertRegex(log, r"QPW: second aplay rc 0", dst.describe(40))
+            self.assertRegex(log, r"QPW: scenario exit 0", dst.describe(40))
+            self.assertNotIn("QPW: tone start", log)   # it ran on the source
+            self.assertIsNone(re.search(r"dmesg: .*virtio_snd.*(error|fail"
+                                        r"|timeout|timed out)", log, re.I),
+                              dst.describe(40))
+            self.assertIn("QPW: out saved", log)
+            return log, downtime, t0
+        finally:
+            if dst:
+                dst.stop()
+            src.stop()
+
+    def report(self, label, a):
+        print(f"  {label}: {a.frequency_hz:.2f} Hz, tone {a.tone_seconds:.3f}"
+              f" s, gaps {a.gaps}, discontinuities {a.discontinuities}",
+              file=sys.stderr)
+
+
+class MigrationWavTest(MigrationCase):
+    """Each QEMU writes its own wav file: deterministic, no host audio."""
+
+    sub = "wav"
+
+    def test_tone_continues_wav(self):
+        """The tone is split over the source's and the destination's file:
+        together they hold the 8 s tone but for what was lost at the
+        switch, and the second tone is in the destination's."""
+        work = self.work / "run"
+        work.mkdir()
+
+        def audiodev(name):
+            return ["-audiodev", f"wav,id=snd0,path={work}/{name}.wav,"
+                    "out.frequency=48000,out.channels=2,out.format=s16"]
+        self.migrate_run(work, audiodev)
+        a_src = analyze.analyze(work / "src.wav", min_gap_ms=1)
+        self.report("source wav", a_src)
+        dst = analyze.load_wav(work / "dst.wav")
+        # The destination's file: the rest of the long tone (440 Hz), then
+        # the short one (880 Hz); split them at the long tone's end.
+        a_dst = analyze.analyze(work / "dst.wav", min_gap_ms=1)
+        self.report("destination wav (both tones)", a_dst)
+        x = dst.samples[:, 0]
+        n = int(0.005 * dst.rate)
+        # Where the 880 Hz tone starts: zero crossings per 5 ms block.
+        zc = [int((x[i:i + n][:-1] * x[i:i + n][1:] < 0).sum())
+              for i in range(0, len(x) - n, n)]
+        loud = [abs(x[i:i + n]).max() > 0.1 for i in range(0, len(x) - n, n)]
+        blocks_440 = sum(1 for z, l in zip(zc, loud) if l and z < 6)
+        blocks_880 = sum(1 for z, l in zip(zc, loud) if l and z >= 6)
+        rest = blocks_440 * 0.005
+        played = a_src.tone_seconds + rest
+        lost_ms = (SECONDS - played) * 1000
+        print(f"  wav: source {a_src.tone_seconds:.3f} s + destination "
+              f"{rest:.3f} s = {played:.3f} s of {SECONDS} s: lost at the "
+              f"switch {lost_ms:.0f} ms; second tone "
+              f"{blocks_880 * 0.005:.2f} s", file=sys.stderr)
+        self.assertGreater(a_src.tone_seconds, 1.0, a_src.summary())
+        self.assertGreater(rest, 1.0, a_dst.summary())
+        self.assertLess(abs(lost_ms), MAX_GAP_MS)
+        self.assertGreater(blocks_880 * 0.005, SHORT * 0.8)
+
+
+class MigrationPipeWireTest(MigrationCase):
+    """Both QEMUs play into one private PipeWire, whose sink is recorded."""
+
+    sub = "pipewire"
+
+    def test_tone_continues_pipewire(self):
+        """The tone goes on from the destination into PipeWire; the
+        silence at the switch is measured."""
+        work = self.work / "run"
+        work.mkdir()
+        with PipeWire(workdir=self.work / "pw") as pw:
+            def audiodev(name):
+                return ["-audiodev",
+                        f"pipewire,id=snd0,out.name={SINK},in.name={SOURCE}"]
+            path = work / "sink.wav"
+            rec = pw.record_sink(path)
+            rec_start = time.monotonic()
+            try:
+                _, _, t0 = self.migrate_run(work, audiodev, env=pw.env())
+                time.sleep(0.3)
+            finally:
+                rec.stop()
+        a = analyze.analyze(path, min_gap_ms=5)
+        self.report("sink", a)
+        # The switch is in the recording about when the migration began
+        # (the recording started a little after rec_start: the latest it
+        # can be); its gap is the longest within a second after that.
+        switch_s = t0 - rec_start
+        near = [g for g in a.gaps if switch_s - 0.5 < g[0] < switch_s + 1.5]
+        gap_ms = max((g[1] for g in near), default=0.0)
+        print(f"  pipewire: migration began at {switch_s:.2f} s of the "
+              f"recording (tone from {a.tone_start_s:.2f} s); gap at the "
+              f"switch {gap_ms:.1f} ms", file=sys.stderr)
+        self.assertLess(gap_ms, MAX_GAP_MS)
+        self.assertLess(abs(a.frequency_hz - FREQ) / FREQ, 0.05, a.summary())
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -244,10 +244,46 @@ static size_t virtio_snd_frame_bytes(VirtIOSoundStream *s)
     return MAX(vsnd_pcm_frame_bytes(&s->pcm.params), 1);
 }
 
-/* Playback: the audio layer has room for @avail bytes. */
-static void virtio_snd_output_cb(void *opaque, int avail)
+/* Playback: move up to @want bytes of @x to the voice; returns how many. */
+static size_t virtio_snd_play_chunk(VirtIOSoundStream *s, VirtIOSoundXfer *x,
+                                    uint8_t *buf, size_t want)
 {
-    VirtIOSoundStream *s = opaque;
+    size_t got = vsnd_iov_to_buf(x->elem->out_sg, x->elem->out_num,
+                                 VSND_XFER_TX_DATA_OFFSET + x->done,
+                                 buf, want);
+
+    return got ? AUD_write(s->voice_out, buf, got) : 0;
+}
+
+/* Capture: move up to @want bytes from the voice into @x. */
+static size_t virtio_snd_capture_chunk(VirtIOSoundStream *s,
+                                       VirtIOSoundXfer *x,
+                                       uint8_t *buf, size_t want)
+{
+    size_t got;
+
+    /*
+     * QEMU 7.2's mixing engine converts only mono and stereo: for more
+     * channels AUD_read() counts every channel but fills only one, and
+     * the rest of buf would carry our stack to the guest.
+     */
+    memset(buf, 0, want);
+    got = AUD_read(s->voice_in, buf, want);
+    vsnd_iov_from_buf(x->elem->in_sg, x->elem->in_num, x->done, buf, got);
+    return got;
+}
+
+/*
+ * Move audio between the stream's messages and its voice, which has room
+ * for (or holds) @avail bytes, a chunk of whole frames at a time, within
+ * the pacer's credit: a backend that takes or hands over a whole graph
+ * cycle at once must not complete the guest's whole buffer in one go,
+ * which Linux reads as no progress. A message is returned once less than
+ * a frame of it is left. Returns what is left of @avail.
+ */
+static int virtio_snd_stream_transfer(VirtIOSoundStream *s, int avail)
+{
+    bool out = virtio_snd_is_output(s);
     uint8_t buf[VIRTIO_SND_CHUNK];
     size_t frame = virtio_snd_frame_bytes(s);
     size_t chunk = sizeof(buf) - sizeof(buf) % frame;
@@ -259,27 +295,35 @@ static void virtio_snd_output_cb(void *opaque, int avail)
         VirtIOSoundXfer *x = QSIMPLEQ_FIRST(&s->xfers);
         size_t want = MIN(MIN(x->xfer.data_len - x->done, chunk),
                           MIN((size_t)avail, room));
-        size_t got = vsnd_iov_to_buf(x->elem->out_sg, x->elem->out_num,
-                                     VSND_XFER_TX_DATA_OFFSET + x->done,
-                                     buf, want);
-        size_t taken = got ? AUD_write(s->voice_out, buf, got) : 0;
+        size_t moved = out ? virtio_snd_play_chunk(s, x, buf, want)
+                           : virtio_snd_capture_chunk(s, x, buf, want);
 
-        x->done += taken;
-        s->queued_bytes -= taken;
-        avail -= taken;
-        room -= taken;
-        vsnd_pcm_pacer_consume(&s->pacer, taken);
+        x->done += moved;
+        s->queued_bytes -= moved;
+        avail -= moved;
+        room -= moved;
+        vsnd_pcm_pacer_consume(&s->pacer, moved);
         if (x->xfer.data_len - x->done < frame) {
             virtio_snd_stream_return_first(s, VIRTIO_SND_S_OK,
-                                           virtio_snd_latency(s, avail));
+                                           out ? virtio_snd_latency(s, avail)
+                                               : 0);
             returned = true;
-        } else if (taken < want || !taken) {
+        } else if (moved < want || !moved) {
             break;
         }
     }
     if (returned) {
         virtio_notify(VIRTIO_DEVICE(s->snd), virtio_snd_data_queue(s));
     }
+    return avail;
+}
+
+/* Playback: the audio layer has room for @avail bytes. */
+static void virtio_snd_output_cb(void *opaque, int avail)
+{
+    VirtIOSoundStream *s = opaque;
+
+    avail = virtio_snd_stream_transfer(s, avail);
     if (QSIMPLEQ_EMPTY(&s->xfers) && avail > 0) {
         virtio_snd_stream_starved(s);
     }
@@ -288,49 +332,7 @@ static void virtio_snd_output_cb(void *opaque, int avail)
 /* Capture: the audio layer has @avail bytes for us. */
 static void virtio_snd_input_cb(void *opaque, int avail)
 {
-    VirtIOSoundStream *s = opaque;
-    uint8_t buf[VIRTIO_SND_CHUNK];
-    size_t frame = virtio_snd_frame_bytes(s);
-    size_t chunk = sizeof(buf) - sizeof(buf) % frame;
-    bool returned = false;
-    /*
-     * Capture is paced like playback: a backend that hands over a whole
-     * graph cycle at once must not complete the guest's whole buffer in
-     * one go, which Linux reads as no progress and then stalls.
-     */
-    uint64_t room = vsnd_pcm_pacer_room(&s->pacer,
-                                        qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
-
-    while (avail > 0 && room > 0 && !QSIMPLEQ_EMPTY(&s->xfers)) {
-        VirtIOSoundXfer *x = QSIMPLEQ_FIRST(&s->xfers);
-        size_t want = MIN(MIN(x->xfer.data_len - x->done, chunk),
-                          MIN((size_t)avail, room));
-        size_t got;
-
-        /*
-         * QEMU 7.2's mixing engine converts only mono and stereo: for more
-         * channels AUD_read() counts every channel but fills only one, and
-         * the rest of buf would carry our stack to the guest.
-         */
-        memset(buf, 0, want);
-        got = AUD_read(s->voice_in, buf, want);
-
-        vsnd_iov_from_buf(x->elem->in_sg, x->elem->in_num, x->done, buf, got);
-        x->done += got;
-        s->queued_bytes -= got;
-        avail -= got;
-        room -= got;
-        vsnd_pcm_pacer_consume(&s->pacer, got);
-        if (x->xfer.data_len - x->done < frame) {
-            virtio_snd_stream_return_first(s, VIRTIO_SND_S_OK, 0);
-            returned = true;
-        } else if (got < want) {
-            break;
-        }
-    }
-    if (returned) {
-        virtio_notify(VIRTIO_DEVICE(s->snd), virtio_snd_data_queue(s));
-    }
+    virtio_snd_stream_transfer(opaque, avail);
 }
 
 /*

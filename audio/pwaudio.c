@@ -5,15 +5,24 @@
  * pw_thread_loop and core connection per -audiodev, one pw_stream per
  * voice. Audio travels between QEMU's audio timer and PipeWire's realtime
  * process callback through a lock-free QPwRing per stream; formats,
- * sizes and volumes come from the pwaudio-*.c units, so this file only
- * wires them to the two APIs.
+ * sizes, volumes and the reconnect schedule come from the pwaudio-*.c
+ * units, so this file only wires them to the two APIs.
  *
  * Threads: QEMU's audio callbacks run in its main loop. PipeWire events
- * (core, stream state, format, drain timer) run in the thread loop with
- * its lock held, and QEMU takes that lock around every PipeWire call.
- * The process callbacks run in PipeWire's realtime data thread
+ * (core, stream state, format, drain and retry timers) run in the thread
+ * loop with its lock held, and QEMU takes that lock around every PipeWire
+ * call. The process callbacks run in PipeWire's realtime data thread
  * (PW_STREAM_FLAG_RT_PROCESS): they touch only the ring and a few atomic
  * counters, and never block, allocate, log or take the loop lock.
+ *
+ * The daemon going away: the core's error event marks the connection
+ * lost, and every voice falls back to silence paced by QEMU's clock (so
+ * the guest never stalls); a loop timer then tears the dead core and
+ * streams down and retries connecting (pwaudio-retry.h). Once the daemon
+ * answers again, each voice gets a new stream with its old format,
+ * properties, active state and volume over its old ring, and goes back to
+ * the ring as soon as PipeWire runs that stream. The loop thread tells
+ * QEMU's thread which stream to use through a per-stream epoch.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -21,6 +30,7 @@
 #include "qemu/osdep.h"
 #include "qemu/module.h"
 #include "qemu/atomic.h"
+#include "qemu/queue.h"
 #include "audio.h"
 
 #include <pipewire/pipewire.h>
@@ -34,11 +44,12 @@
 #include "trace.h"
 
 #include "pwaudio-format.h"
+#include "pwaudio-retry.h"
 #include "pwaudio-ring.h"
 #include "pwaudio-timing.h"
 #include "pwaudio-volume.h"
 
-/* How long audiodev init waits for the daemon to answer its first sync. */
+/* How long a connection may wait for the daemon to answer its first sync. */
 #define QPW_CONNECT_TIMEOUT_US (5 * G_USEC_PER_SEC)
 
 /*
@@ -47,33 +58,75 @@
  */
 #define QPW_MEDIA_ROLE "Music"
 
+/* Where an audiodev's connection to the daemon stands. */
+typedef enum QPwConnState {
+    QPW_CONN_SYNCING,   /* connected, waiting for the daemon's first answer */
+    QPW_CONN_UP,        /* the daemon answered: every voice has a stream */
+    QPW_CONN_LOST,      /* the core failed; the retry timer tears it down */
+    QPW_CONN_DOWN,      /* no core; the retry timer tries to connect */
+} QPwConnState;
+
+typedef struct QPwStream QPwStream;
+
 /* Per -audiodev: the thread loop and the connection to the daemon. */
 typedef struct QPwAudio {
     Audiodev *dev;
     struct pw_thread_loop *loop;
     struct pw_context *context;
-    struct pw_core *core;
+
+    /* Everything below is under the loop lock. */
+    struct pw_core *core;               /* NULL while QPW_CONN_DOWN */
     struct spa_hook core_listener;
-
-    /* Under the loop lock. */
+    QPwConnState state;
     int sync_seq;
-    bool synced;
-    int dead_res;
+    int lost_res;                       /* why the connection went */
 
-    /* Set (release) by the loop thread when the connection is gone. */
-    bool dead;
+    /* Init is over: from now on a lost connection is retried. */
+    bool started;
+    struct spa_source *retry_timer;
+    QPwRetry retry;
 
-    /* QEMU's thread only: the loss has been told to the user. */
-    bool dead_reported;
+    /* Every voice of this audiodev, whether it has a stream or not. */
+    QLIST_HEAD(, QPwStream) streams;
+    uint32_t last_epoch;
 } QPwAudio;
 
 /* Per voice: one pw_stream and the ring feeding or fed by it. */
-typedef struct QPwStream {
+struct QPwStream {
     QPwAudio *pw;
+    QLIST_ENTRY(QPwStream) link;    /* in pw->streams, under the loop lock */
+    enum pw_direction direction;
     const char *dir;                /* "playback" or "capture" */
     char *name;                     /* node.name; also names it in messages */
-    struct pw_stream *stream;       /* NULL: connection already gone */
+
+    /* What every stream of this voice is created with. */
+    struct pw_properties *props;
+    struct spa_audio_info_raw info;
+
+    /*
+     * Under the loop lock: the current stream (NULL while there is no
+     * connection), and whether it failed, which leaves it in place but
+     * useless until the next connection.
+     */
+    struct pw_stream *stream;
     struct spa_hook listener;
+    bool failed;
+
+    /*
+     * Under the loop lock: what QEMU last asked for, applied to every new
+     * stream. @active is the stream's wanted state, which for playback
+     * stays on until the drain after a stop is over.
+     */
+    bool active;
+    bool have_volume;
+    QPwChannelVolumes volume;
+
+    /*
+     * Non-zero (stored with release by the loop thread) while the current
+     * stream carries the ring's audio; a new value for each new stream,
+     * 0 while there is none. QEMU's thread follows it in qpw_stream_silent().
+     */
+    uint32_t epoch;
 
     QPwStreamGeometry geo;
     QPwFormat format;
@@ -104,15 +157,10 @@ typedef struct QPwStream {
     bool deactivated;
     struct spa_source *drain_timer;
 
-    /* Set (release) by the loop thread when the stream fails; @error first. */
-    bool failed;
-    char *error;
-
-    /* QEMU's thread: the stream is gone and silence is paced by the clock. */
-    bool silent;
-    bool failed_reported;
+    /* QEMU's thread: the epoch it runs on (0: clock-paced silence). */
+    uint32_t seen_epoch;
     RateCtl rate;
-} QPwStream;
+};
 
 /* The audio layer allocates voice_size_out bytes and uses them as hw. */
 typedef struct QPwVoiceOut {
@@ -178,42 +226,90 @@ static AudioFormat qpw_format_to_audio(QPwFormat fmt)
     }
 }
 
-/* Core events (loop thread, lock held). */
+/* Which stream QEMU's side uses (loop thread, lock held). */
 
-static void qpw_on_core_done(void *opaque, uint32_t id, int seq)
+/* QEMU's side stops using the ring and runs on paced silence. */
+static void qpw_stream_unpublish(QPwStream *s)
 {
-    QPwAudio *pw = opaque;
+    qatomic_store_release(&s->epoch, 0);
+}
 
-    if (id == PW_ID_CORE && seq == pw->sync_seq) {
-        pw->synced = true;
-        pw_thread_loop_signal(pw->loop, false);
+/* QEMU's side uses the ring of the current stream, from a fresh start. */
+static void qpw_stream_publish(QPwStream *s)
+{
+    QPwAudio *pw = s->pw;
+
+    /* 0 means "none", so skip it when the counter wraps. */
+    if (++pw->last_epoch == 0) {
+        ++pw->last_epoch;
+    }
+    trace_qpw_stream_published(s->name, pw->last_epoch);
+    qatomic_store_release(&s->epoch, pw->last_epoch);
+}
+
+/* The current stream exists, has not failed and its core is alive. */
+static bool qpw_stream_usable(QPwStream *s)
+{
+    return s->stream && !s->failed && s->pw->state == QPW_CONN_UP;
+}
+
+/*
+ * A new stream is published once it can carry audio: at once for a
+ * stopped voice, as every voice is when QEMU creates it (a start then
+ * waits for the stream like any other), else, after a reconnect, once
+ * PipeWire runs it. Publishing a running voice earlier would let QEMU
+ * fill the ring of a stream that the session manager has not linked yet
+ * (it may be restarting too), which stalls the guest instead of keeping
+ * it on paced silence until sound can flow.
+ */
+static void qpw_stream_check_flowing(QPwStream *s)
+{
+    if (qatomic_read(&s->epoch) || !qpw_stream_usable(s)) {
+        return;
+    }
+    if (!s->active ||
+        pw_stream_get_state(s->stream, NULL) == PW_STREAM_STATE_STREAMING) {
+        qpw_stream_publish(s);
     }
 }
 
-static void qpw_on_core_error(void *opaque, uint32_t id, int seq, int res,
-                              const char *message)
+/* Record QEMU's wish and apply it to the stream, if there is one. */
+static void qpw_stream_set_active_locked(QPwStream *s, bool active)
 {
-    QPwAudio *pw = opaque;
+    int r;
 
-    trace_qpw_core_error(pw->dev->id, id, seq, res, message ? message : "");
-
-    /*
-     * An error about one of our streams also reaches that stream's state
-     * callback; one about the core itself means the connection is gone
-     * (-EPIPE when the daemon exits), which ends every stream at once.
-     */
-    if (id == PW_ID_CORE && !qatomic_read(&pw->dead)) {
-        pw->dead_res = res;
-        qatomic_store_release(&pw->dead, true);
-        pw_thread_loop_signal(pw->loop, false);
+    s->active = active;
+    trace_qpw_enable(s->name, active);
+    if (qpw_stream_usable(s)) {
+        r = pw_stream_set_active(s->stream, active);
+        if (r < 0) {
+            dolog("audiodev '%s': cannot %s %s stream '%s': %s\n",
+                  s->pw->dev->id, active ? "start" : "stop", s->dir, s->name,
+                  spa_strerror(r));
+        }
     }
+    qpw_stream_check_flowing(s);
 }
 
-static const struct pw_core_events qpw_core_events = {
-    PW_VERSION_CORE_EVENTS,
-    .done = qpw_on_core_done,
-    .error = qpw_on_core_error,
-};
+/* Apply the volume QEMU last set, if any, to the stream. */
+static void qpw_stream_apply_volume_locked(QPwStream *s)
+{
+    float mute = s->volume.mute ? 1.0f : 0.0f;
+    int r;
+
+    if (!s->have_volume || !qpw_stream_usable(s)) {
+        return;
+    }
+    r = pw_stream_set_control(s->stream,
+                              SPA_PROP_channelVolumes, s->volume.channels,
+                              s->volume.values,
+                              SPA_PROP_mute, 1, &mute,
+                              0);
+    if (r < 0) {
+        dolog("audiodev '%s': cannot set the volume of %s stream '%s': %s\n",
+              s->pw->dev->id, s->dir, s->name, spa_strerror(r));
+    }
+}
 
 /* Stream events (loop thread, lock held). */
 
@@ -226,10 +322,26 @@ static void qpw_on_state_changed(void *opaque, enum pw_stream_state old,
     trace_qpw_state_changed(s->name, pw_stream_state_as_string(old),
                             pw_stream_state_as_string(state),
                             error ? error : "");
-    if (state == PW_STREAM_STATE_ERROR && !qatomic_read(&s->failed)) {
-        s->error = g_strdup(error ? error : "unknown error");
-        qatomic_store_release(&s->failed, true);
+
+    /*
+     * ERROR: PipeWire failed the stream (e.g. refused its format);
+     * UNCONNECTED: its node or the whole connection went away under it
+     * (the latter is reported once for all streams, as a lost connection).
+     * Either way it carries nothing any more, until the next connection
+     * gives the voice a new stream.
+     */
+    if ((state == PW_STREAM_STATE_ERROR ||
+         state == PW_STREAM_STATE_UNCONNECTED) && !s->failed) {
+        s->failed = true;
+        qpw_stream_unpublish(s);
+        if (state == PW_STREAM_STATE_ERROR && s->pw->state == QPW_CONN_UP) {
+            dolog("audiodev '%s': %s stream '%s' failed (%s); "
+                  "it goes on in silence\n", s->pw->dev->id, s->dir,
+                  s->name, error ? error : "unknown error");
+        }
+        return;
     }
+    qpw_stream_check_flowing(s);
 }
 
 static void qpw_on_param_changed(void *opaque, uint32_t id,
@@ -371,56 +483,370 @@ static const struct pw_stream_events qpw_in_events = {
 static void qpw_on_drain_timer(void *opaque, uint64_t expirations)
 {
     QPwStream *s = opaque;
-    int r;
 
     if (!s->stop_pending) {
         return;
     }
     s->stop_pending = false;
-    r = pw_stream_set_active(s->stream, false);
-    s->deactivated = r >= 0;
-    trace_qpw_enable(s->name, false);
+    s->deactivated = true;
+    qpw_stream_set_active_locked(s, false);
+}
+
+/* Loop lock held: forget a pending drain. */
+static void qpw_stream_cancel_drain_locked(QPwStream *s)
+{
+    struct timespec zero = { 0 };
+
+    if (s->drain_timer) {
+        pw_loop_update_timer(pw_thread_loop_get_loop(s->pw->loop),
+                             s->drain_timer, &zero, NULL, false);
+    }
+    s->stop_pending = false;
+}
+
+/* Streams and the connection (loop lock held). */
+
+/*
+ * Take @s off QEMU's side and destroy its stream, which also takes the
+ * node out of the data loop: no process callback runs once this returns,
+ * so the ring stays valid for the next stream or can be freed.
+ */
+static void qpw_stream_disconnect_locked(QPwStream *s)
+{
+    qpw_stream_unpublish(s);
+    /* A drain cut short: the next stream starts stopped, as it would be. */
+    if (s->stop_pending) {
+        qpw_stream_cancel_drain_locked(s);
+        s->active = false;
+        s->deactivated = true;
+    }
+    if (!s->stream) {
+        return;
+    }
+    /* No events about a stream we are done with. */
+    spa_hook_remove(&s->listener);
+    spa_zero(s->listener);
+    pw_stream_destroy(s->stream);
+    s->stream = NULL;
+    s->failed = false;
+}
+
+/*
+ * Give @s a stream on the current core, with its format, properties,
+ * target, active state and volume; QEMU's side uses it once it can carry
+ * audio (qpw_stream_check_flowing()). On failure @s has no stream and
+ * stays silent; returns -1.
+ */
+static int qpw_stream_connect_locked(QPwStream *s)
+{
+    QPwAudio *pw = s->pw;
+    const struct spa_pod *params[1];
+    uint8_t pod_buf[1024];
+    struct spa_pod_builder b = SPA_POD_BUILDER_INIT(pod_buf, sizeof(pod_buf));
+    struct pw_properties *props;
+    const char *what;
+    int r;
+
+    params[0] = spa_format_audio_raw_build(&b, SPA_PARAM_EnumFormat,
+                                           &s->info);
+    props = pw_properties_copy(s->props);
+    if (!params[0] || !props) {
+        pw_properties_free(props);
+        r = -ENOMEM;
+        what = "create";
+        goto fail;
+    }
+
+    /*
+     * No process callback runs now (the previous stream, if any, is
+     * destroyed, the new one not connected), so this thread may stand in
+     * for the playback consumer: what QEMU queued before the connection
+     * went is stale, and must not prime the new stream.
+     */
+    if (s->direction == PW_DIRECTION_OUTPUT) {
+        qpw_ring_drop(&s->ring);
+        qatomic_set(&s->primed, false);
+    }
+
+    /* Takes @props, even on failure. */
+    s->stream = pw_stream_new(pw->core, s->name, props);
+    if (!s->stream) {
+        r = -errno;
+        what = "create";
+        goto fail;
+    }
+    s->failed = false;
+    pw_stream_add_listener(s->stream, &s->listener,
+                           s->direction == PW_DIRECTION_OUTPUT ?
+                           &qpw_out_events : &qpw_in_events, s);
+    r = pw_stream_connect(s->stream, s->direction, PW_ID_ANY,
+                          PW_STREAM_FLAG_AUTOCONNECT |
+                          PW_STREAM_FLAG_MAP_BUFFERS |
+                          PW_STREAM_FLAG_RT_PROCESS |
+                          PW_STREAM_FLAG_INACTIVE,
+                          params, 1);
+    if (r < 0) {
+        qpw_stream_disconnect_locked(s);
+        what = "connect";
+        goto fail;
+    }
+
+    if (s->active) {
+        qpw_stream_set_active_locked(s, true);
+    }
+    qpw_stream_apply_volume_locked(s);
+    qpw_stream_check_flowing(s);
+    return 0;
+
+fail:
+    dolog("audiodev '%s': cannot %s %s stream '%s': %s\n",
+          pw->dev->id, what, s->dir, s->name, spa_strerror(r));
+    return -1;
+}
+
+/* Run the retry timer @delay_ms from now (0: on the next loop iteration). */
+static void qpw_retry_arm(QPwAudio *pw, uint64_t delay_ms)
+{
+    /* An all-zero timespec would disarm it: 1 ns is "at once". */
+    struct timespec when = {
+        .tv_sec = delay_ms / 1000,
+        .tv_nsec = delay_ms % 1000 * 1000000 + (delay_ms ? 0 : 1),
+    };
+
+    pw_loop_update_timer(pw_thread_loop_get_loop(pw->loop), pw->retry_timer,
+                         &when, NULL, false);
+}
+
+static void qpw_retry_disarm(QPwAudio *pw)
+{
+    struct timespec zero = { 0 };
+
+    pw_loop_update_timer(pw_thread_loop_get_loop(pw->loop), pw->retry_timer,
+                         &zero, NULL, false);
+}
+
+/* A try to connect failed (@res says why): schedule the next one. */
+static void qpw_retry_later(QPwAudio *pw, int res)
+{
+    uint32_t next_ms = qpw_retry_failed(&pw->retry);
+
+    trace_qpw_reconnect_failed(pw->dev->id, qpw_retry_failures(&pw->retry),
+                               res, next_ms);
+    qpw_retry_arm(pw, next_ms);
+}
+
+/*
+ * The connection is gone (@res says why): QEMU's side stops using every
+ * ring right away. The streams and core are torn down later, from the
+ * retry timer, never from inside the callback that reported the loss.
+ */
+static void qpw_conn_lost(QPwAudio *pw, int res)
+{
+    QPwStream *s;
+
+    QLIST_FOREACH(s, &pw->streams, link) {
+        qpw_stream_unpublish(s);
+    }
+    trace_qpw_connection_lost(pw->dev->id, res);
+    if (pw->state == QPW_CONN_UP && pw->started) {
+        dolog("audiodev '%s': lost the connection to PipeWire (%s); its "
+              "voices go on in silence until it is back\n",
+              pw->dev->id, spa_strerror(res));
+        qpw_retry_start(&pw->retry, g_get_monotonic_time());
+    }
+    pw->state = QPW_CONN_LOST;
+    pw->lost_res = res;
+}
+
+/* The daemon has answered a new connection: give every voice a stream. */
+static void qpw_conn_back(QPwAudio *pw)
+{
+    uint64_t ms = qpw_retry_elapsed_us(&pw->retry, g_get_monotonic_time())
+                  / 1000;
+    QPwStream *s;
+
+    qpw_retry_disarm(pw);
+    trace_qpw_reconnected(pw->dev->id, qpw_retry_failures(&pw->retry) + 1,
+                          ms);
+    dolog("audiodev '%s': reconnected to PipeWire after %" PRIu64 ".%01"
+          PRIu64 " s\n", pw->dev->id, ms / 1000, ms % 1000 / 100);
+    QLIST_FOREACH(s, &pw->streams, link) {
+        if (!s->stream) {
+            qpw_stream_connect_locked(s);
+        }
+    }
+}
+
+/* Core events (loop thread, lock held). */
+
+static void qpw_on_core_done(void *opaque, uint32_t id, int seq)
+{
+    QPwAudio *pw = opaque;
+
+    if (id != PW_ID_CORE || seq != pw->sync_seq ||
+        pw->state != QPW_CONN_SYNCING) {
+        return;
+    }
+    pw->state = QPW_CONN_UP;
+    if (pw->started) {
+        qpw_conn_back(pw);
+    } else {
+        pw_thread_loop_signal(pw->loop, false);     /* qpw_audio_init() */
+    }
+}
+
+static void qpw_on_core_error(void *opaque, uint32_t id, int seq, int res,
+                              const char *message)
+{
+    QPwAudio *pw = opaque;
+    bool was_up;
+
+    trace_qpw_core_error(pw->dev->id, id, seq, res, message ? message : "");
+
+    /*
+     * An error about one of our streams also reaches that stream's state
+     * callback; one about the core itself means the connection is gone
+     * (-EPIPE when the daemon exits), which ends every stream at once.
+     */
+    if (id != PW_ID_CORE || pw->state == QPW_CONN_LOST ||
+        pw->state == QPW_CONN_DOWN) {
+        return;
+    }
+    was_up = pw->state == QPW_CONN_UP;
+    qpw_conn_lost(pw, res);
+    if (!pw->started) {
+        pw_thread_loop_signal(pw->loop, false);     /* qpw_audio_init() */
+    } else if (was_up) {
+        qpw_retry_arm(pw, 0);
+    } else {
+        /* A new connection the daemon dropped is a failed try. */
+        qpw_retry_later(pw, res);
+    }
+}
+
+static const struct pw_core_events qpw_core_events = {
+    PW_VERSION_CORE_EVENTS,
+    .done = qpw_on_core_done,
+    .error = qpw_on_core_error,
+};
+
+/*
+ * Connect to the daemon and ask it for a round trip; the connection is up
+ * (QPW_CONN_UP) once it answers. Returns 0, or a negative errno with
+ * *@what saying which step failed, leaving no core behind.
+ */
+static int qpw_conn_open(QPwAudio *pw, const char **what)
+{
+    int r;
+
+    pw->core = pw_context_connect(pw->context, NULL, 0);
+    if (!pw->core) {
+        r = -errno;
+        *what = "cannot connect to the PipeWire daemon";
+        return r < 0 ? r : -EIO;
+    }
+    pw_core_add_listener(pw->core, &pw->core_listener, &qpw_core_events, pw);
+    pw->state = QPW_CONN_SYNCING;
+    pw->sync_seq = pw_core_sync(pw->core, PW_ID_CORE, 0);
+    if (pw->sync_seq < 0) {
+        r = pw->sync_seq;
+        spa_hook_remove(&pw->core_listener);
+        spa_zero(pw->core_listener);
+        pw_core_disconnect(pw->core);
+        pw->core = NULL;
+        pw->state = QPW_CONN_DOWN;
+        *what = "cannot talk to the PipeWire daemon";
+        return r;
+    }
+    return 0;
+}
+
+/* Destroy every stream, then the core they were made on. */
+static void qpw_conn_close(QPwAudio *pw)
+{
+    QPwStream *s;
+
+    QLIST_FOREACH(s, &pw->streams, link) {
+        qpw_stream_disconnect_locked(s);
+    }
+    if (pw->core) {
+        spa_hook_remove(&pw->core_listener);
+        spa_zero(pw->core_listener);
+        pw_core_disconnect(pw->core);
+        pw->core = NULL;
+    }
+    pw->state = QPW_CONN_DOWN;
+}
+
+/*
+ * Loop thread, lock held: after a loss, tear the dead connection down and
+ * try a new one; after a failed try, try again; a try the daemon has not
+ * answered within QPW_CONNECT_TIMEOUT_US counts as failed.
+ */
+static void qpw_on_retry_timer(void *opaque, uint64_t expirations)
+{
+    QPwAudio *pw = opaque;
+    const char *what;
+    int r;
+
+    switch (pw->state) {
+    case QPW_CONN_UP:
+        return;
+    case QPW_CONN_SYNCING:
+        qpw_conn_lost(pw, -ETIMEDOUT);
+        /* fall through */
+    case QPW_CONN_LOST:
+        qpw_conn_close(pw);
+        break;
+    case QPW_CONN_DOWN:
+        break;
+    }
+
+    r = qpw_conn_open(pw, &what);
+    if (r < 0) {
+        qpw_retry_later(pw, r);
+        return;
+    }
+    /* Until the daemon answers: then qpw_conn_back() disarms it. */
+    qpw_retry_arm(pw, QPW_CONNECT_TIMEOUT_US / 1000);
 }
 
 /* QEMU's side. */
 
 /*
- * True once the stream can no longer carry audio: the daemon is gone, the
- * stream failed, or there never was one. The voice then runs on clock-
- * paced silence so the guest's device keeps working; the cause is told
- * once per audiodev (connection) or once per stream (stream failure).
+ * True while the voice has no stream that carries audio: the connection
+ * is lost or not back yet, or its stream failed. The voice then runs on
+ * silence paced by QEMU's clock, so the guest's device keeps working,
+ * until the loop thread publishes a new stream (a new epoch); then the
+ * voice goes back to its ring, from a clean start.
  */
 static bool qpw_stream_silent(QPwStream *s)
 {
-    QPwAudio *pw = s->pw;
-    bool dead, failed;
+    uint32_t epoch = qatomic_load_acquire(&s->epoch);
 
-    if (s->silent) {
+    if (epoch == s->seen_epoch) {
+        return epoch == 0;
+    }
+    s->seen_epoch = epoch;
+    if (epoch == 0) {
+        audio_rate_start(&s->rate);
+        trace_qpw_silent(s->name);
         return true;
     }
-    dead = qatomic_load_acquire(&pw->dead);
-    failed = qatomic_load_acquire(&s->failed);
-    if (!dead && !failed && s->stream) {
-        return false;
-    }
 
-    if (dead) {
-        if (!pw->dead_reported) {
-            pw->dead_reported = true;
-            dolog("audiodev '%s': lost the connection to PipeWire (%s); "
-                  "its voices go on in silence\n",
-                  pw->dev->id, spa_strerror(pw->dead_res));
-        }
-    } else if (!s->failed_reported) {
-        s->failed_reported = true;
-        dolog("audiodev '%s': %s stream '%s' failed (%s); "
-              "it goes on in silence\n",
-              pw->dev->id, s->dir, s->name, s->error ? s->error : "no stream");
+    /*
+     * Whatever the ring holds was queued for, or captured by, an earlier
+     * stream: drop it, each side as the ring allows (QEMU produces
+     * playback and consumes capture).
+     */
+    if (s->direction == PW_DIRECTION_OUTPUT) {
+        qpw_ring_request_drop(&s->ring);
+        qatomic_set(&s->primed, false);
+    } else {
+        qpw_ring_drop(&s->ring);
     }
-    s->silent = true;
-    audio_rate_start(&s->rate);
-    trace_qpw_silent(s->name);
-    return true;
+    trace_qpw_resumed(s->name, epoch);
+    return false;
 }
 
 static void qpw_report_xruns(QPwStream *s, const char *kind)
@@ -437,21 +863,16 @@ static void qpw_stream_fini(QPwStream *s)
 {
     QPwAudio *pw = s->pw;
 
-    if (s->stream || s->drain_timer) {
+    if (pw) {
         pw_thread_loop_lock(pw->loop);
+        if (QLIST_IS_INSERTED(s, link)) {
+            QLIST_REMOVE(s, link);
+        }
+        qpw_stream_disconnect_locked(s);
         if (s->drain_timer) {
             pw_loop_destroy_source(pw_thread_loop_get_loop(pw->loop),
                                    s->drain_timer);
             s->drain_timer = NULL;
-        }
-        if (s->stream) {
-            /*
-             * Also takes the node out of the data loop, so the process
-             * callback is not running once this returns and the ring can
-             * go.
-             */
-            pw_stream_destroy(s->stream);
-            s->stream = NULL;
         }
         pw_thread_loop_unlock(pw->loop);
     }
@@ -459,34 +880,23 @@ static void qpw_stream_fini(QPwStream *s)
     s->ring_buf = NULL;
     g_free(s->name);
     s->name = NULL;
-    g_free(s->error);
-    s->error = NULL;
+    pw_properties_free(s->props);
+    s->props = NULL;
 }
 
 /*
- * Set up @s for @as and connect its stream, inactive. Fills @obt with the
- * settings QEMU must use, which are those PipeWire will see. On failure
- * the caller runs qpw_stream_fini().
+ * Fill @s's format, geometry, ring and stream properties for @as. Fills
+ * @obt with the settings QEMU must use, which are those PipeWire will
+ * see. Returns -1 after a message on failure.
  */
-static int qpw_stream_init(QPwStream *s, QPwAudio *pw,
-                           AudiodevPipewirePerDirectionOptions *pdo,
-                           enum pw_direction dir, struct audsettings *as,
-                           struct audsettings *obt)
+static int qpw_stream_setup(QPwStream *s,
+                            AudiodevPipewirePerDirectionOptions *pdo,
+                            struct audsettings *as, struct audsettings *obt)
 {
-    const char *id = pw->dev->id;
-    struct spa_audio_info_raw info = { 0 };
-    const struct spa_pod *params[1];
-    uint8_t pod_buf[1024];
-    struct spa_pod_builder b = SPA_POD_BUILDER_INIT(pod_buf, sizeof(pod_buf));
-    struct pw_properties *props;
+    const char *id = s->pw->dev->id;
     const char *reason;
     QPwFormat fmt, obt_fmt;
     bool be, obt_be;
-    int r;
-
-    s->pw = pw;
-    s->dir = dir == PW_DIRECTION_OUTPUT ? "playback" : "capture";
-    s->name = g_strdup(pdo->has_stream_name ? pdo->stream_name : id);
 
     if (!qpw_format_from_audio(as->fmt, &fmt)) {
         dolog("audiodev '%s': %s: unsupported sample format %d\n",
@@ -505,7 +915,7 @@ static int qpw_stream_init(QPwStream *s, QPwAudio *pw,
 
     if (!qpw_geometry_init(&s->geo, fmt, (uint32_t)as->nchannels,
                            (uint32_t)as->freq, pdo->latency,
-                           pw->dev->timer_period, &reason)) {
+                           s->pw->dev->timer_period, &reason)) {
         dolog("audiodev '%s': %s stream '%s': %s\n", id, s->dir, s->name,
               reason);
         return -1;
@@ -530,18 +940,12 @@ static int qpw_stream_init(QPwStream *s, QPwAudio *pw,
     obt->fmt = qpw_format_to_audio(obt_fmt);
     obt->endianness = obt_be;
 
-    info.format = s->spa_format;
-    info.rate = s->geo.rate;
-    info.channels = s->geo.channels;
-    if (!qpw_channel_positions(info.channels, info.position)) {
+    s->info.format = s->spa_format;
+    s->info.rate = s->geo.rate;
+    s->info.channels = s->geo.channels;
+    if (!qpw_channel_positions(s->info.channels, s->info.position)) {
         dolog("audiodev '%s': %s stream '%s': no channel layout for %u "
-              "channels\n", id, s->dir, s->name, info.channels);
-        return -1;
-    }
-    params[0] = spa_format_audio_raw_build(&b, SPA_PARAM_EnumFormat, &info);
-    if (!params[0]) {
-        dolog("audiodev '%s': %s stream '%s': cannot describe its format\n",
-              id, s->dir, s->name);
+              "channels\n", id, s->dir, s->name, s->info.channels);
         return -1;
     }
 
@@ -549,107 +953,86 @@ static int qpw_stream_init(QPwStream *s, QPwAudio *pw,
                          as->nchannels, s->geo.node_latency,
                          s->geo.highwater_bytes, s->geo.capacity_bytes);
 
-    props = pw_properties_new(
+    s->props = pw_properties_new(
         PW_KEY_MEDIA_TYPE, "Audio",
         PW_KEY_MEDIA_CATEGORY,
-        dir == PW_DIRECTION_OUTPUT ? "Playback" : "Capture",
+        s->direction == PW_DIRECTION_OUTPUT ? "Playback" : "Capture",
         PW_KEY_MEDIA_ROLE, QPW_MEDIA_ROLE,
         PW_KEY_APP_NAME, "QEMU",
         PW_KEY_NODE_NAME, s->name,
         PW_KEY_MEDIA_NAME, s->name,
         PW_KEY_NODE_LATENCY, s->geo.node_latency,
         NULL);
-    if (!props) {
+    if (!s->props) {
         dolog("audiodev '%s': %s stream '%s': cannot make its properties\n",
               id, s->dir, s->name);
         return -1;
     }
     if (pdo->has_name &&
-        pw_properties_set(props, PW_KEY_TARGET_OBJECT, pdo->name) < 0) {
-        pw_properties_free(props);
+        pw_properties_set(s->props, PW_KEY_TARGET_OBJECT, pdo->name) < 0) {
         dolog("audiodev '%s': %s stream '%s': cannot set its target\n",
               id, s->dir, s->name);
         return -1;
     }
+    return 0;
+}
+
+/*
+ * Set up @s for @as and, if the daemon is there, connect its stream,
+ * inactive; without a connection the voice starts silent and gets its
+ * stream when the daemon is back. On failure the caller runs
+ * qpw_stream_fini().
+ */
+static int qpw_stream_init(QPwStream *s, QPwAudio *pw,
+                           AudiodevPipewirePerDirectionOptions *pdo,
+                           enum pw_direction dir, struct audsettings *as,
+                           struct audsettings *obt)
+{
+    int r = 0;
+
+    s->pw = pw;
+    s->direction = dir;
+    s->dir = dir == PW_DIRECTION_OUTPUT ? "playback" : "capture";
+    s->name = g_strdup(pdo->has_stream_name ? pdo->stream_name : pw->dev->id);
+
+    if (qpw_stream_setup(s, pdo, as, obt) < 0) {
+        return -1;
+    }
 
     pw_thread_loop_lock(pw->loop);
-    if (qatomic_read(&pw->dead)) {
-        /* No stream: the voice runs silent, see qpw_stream_silent(). */
-        pw_thread_loop_unlock(pw->loop);
-        pw_properties_free(props);
-        return 0;
+    QLIST_INSERT_HEAD(&pw->streams, s, link);
+    if (pw->state == QPW_CONN_UP) {
+        r = qpw_stream_connect_locked(s);
     }
-    /* Takes @props, even on failure. */
-    s->stream = pw_stream_new(pw->core, s->name, props);
-    if (!s->stream) {
-        r = -errno;
-        pw_thread_loop_unlock(pw->loop);
-        dolog("audiodev '%s': cannot create %s stream '%s': %s\n",
-              id, s->dir, s->name, spa_strerror(r));
-        return -1;
-    }
-    pw_stream_add_listener(s->stream, &s->listener,
-                           dir == PW_DIRECTION_OUTPUT ?
-                           &qpw_out_events : &qpw_in_events, s);
-    r = pw_stream_connect(s->stream, dir, PW_ID_ANY,
-                          PW_STREAM_FLAG_AUTOCONNECT |
-                          PW_STREAM_FLAG_MAP_BUFFERS |
-                          PW_STREAM_FLAG_RT_PROCESS |
-                          PW_STREAM_FLAG_INACTIVE,
-                          params, 1);
-    if (r < 0) {
-        pw_stream_destroy(s->stream);
-        s->stream = NULL;
-        pw_thread_loop_unlock(pw->loop);
-        dolog("audiodev '%s': cannot connect %s stream '%s': %s\n",
-              id, s->dir, s->name, spa_strerror(r));
-        return -1;
-    }
+    s->seen_epoch = qatomic_read(&s->epoch);
     pw_thread_loop_unlock(pw->loop);
-    return 0;
+
+    if (!s->seen_epoch) {
+        audio_rate_start(&s->rate);
+        trace_qpw_silent(s->name);
+    }
+    return r;
 }
 
 static void qpw_stream_set_volume(QPwStream *s, Volume *vol)
 {
     QPwChannelVolumes cv;
     uint32_t n_levels = vol->channels > 0 ? vol->channels : 0;
-    float mute;
-    int r;
 
     n_levels = MIN(n_levels, AUDIO_MAX_CHANNELS);
-
-    if (qpw_stream_silent(s) ||
-        !qpw_volume_fill(&cv, vol->mute, vol->vol, n_levels,
+    if (!qpw_volume_fill(&cv, vol->mute, vol->vol, n_levels,
                          s->geo.channels)) {
         return;
     }
     trace_qpw_volume(s->name, vol->mute, cv.channels,
                      n_levels ? vol->vol[0] : QPW_VOLUME_MAX_LEVEL);
-    mute = cv.mute ? 1.0f : 0.0f;
 
+    /* Kept for the streams of later connections, too. */
     pw_thread_loop_lock(s->pw->loop);
-    r = pw_stream_set_control(s->stream,
-                              SPA_PROP_channelVolumes, cv.channels, cv.values,
-                              SPA_PROP_mute, 1, &mute,
-                              0);
+    s->volume = cv;
+    s->have_volume = true;
+    qpw_stream_apply_volume_locked(s);
     pw_thread_loop_unlock(s->pw->loop);
-    if (r < 0) {
-        dolog("audiodev '%s': cannot set the volume of %s stream '%s': %s\n",
-              s->pw->dev->id, s->dir, s->name, spa_strerror(r));
-    }
-}
-
-/* Under the loop lock. */
-static void qpw_stream_activate_locked(QPwStream *s, bool active)
-{
-    int r = pw_stream_set_active(s->stream, active);
-
-    trace_qpw_enable(s->name, active);
-    if (r < 0) {
-        dolog("audiodev '%s': cannot %s %s stream '%s': %s\n",
-              s->pw->dev->id, active ? "start" : "stop", s->dir, s->name,
-              spa_strerror(r));
-    }
 }
 
 /* Playback. */
@@ -704,62 +1087,77 @@ static size_t qpw_write(HWVoiceOut *hw, void *buf, size_t len)
     return n;
 }
 
+/* Loop lock held: QEMU starts the voice. */
+static void qpw_start_out_locked(QPwStream *s)
+{
+    qpw_stream_cancel_drain_locked(s);
+    qatomic_set(&s->draining, false);
+    qatomic_set(&s->primed, false);
+    /*
+     * If the stream was stopped before the ring ran dry (nothing was
+     * pulling, or the connection went), what is left is stale: drop it
+     * rather than play it ahead of the new audio.
+     */
+    if (s->deactivated) {
+        s->deactivated = false;
+        qpw_ring_request_drop(&s->ring);
+    }
+    qpw_stream_set_active_locked(s, true);
+}
+
+/* Loop lock held: QEMU stops the voice and nothing is to be played out. */
+static void qpw_stop_out_now_locked(QPwStream *s)
+{
+    qpw_stream_cancel_drain_locked(s);
+    qatomic_set(&s->draining, true);
+    s->deactivated = true;
+    qpw_stream_set_active_locked(s, false);
+}
+
+/*
+ * Loop lock held: QEMU stops a voice once it has handed over all of its
+ * audio, which may still be in the ring: let it play out, then deactivate
+ * from the loop. Deactivating now would cut up to a latency's worth of
+ * the end of every sound.
+ */
+static void qpw_drain_out_locked(QPwStream *s)
+{
+    struct pw_loop *loop = pw_thread_loop_get_loop(s->pw->loop);
+    uint64_t wait = qpw_geometry_drain_us(&s->geo, qpw_ring_fill(&s->ring));
+    struct timespec when = {
+        .tv_sec = wait / G_USEC_PER_SEC,
+        .tv_nsec = (wait % G_USEC_PER_SEC) * 1000,
+    };
+
+    qatomic_set(&s->draining, true);
+    if (!s->drain_timer) {
+        s->drain_timer = pw_loop_add_timer(loop, qpw_on_drain_timer, s);
+    }
+    if (s->drain_timer &&
+        pw_loop_update_timer(loop, s->drain_timer, &when, NULL, false) >= 0) {
+        s->stop_pending = true;
+    } else {
+        /* No timer: stop now, losing the tail rather than the stop. */
+        qpw_stop_out_now_locked(s);
+    }
+}
+
 static void qpw_enable_out(HWVoiceOut *hw, bool enable)
 {
     QPwStream *s = &container_of(hw, QPwVoiceOut, hw)->s;
-    struct pw_loop *loop = pw_thread_loop_get_loop(s->pw->loop);
-    struct timespec zero = { 0 };
+    bool silent = qpw_stream_silent(s);
 
-    if (qpw_stream_silent(s)) {
+    if (silent) {
         audio_rate_start(&s->rate);
-        return;
     }
-
+    /* Even when silent: the state is kept for the next stream. */
     pw_thread_loop_lock(s->pw->loop);
     if (enable) {
-        s->stop_pending = false;
-        if (s->drain_timer) {
-            pw_loop_update_timer(loop, s->drain_timer, &zero, NULL, false);
-        }
-        qatomic_set(&s->draining, false);
-        qatomic_set(&s->primed, false);
-        /*
-         * If the drain timer stopped the stream before the ring ran dry
-         * (nothing was pulling), what is left is stale: drop it rather
-         * than play it ahead of the new audio.
-         */
-        if (s->deactivated) {
-            s->deactivated = false;
-            qpw_ring_request_drop(&s->ring);
-        }
-        qpw_stream_activate_locked(s, true);
+        qpw_start_out_locked(s);
+    } else if (silent) {
+        qpw_stop_out_now_locked(s);
     } else {
-        /*
-         * QEMU stops a voice once it has handed over all of its audio,
-         * which may still be in the ring: let it play out, then
-         * deactivate from the loop. Deactivating now would cut up to a
-         * latency's worth of the end of every sound.
-         */
-        uint64_t wait = qpw_geometry_drain_us(&s->geo,
-                                              qpw_ring_fill(&s->ring));
-        struct timespec when = {
-            .tv_sec = wait / G_USEC_PER_SEC,
-            .tv_nsec = (wait % G_USEC_PER_SEC) * 1000,
-        };
-
-        qatomic_set(&s->draining, true);
-        if (!s->drain_timer) {
-            s->drain_timer = pw_loop_add_timer(loop, qpw_on_drain_timer, s);
-        }
-        if (s->drain_timer &&
-            pw_loop_update_timer(loop, s->drain_timer, &when, NULL,
-                                 false) >= 0) {
-            s->stop_pending = true;
-        } else {
-            /* No timer: stop now, losing the tail rather than the stop. */
-            qpw_stream_activate_locked(s, false);
-            s->deactivated = true;
-        }
+        qpw_drain_out_locked(s);
     }
     pw_thread_loop_unlock(s->pw->loop);
 }
@@ -820,17 +1218,16 @@ static void qpw_enable_in(HWVoiceIn *hw, bool enable)
 
     if (qpw_stream_silent(s)) {
         audio_rate_start(&s->rate);
-        return;
-    }
-    /*
-     * Whatever was captured before this start is stale. QEMU is the
-     * ring's consumer here, so it may drop it directly.
-     */
-    if (enable) {
+    } else if (enable) {
+        /*
+         * Whatever was captured before this start is stale. QEMU is the
+         * ring's consumer here, so it may drop it directly.
+         */
         qpw_ring_drop(&s->ring);
     }
+    /* Even when silent: the state is kept for the next stream. */
     pw_thread_loop_lock(s->pw->loop);
-    qpw_stream_activate_locked(s, enable);
+    qpw_stream_set_active_locked(s, enable);
     pw_thread_loop_unlock(s->pw->loop);
 }
 
@@ -861,13 +1258,19 @@ static bool qpw_validate_pdo(Audiodev *dev, const char *dir,
 
 static void qpw_audio_free(QPwAudio *pw)
 {
-    /* Stop the loop first: nothing may dispatch into what goes next. */
+    /*
+     * Stop the loop first: nothing may dispatch into what goes next, so
+     * the rest needs no lock. QEMU has finished every voice by now.
+     */
     if (pw->loop) {
         pw_thread_loop_stop(pw->loop);
     }
+    if (pw->retry_timer) {
+        pw_loop_destroy_source(pw_thread_loop_get_loop(pw->loop),
+                               pw->retry_timer);
+    }
     if (pw->core) {
-        spa_hook_remove(&pw->core_listener);
-        pw_core_disconnect(pw->core);
+        qpw_conn_close(pw);
     }
     if (pw->context) {
         pw_context_destroy(pw->context);
@@ -878,13 +1281,58 @@ static void qpw_audio_free(QPwAudio *pw)
     g_free(pw);
 }
 
+/*
+ * The first connection, which QEMU waits for: without a daemon there is
+ * no audiodev. Returns 0 or a negative errno with *@what saying which
+ * step failed.
+ */
+static int qpw_audio_connect(QPwAudio *pw, const char **what)
+{
+    int64_t deadline = g_get_monotonic_time() + QPW_CONNECT_TIMEOUT_US;
+    int err;
+
+    pw_thread_loop_lock(pw->loop);
+    err = qpw_conn_open(pw, what);
+    if (err < 0) {
+        pw_thread_loop_unlock(pw->loop);
+        return err;
+    }
+
+    /*
+     * A round trip proves the daemon really talks to us before the guest
+     * gets a sound card that depends on it.
+     */
+    while (pw->state == QPW_CONN_SYNCING &&
+           g_get_monotonic_time() < deadline) {
+        pw_thread_loop_timed_wait(pw->loop, 1);
+    }
+    if (pw->state != QPW_CONN_UP) {
+        err = pw->state == QPW_CONN_LOST ? pw->lost_res : -ETIMEDOUT;
+        pw_thread_loop_unlock(pw->loop);
+        *what = "no answer from the PipeWire daemon";
+        return err;
+    }
+
+    /* From now on a lost connection is retried from this timer. */
+    pw->retry_timer = pw_loop_add_timer(pw_thread_loop_get_loop(pw->loop),
+                                        qpw_on_retry_timer, pw);
+    if (!pw->retry_timer) {
+        err = -errno;
+        pw_thread_loop_unlock(pw->loop);
+        *what = "cannot create its reconnect timer";
+        return err < 0 ? err : -ENOMEM;
+    }
+    pw->started = true;
+    pw_thread_loop_unlock(pw->loop);
+    return 0;
+}
+
 static void *qpw_audio_init(Audiodev *dev)
 {
     static bool qpw_initialized;
     AudiodevPipewireOptions *opts = &dev->u.pipewire;
     QPwAudio *pw;
     const char *what;
-    int64_t deadline;
     int err;
 
     assert(dev->driver == AUDIODEV_DRIVER_PIPEWIRE);
@@ -905,6 +1353,11 @@ static void *qpw_audio_init(Audiodev *dev)
 
     pw = g_new0(QPwAudio, 1);
     pw->dev = dev;
+    pw->state = QPW_CONN_DOWN;
+    QLIST_INIT(&pw->streams);
+    if (!qpw_retry_init(&pw->retry, QPW_RETRY_FIRST_MS, QPW_RETRY_MAX_MS)) {
+        g_assert_not_reached();
+    }
 
     pw->loop = pw_thread_loop_new("qemu-pipewire", NULL);
     if (!pw->loop) {
@@ -924,40 +1377,10 @@ static void *qpw_audio_init(Audiodev *dev)
         what = "cannot start its PipeWire thread";
         goto fail;
     }
-
-    pw_thread_loop_lock(pw->loop);
-    pw->core = pw_context_connect(pw->context, NULL, 0);
-    if (!pw->core) {
-        err = -errno;
-        pw_thread_loop_unlock(pw->loop);
-        what = "cannot connect to the PipeWire daemon";
+    err = qpw_audio_connect(pw, &what);
+    if (err < 0) {
         goto fail;
     }
-    pw_core_add_listener(pw->core, &pw->core_listener, &qpw_core_events, pw);
-
-    /*
-     * A round trip proves the daemon really talks to us before the guest
-     * gets a sound card that depends on it.
-     */
-    pw->sync_seq = pw_core_sync(pw->core, PW_ID_CORE, 0);
-    if (pw->sync_seq < 0) {
-        err = pw->sync_seq;
-        pw_thread_loop_unlock(pw->loop);
-        what = "cannot talk to the PipeWire daemon";
-        goto fail;
-    }
-    deadline = g_get_monotonic_time() + QPW_CONNECT_TIMEOUT_US;
-    while (!pw->synced && !qatomic_read(&pw->dead) &&
-           g_get_monotonic_time() < deadline) {
-        pw_thread_loop_timed_wait(pw->loop, 1);
-    }
-    if (!pw->synced || qatomic_read(&pw->dead)) {
-        err = qatomic_read(&pw->dead) ? pw->dead_res : -ETIMEDOUT;
-        pw_thread_loop_unlock(pw->loop);
-        what = "no answer from the PipeWire daemon";
-        goto fail;
-    }
-    pw_thread_loop_unlock(pw->loop);
 
     trace_qpw_connected(dev->id, pw_get_library_version());
     return pw;

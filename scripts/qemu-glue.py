@@ -37,7 +37,8 @@ PLACED_GLOBS = [
 
 # Sources of the PipeWire backend module (audio/), as QEMU's meson lists them.
 PIPEWIRE_SOURCES = ['pwaudio.c', 'pwaudio-format.c', 'pwaudio-ring.c',
-                    'pwaudio-volume.c', 'pwaudio-timing.c']
+                    'pwaudio-volume.c', 'pwaudio-timing.c',
+                    'pwaudio-retry.c']
 
 
 @dataclass

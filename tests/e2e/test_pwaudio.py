@@ -11,6 +11,8 @@ private headless PipeWire, and what PipeWire carried is measured.
   no daemon     QEMU exits at once with one line naming the audiodev
   bad latency   out-of-range latencies are rejected with a clear error
   daemon gone   PipeWire stops mid-playback: the guest plays on in silence
+  restart       PipeWire stops and comes back: the backend reconnects and
+                sound reaches the sink (and the guest's capture) again
 
 Each test starts its own PipeWire (WirePlumber may restore a stream volume
 it saw in an earlier test onto a later one). Files are kept in
@@ -128,9 +130,18 @@ def trace_args(path):
     args = ["-msg", "timestamp=on", "-D", str(path)]
     for event in ("qpw_connected", "qpw_stream_new", "qpw_state_changed",
                   "qpw_format_negotiated", "qpw_enable", "qpw_xrun",
-                  "qpw_volume", "qpw_silent", "qpw_core_error"):
+                  "qpw_volume", "qpw_silent", "qpw_core_error",
+                  "qpw_connection_lost", "qpw_reconnect_failed",
+                  "qpw_reconnected", "qpw_stream_published", "qpw_resumed"):
         args += ["-trace", f"enable={event}"]
     return args
+
+
+def trace_events(trace):
+    """(wall-clock time, event, text) of each line of a trace log written
+    with -msg timestamp=on."""
+    return [(float(m.group(1)), m.group(2), m.group(3)) for m in
+            re.finditer(r"^\d+@(\d+\.\d+):(\w+) (.*)$", trace, re.M)]
 
 
 def run_marked(qemu_args, scenario, inputs, env, workdir, on_mark=None,
@@ -577,6 +588,218 @@ class PwAudioTest(unittest.TestCase):
         self.assertEqual(len(lost), 1, res.qemu_stderr)
         self.assertIn("'snd0'", lost[0])
         self.assertLess(abs(took - 6.0), 1.5)
+
+    def restart_daemon(self, pw, t0, down_at, up_at, times, wall):
+        """Stop pw's daemons down_at s after host time t0 and start them
+        again up_at s after it; fills times (monotonic) and wall (wall
+        clock, as QEMU's trace) with 'killed', 'restart', 'up' and 'back'
+        (the new socket's creation: when the daemon is back for clients)."""
+        time.sleep(max(0.0, t0 + down_at - time.monotonic()))
+        times["killed"] = time.monotonic()
+        pw.stop_daemon()
+        time.sleep(max(0.0, t0 + up_at - time.monotonic()))
+        times["restart"] = time.monotonic()
+        wall["restart"] = time.time()
+        pw.start()
+        times["up"] = time.monotonic()
+        wall["back"] = os.stat(pw.runtime_dir / "pipewire-0").st_ctime
+
+    def check_reported_once(self, res):
+        """QEMU said once that it lost the daemon and once that it is back,
+        and the guest's scenario and QEMU ended normally."""
+        self.assertEqual(res.exit_code, 0, res.describe())
+        self.assertEqual(res.qemu_returncode, 0, res.describe())
+        err = res.qemu_stderr.splitlines()
+        lost = [l for l in err if "lost the connection" in l]
+        back = [l for l in err if "reconnected to PipeWire" in l]
+        self.assertEqual(len(lost), 1, res.qemu_stderr)
+        self.assertIn("'snd0'", lost[0])
+        self.assertEqual(len(back), 1, res.qemu_stderr)
+        self.assertIn("'snd0'", back[0])
+
+    @staticmethod
+    def after_back(trace, wall, event, text=""):
+        """Seconds from the daemon's return to QEMU's first trace event
+        of that name (whose text contains text) after it; None if none."""
+        hits = [w - wall["back"] for w, e, rest in
+                trace_events(read_trace(trace))
+                if e == event and text in rest and w >= wall["back"]]
+        return hits[0] if hits else None
+
+    def test_daemon_restarts(self):
+        """PipeWire is stopped 2 s into a 10 s aplay (and arecord) and
+        started again 2 s later on the same runtime dir: QEMU reports the
+        loss and the reconnection once each, the guest's aplay finishes in
+        about 10 s, the tone is back at the sink within 2 s of the daemon's
+        return, and the guest's capture gets the host's tone again."""
+        tone = sox_tone(self.work / "tone.wav", 10, 440)
+        tone1k = sox_tone(self.work / "tone1k.wav", 60, 1000)
+        trace = self.work / "trace.log"
+        rec_path = self.work / "sink-after.wav"
+        times, wall, box = {}, {}, {}
+        with PipeWire(workdir=self.work / "pw") as pw:
+            pw.play_into_source(tone1k, wait=False)
+
+            def on_mark(name, rest, when):
+                times[name] = when
+                if name == "start":
+                    self.restart_daemon(pw, when, 2.0, 4.0, times, wall)
+                    box["rec"] = pw.record_sink(rec_path)
+                    wall["rec"] = time.time()
+                    pw.play_into_source(tone1k, wait=False)
+                    wall["player"] = time.time()
+
+            res, _ = run_marked(
+                ["-audiodev", "pipewire,id=snd0,out.stream-name=qpw-out,"
+                 "in.stream-name=qpw-in", *HDA, *trace_args(trace)],
+                f"echo '{MARK} start'\n"
+                "arecord -q -D hw:0,0 -f S16_LE -r 48000 -c 2 -d 10 cap.wav &"
+                " r=$!\n"
+                "aplay -q -D hw:0,0 /in/tone.wav; rc=$?\n"
+                f"echo '{MARK} end'\n"
+                "wait $r || rc=$?\n"
+                "exit $rc\n",
+                {"tone.wav": tone}, pw.env(), self.work / "guest", on_mark)
+            time.sleep(0.3)
+            if "rec" in box:
+                box["rec"].stop()
+        self.assertIn("back", wall, "PipeWire was not restarted")
+        took = times.get("end", 0) - times.get("start", 0)
+
+        # QEMU's side, from its trace: when it reconnected, and when each
+        # voice went back to its ring.
+        reconnected = self.after_back(trace, wall, "qpw_reconnected")
+        out_back = self.after_back(trace, wall, "qpw_resumed", "qpw-out:")
+        in_back = self.after_back(trace, wall, "qpw_resumed", "qpw-in:")
+
+        # The sink, recorded from once the restarted daemon was ready. The
+        # recording starts a little before record_sink() returns, so the
+        # onset found is late if anything; a tone there from the
+        # recording's first samples was back before it started.
+        a = analyze.analyze(rec_path, min_gap_ms=5)
+        onset = (wall["rec"] + a.tone_start_s - wall["back"]
+                 if a.frequency_hz else None)
+
+        # The guest's capture: arecord started with the start mark and ran
+        # on paced silence while the daemon was away, so its position is
+        # roughly the time since the mark.
+        self.assertIsNotNone(res.out_dir, res.describe())
+        shutil.copyfile(res.out_dir / "cap.wav", self.work / "cap.wav")
+        cap = analyze.load_wav(self.work / "cap.wav")
+        down = (times["killed"] - times["start"] + 0.3,
+                times["restart"] - times["start"])
+        loud = np.flatnonzero(
+            np.abs(cap.samples[int(down[1] * cap.rate):, 0]) > 0.1)
+        cap_back = (loud[0] / cap.rate - (wall["back"] - wall["restart"])
+                    if len(loud) else None)
+        late = cap.samples[int((cap.seconds - 2.0) * cap.rate):
+                           int((cap.seconds - 0.3) * cap.rate)]
+        cap_late = analyze.analyze(analyze.Wav(late, cap.rate, cap.bits,
+                                               cap.is_float))
+        down_db = window_db(cap, 0, *down)
+
+        def s(v):
+            return "none" if v is None else f"{v:.3f} s"
+
+        self.report(
+            f"aplay took {took:.2f} s (10 s of audio); daemon stopped at "
+            f"{times['killed'] - times['start']:.2f} s, restarted at "
+            f"{times['restart'] - times['start']:.2f} s: socket back "
+            f"{wall['back'] - wall['restart']:.3f} s later, ready (with "
+            f"WirePlumber) {times['up'] - times['restart']:.2f} s later. "
+            f"After the socket: QEMU reconnected {s(reconnected)}, playback "
+            f"back on its ring {s(out_back)}, capture {s(in_back)}; sink "
+            f"recorded from {wall['rec'] - wall['back']:.3f} s, tone from "
+            f"{s(onset)}: {a.summary()}, gaps {a.gaps}; guest capture: "
+            f"silent while away ({down_db} dBFS), host tone back about "
+            f"{s(cap_back)} after the socket (host player restarted at "
+            f"{wall['player'] - wall['back']:.3f} s), last 2 s "
+            f"{cap_late.summary()}")
+        self.check_reported_once(res)
+        self.assertLess(abs(took - 10.0), 1.5, "aplay did not keep time")
+
+        # Sound reaches the sink again within 2 s of the daemon's return,
+        # and stays until aplay's end.
+        self.assertIsNotNone(out_back, "playback never went back to its "
+                             "ring")
+        self.assertLess(out_back, 2.0)
+        self.check_tone(a, 440, gaps=False)
+        self.assertLess(onset, 2.0, "tone back at the sink too late")
+        self.assertGreater(wall["rec"] + a.tone_end_s - wall["back"],
+                           times["end"] - times["up"] - 0.5)
+
+        # The guest's capture: silence while PipeWire was away, the host's
+        # tone again at the end, at its level.
+        self.assertIsNotNone(in_back, "capture never went back to its ring")
+        self.assertLess(in_back, 2.0)
+        self.assertTrue(all(d < -60 for d in down_db), down_db)
+        self.check_tone(cap_late, 1000, gaps=False)
+        self.assertLess(abs(cap_late.tone_rms_dbfs + 9.03), 1.0,
+                        cap_late.summary())
+
+    def test_voice_opened_while_daemon_away(self):
+        """The guest starts playing while PipeWire is away, at 44.1 kHz (a
+        new format: a new voice, and the old one closed, without a daemon),
+        and plays on through the daemon's return: the new voice gets its
+        stream on reconnect and the tone reaches the sink within 2 s."""
+        tone = self.work / "tone.wav"
+        subprocess.run(["sox", "-n", "-r", "44100", "-b", "16", "-c", "2",
+                        str(tone), "synth", "6", "sine", "660", "vol", "0.5"],
+                       check=True)
+        trace = self.work / "trace.log"
+        rec_path = self.work / "sink-after.wav"
+        times, wall, box = {}, {}, {}
+        with PipeWire(workdir=self.work / "pw") as pw:
+
+            def on_mark(name, rest, when):
+                times[name] = when
+                if name == "start":
+                    self.restart_daemon(pw, when, 0.0, 3.0, times, wall)
+                    box["rec"] = pw.record_sink(rec_path)
+                    wall["rec"] = time.time()
+
+            res, _ = run_marked(
+                ["-audiodev", "pipewire,id=snd0", *HDA, *trace_args(trace)],
+                f"echo '{MARK} start'; sleep 1; echo '{MARK} play'\n"
+                "aplay -q -D hw:0,0 /in/tone.wav; rc=$?\n"
+                f"echo '{MARK} end'; exit $rc\n",
+                {"tone.wav": tone}, pw.env(), self.work / "guest", on_mark)
+            time.sleep(0.3)
+            if "rec" in box:
+                box["rec"].stop()
+        self.assertIn("back", wall, "PipeWire was not restarted")
+        took = times.get("end", 0) - times.get("play", 0)
+        trace_text = read_trace(trace)
+        # The voice for the 44.1 kHz tone, made while disconnected; its
+        # time in seconds after the start mark.
+        opened = [w - wall["restart"] + times["restart"] - times["start"]
+                  for w, e, rest in trace_events(trace_text)
+                  if e == "qpw_stream_new" and "44100 Hz x2" in rest]
+        down = (times["killed"] - times["start"],
+                times["restart"] - times["start"])
+        out_back = self.after_back(trace, wall, "qpw_resumed")
+        a = analyze.analyze(rec_path, min_gap_ms=5)
+        onset = (wall["rec"] + a.tone_start_s - wall["back"]
+                 if a.frequency_hz else None)
+        self.report(
+            f"aplay took {took:.2f} s (6 s of audio); daemon stopped at "
+            f"{down[0]:.2f} s, the guest opened its voice at "
+            f"{opened[0] if opened else float('nan'):.2f} s, daemon "
+            f"restarted at {down[1]:.2f} s; after the socket "
+            f"({wall['back'] - wall['restart']:.3f} s later): back on the "
+            f"ring {out_back if out_back is None else round(out_back, 3)} "
+            f"s, sink recorded from {wall['rec'] - wall['back']:.3f} s, "
+            f"tone from {onset if onset is None else round(onset, 3)} s: "
+            f"{a.summary()}; stderr {res.qemu_stderr.strip()!r}")
+        self.check_reported_once(res)
+        self.assertTrue(opened, "no 44.1 kHz voice was opened")
+        self.assertTrue(down[0] < opened[0] < down[1],
+                        "the voice was not opened while PipeWire was away")
+        self.assertLess(abs(took - 6.0), 1.5, "aplay did not keep time")
+        self.assertIsNotNone(out_back, "the new voice never got a stream")
+        self.assertLess(out_back, 2.0)
+        self.check_tone(a, 660, gaps=False)
+        self.assertLess(onset, 2.0, "tone at the sink too late")
 
 
 if __name__ == "__main__":

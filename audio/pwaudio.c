@@ -962,6 +962,12 @@ static int qpw_stream_setup(QPwStream *s,
         PW_KEY_NODE_NAME, s->name,
         PW_KEY_MEDIA_NAME, s->name,
         PW_KEY_NODE_LATENCY, s->geo.node_latency,
+        /*
+         * The guest's mixer owns the stream's volume: a session manager
+         * restoring a volume it saved for an earlier QEMU stream would
+         * override what the guest just set.
+         */
+        "state.restore-props", "false",
         NULL);
     if (!s->props) {
         dolog("audiodev '%s': %s stream '%s': cannot make its properties\n",

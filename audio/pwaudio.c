@@ -1043,23 +1043,35 @@ static void qpw_stream_set_volume(QPwStream *s, Volume *vol)
 
 /* Playback. */
 
+/*
+ * Set up a voice's stream and tell QEMU the format it gets (@info) and how
+ * many frames its own buffer holds (@samples): one latency's worth.
+ */
+static int qpw_voice_init(QPwStream *s, QPwAudio *pw, enum pw_direction dir,
+                          struct audsettings *as,
+                          struct audio_pcm_info *info, size_t *samples)
+{
+    AudiodevPipewirePerDirectionOptions *pdo =
+        dir == PW_DIRECTION_OUTPUT ? pw->dev->u.pipewire.out
+                                   : pw->dev->u.pipewire.in;
+    struct audsettings obt;
+
+    if (qpw_stream_init(s, pw, pdo, dir, as, &obt) < 0) {
+        qpw_stream_fini(s);
+        return -1;
+    }
+    audio_pcm_init_info(info, &obt);
+    *samples = audio_buffer_frames(
+        qapi_AudiodevPipewirePerDirectionOptions_base(pdo), &obt,
+        s->geo.latency_us);
+    return 0;
+}
+
 static int qpw_init_out(HWVoiceOut *hw, struct audsettings *as,
                         void *drv_opaque)
 {
-    QPwVoiceOut *v = container_of(hw, QPwVoiceOut, hw);
-    QPwAudio *pw = drv_opaque;
-    AudiodevPipewirePerDirectionOptions *pdo = pw->dev->u.pipewire.out;
-    struct audsettings obt;
-
-    if (qpw_stream_init(&v->s, pw, pdo, PW_DIRECTION_OUTPUT, as, &obt) < 0) {
-        qpw_stream_fini(&v->s);
-        return -1;
-    }
-    audio_pcm_init_info(&hw->info, &obt);
-    hw->samples = audio_buffer_frames(
-        qapi_AudiodevPipewirePerDirectionOptions_base(pdo), &obt,
-        v->s.geo.latency_us);
-    return 0;
+    return qpw_voice_init(&container_of(hw, QPwVoiceOut, hw)->s, drv_opaque,
+                          PW_DIRECTION_OUTPUT, as, &hw->info, &hw->samples);
 }
 
 static void qpw_fini_out(HWVoiceOut *hw)
@@ -1178,20 +1190,8 @@ static void qpw_volume_out(HWVoiceOut *hw, Volume *vol)
 static int qpw_init_in(HWVoiceIn *hw, struct audsettings *as,
                        void *drv_opaque)
 {
-    QPwVoiceIn *v = container_of(hw, QPwVoiceIn, hw);
-    QPwAudio *pw = drv_opaque;
-    AudiodevPipewirePerDirectionOptions *pdo = pw->dev->u.pipewire.in;
-    struct audsettings obt;
-
-    if (qpw_stream_init(&v->s, pw, pdo, PW_DIRECTION_INPUT, as, &obt) < 0) {
-        qpw_stream_fini(&v->s);
-        return -1;
-    }
-    audio_pcm_init_info(&hw->info, &obt);
-    hw->samples = audio_buffer_frames(
-        qapi_AudiodevPipewirePerDirectionOptions_base(pdo), &obt,
-        v->s.geo.latency_us);
-    return 0;
+    return qpw_voice_init(&container_of(hw, QPwVoiceIn, hw)->s, drv_opaque,
+                          PW_DIRECTION_INPUT, as, &hw->info, &hw->samples);
 }
 
 static void qpw_fini_in(HWVoiceIn *hw)

@@ -1770,7 +1770,9 @@ static bool fuzz_queue(Fuzz *f, int q, const uint8_t *out, uint32_t out_init,
 
         /* Canaries, the request, the room: all read back on return. */
         memset(image, 0x5c, size);
-        memcpy(image + FUZZ_CANARY, out, out_init);
+        if (out_init) {
+            memcpy(image + FUZZ_CANARY, out, out_init);
+        }
         memset(image + FUZZ_CANARY + out_init, 0, out_len - out_init);
         memset(image + FUZZ_CANARY + out_len, 0xa5, room);
         qtest_memwrite(s->qts, base, image, size);

@@ -53,9 +53,9 @@ class PipeWireHarnessTest(unittest.TestCase):
         self.assertEqual((a.gaps, a.discontinuities), ([], []), a.summary())
         return a
 
-    def record_while(self, target, monitor, play_target, path):
+    def record_while(self, target, play_target, path):
         """Record target while the tone is played into play_target."""
-        rec = self.pw.record(target, path, monitor=monitor)
+        rec = self.pw.record(target, path)
         self.pw.play(self.tone, play_target)
         time.sleep(0.2)
         rec.stop()
@@ -63,19 +63,19 @@ class PipeWireHarnessTest(unittest.TestCase):
     def test_sink_monitor_round_trip(self):
         """pw-play into qpw_sink, recorded from its monitor."""
         out = WORK / "sink-monitor.wav"
-        self.record_while(SINK, True, SINK, out)
+        self.record_while(SINK, SINK, out)
         self.check_tone(out)
 
     def test_source_round_trip(self):
         """pw-play into qpw_source, recorded from it (guest capture path)."""
         out = WORK / "source.wav"
-        self.record_while(SOURCE, False, SOURCE, out)
+        self.record_while(SOURCE, SOURCE, out)
         self.check_tone(out)
 
     def test_second_sink_is_separate(self):
         """A tone sent to qpw_sink2 reaches its monitor, not qpw_sink's."""
         other = self.pw.record_sink(WORK / "sink1-idle.wav")
-        self.record_while(SINK2, True, SINK2, WORK / "sink2.wav")
+        self.record_while(SINK2, SINK2, WORK / "sink2.wav")
         other.stop()
         self.check_tone(WORK / "sink2.wav")
         idle = analyze.analyze(WORK / "sink1-idle.wav")

@@ -282,21 +282,25 @@ class PipeWire:
         return client
 
     def record(self, target, path, fmt="s16", rate=RATE, channels=2,
-               monitor=False, linked_timeout=10.0):
-        """Start pw-record from node target into the WAV path (monitor=True:
-        what a sink plays).  Returns once its stream is linked; stop() the
-        returned Client to finish the file."""
-        argv = ["pw-record", "--target", target, "--format", fmt,
-                "--rate", str(rate), "--channels", str(channels)]
-        if monitor:
-            argv += ["-P", "stream.capture.sink=true"]
+               linked_timeout=10.0):
+        """Start pw-record from node target into the WAV path (for a sink:
+        what it plays, from its monitor).  Returns once its stream is linked; stop() the
+        returned Client to finish the file.
+
+        The recorder is linked here, port by port, rather than by
+        WirePlumber: a session manager that is still settling may pick
+        the default node instead of target, and a recording of the wrong
+        node is silent rather than an error."""
+        argv = ["pw-record", "-P", "node.autoconnect=false",
+                "--format", fmt, "--rate", str(rate),
+                "--channels", str(channels)]
         rec = self.client(argv + [str(path)], f"pw-record-{Path(path).name}.log")
-        self.wait_linked(rec, linked_timeout)
+        self.link_ports(target, rec, timeout=linked_timeout)
         return rec
 
     def record_sink(self, path, fmt="s16", rate=RATE, channels=2, sink=SINK):
         """Record what the sink plays (its monitor) into the WAV path."""
-        return self.record(sink, path, fmt, rate, channels, monitor=True)
+        return self.record(sink, path, fmt, rate, channels)
 
     def record_source(self, path, fmt="s16", rate=RATE, channels=2,
                       source=SOURCE):
@@ -317,6 +321,8 @@ class PipeWire:
         player = self.client(argv + [str(wav)], f"pw-play-{Path(wav).name}.log")
         if manual:
             self.link_ports(player, target)
+        else:
+            self.wait_linked(player, target)
         if not wait:
             return player
         rc = player.wait(timeout)
@@ -336,31 +342,35 @@ class PipeWire:
             raise PipeWireError(f"no PipeWire node named {name!r}")
         return _props(node).get("media.class")
 
-    def link_ports(self, client, target, timeout=10.0):
-        """Link the output ports of client's stream to the input ports of
-        node target, channel by channel, with pw-link."""
+    def link_ports(self, source, sink, timeout=10.0):
+        """Link the output ports of source to the input ports of sink,
+        channel by channel, with pw-link.  Each is a node name or a Client
+        (its stream's node)."""
         deadline = time.monotonic() + timeout
         while True:
             objects = self.dump()
-            outs = _ports(objects, self._client_nodes(objects, client), "out")
-            node = _find_node(objects, target)
-            ins = _ports(objects, {node["id"]} if node else set(), "in")
+            outs = _ports(objects, self._node_ids(objects, source), "out")
+            ins = _ports(objects, self._node_ids(objects, sink), "in")
             if outs and ins:
                 break
-            if time.monotonic() > deadline or client.proc.poll() is not None:
-                raise PipeWireError(f"cannot link {client.argv[0]} to "
-                                    f"{target}: ports not found")
+            gone = [c for c in (source, sink)
+                    if isinstance(c, Client) and c.proc.poll() is not None]
+            if time.monotonic() > deadline or gone:
+                raise PipeWireError(f"cannot link {_label(source)} to "
+                                    f"{_label(sink)}: ports not found")
             time.sleep(0.1)
         # A mono stream feeds every channel; others go channel by channel.
         if set(outs) == {"MONO"}:
             pairs = [(outs["MONO"], in_id) for in_id in ins.values()]
+        elif set(ins) == {"MONO"}:
+            pairs = [(next(iter(outs.values())), ins["MONO"])]
         else:
             pairs = [(out_id, ins[ch]) for ch, out_id in outs.items()
                      if ch in ins]
         if not pairs:
-            raise PipeWireError(f"cannot link {client.argv[0]} to {target}: "
-                                f"no common channels ({sorted(outs)} -> "
-                                f"{sorted(ins)})")
+            raise PipeWireError(f"cannot link {_label(source)} to "
+                                f"{_label(sink)}: no common channels "
+                                f"({sorted(outs)} -> {sorted(ins)})")
         for out_id, in_id in pairs:
             res = subprocess.run(["pw-link", str(out_id), str(in_id)],
                                  env=self.env(), capture_output=True,
@@ -368,6 +378,13 @@ class PipeWire:
             if res.returncode != 0:
                 raise PipeWireError(f"pw-link {out_id} {in_id}: "
                                     f"{res.stderr.strip()}")
+
+    def _node_ids(self, objects, end):
+        """The node ids of a link end: a Client's stream or a named node."""
+        if isinstance(end, Client):
+            return self._client_nodes(objects, end)
+        node = _find_node(objects, end)
+        return {node["id"]} if node else set()
 
     @staticmethod
     def _client_nodes(objects, client):
@@ -377,22 +394,37 @@ class PipeWire:
         return {o["id"] for o in _objects(objects, "Node")
                 if _props(o).get("client.id") in clients}
 
-    def wait_linked(self, client, timeout=10.0):
-        """Wait until the stream node of client's process has a link."""
+    def wait_linked(self, client, target, timeout=10.0):
+        """Wait until the stream node of client's process is linked to the
+        node target: True once it is, False if the client ended first,
+        PipeWireError naming the stream's peers after the timeout."""
         deadline = time.monotonic() + timeout
+        peers, objects = set(), []
         while time.monotonic() < deadline:
             if client.proc.poll() is not None:
-                break
+                return False
             objects = self.dump()
             nodes = self._client_nodes(objects, client)
-            if any({o["info"].get("input-node-id"),
-                    o["info"].get("output-node-id")} & nodes
-                   for o in _objects(objects, "Link")):
-                return
+            target_ids = self._node_ids(objects, target)
+            peers = {n for o in _objects(objects, "Link")
+                     for n in (o["info"].get("input-node-id"),
+                               o["info"].get("output-node-id"))
+                     if {o["info"].get("input-node-id"),
+                         o["info"].get("output-node-id")} & nodes} - nodes
+            if peers & target_ids:
+                return True
             time.sleep(0.1)
-        raise PipeWireError(f"{' '.join(client.argv)}: stream not linked "
-                            f"within {timeout} s:\n{tail(client.log_path)}\n"
-                            f"{self.log_tail()}")
+        names = sorted(_props(o).get("node.name", str(o["id"]))
+                       for o in _objects(objects, "Node") if o["id"] in peers)
+        raise PipeWireError(f"{' '.join(client.argv)}: stream not linked to "
+                            f"{target} within {timeout} s (linked to "
+                            f"{names or 'nothing'}):\n{tail(client.log_path)}"
+                            f"\n{self.log_tail()}")
+
+
+def _label(end):
+    """How a link end is named in messages."""
+    return end.argv[0] if isinstance(end, Client) else end
 
 
 def _parse_dump(text):
@@ -444,13 +476,14 @@ def _session_manager_up(objects):
 
 
 def _ports(objects, node_ids, direction):
-    """{audio.channel: port id} of the non-monitor ports of the given
-    nodes in one direction ("in"/"out")."""
-    return {_props(p).get("audio.channel"): p["id"]
-            for p in _objects(objects, "Port")
-            if _props(p).get("node.id") in node_ids
-            and _props(p).get("port.direction") == direction
-            and not _props(p).get("port.monitor")}
+    """{audio.channel: port id} of the ports of the given nodes in one
+    direction ("in"/"out"); monitor ports only where there are no others
+    (a null sink's outputs are all monitors, its sink's and its source's)."""
+    ports = [p for p in _objects(objects, "Port")
+             if _props(p).get("node.id") in node_ids
+             and _props(p).get("port.direction") == direction]
+    plain = [p for p in ports if not _props(p).get("port.monitor")]
+    return {_props(p).get("audio.channel"): p["id"] for p in plain or ports}
 
 
 def _has_ports(objects, name):

@@ -49,6 +49,12 @@ uint64_t qpw_geometry_drain_us(const QPwStreamGeometry *geo,
     return qpw_frames_to_us(frames + 2ull * geo->quantum_frames, geo->rate);
 }
 
+static void format_node_latency(QPwStreamGeometry *geo)
+{
+    snprintf(geo->node_latency, sizeof(geo->node_latency), "%u/%u",
+             geo->quantum_frames, geo->rate);
+}
+
 bool qpw_latency_validate(uint32_t latency_us, const char **reason)
 {
     if (latency_us < QPW_LATENCY_MIN_US) {
@@ -115,12 +121,47 @@ bool qpw_geometry_init(QPwStreamGeometry *geo, QPwFormat format,
     geo->bytes_per_frame = bps * channels;
     geo->latency_frames = (uint32_t)latency;
     geo->period_frames = (uint32_t)period;
+    geo->base_quantum_frames = (uint32_t)quantum;
     geo->quantum_frames = (uint32_t)quantum;
     geo->highwater_frames = (uint32_t)highwater;
     geo->capacity_frames = (uint32_t)capacity;
     geo->highwater_bytes = (uint32_t)highwater * geo->bytes_per_frame;
     geo->capacity_bytes = (uint32_t)bytes;
-    snprintf(geo->node_latency, sizeof(geo->node_latency), "%u/%u",
-             geo->quantum_frames, rate);
+    format_node_latency(geo);
     return true;
+}
+
+bool qpw_geometry_set_period_hint(QPwStreamGeometry *geo, uint32_t period_us)
+{
+    uint64_t hint = qpw_us_to_frames(period_us, geo->rate);
+    uint32_t old = geo->quantum_frames;
+
+    geo->period_hint_frames = hint < UINT32_MAX ? (uint32_t)hint : UINT32_MAX;
+    geo->quantum_frames = geo->base_quantum_frames;
+    if (geo->period_hint_frames &&
+        geo->period_hint_frames < geo->quantum_frames) {
+        geo->quantum_frames = geo->period_hint_frames;
+    }
+    format_node_latency(geo);
+    return geo->quantum_frames != old;
+}
+
+uint32_t qpw_prime_bytes(const QPwStreamGeometry *geo, uint32_t cycle_bytes,
+                         bool woken)
+{
+    uint64_t late = woken ? cycle_bytes
+                          : (uint64_t)geo->period_frames * geo->bytes_per_frame;
+    uint64_t need = cycle_bytes + late;
+
+    return need < geo->highwater_bytes ? (uint32_t)need : geo->highwater_bytes;
+}
+
+bool qpw_wake_out(uint32_t fill_bytes, uint32_t cycle_bytes)
+{
+    return fill_bytes < 2ull * cycle_bytes;
+}
+
+bool qpw_wake_in(uint32_t fill_bytes, uint32_t period_bytes)
+{
+    return fill_bytes >= period_bytes;
 }

@@ -18,6 +18,13 @@
  *  - the capacity adds one more timer period of headroom, which is what
  *    lets a capture ring ride out one late QEMU timer tick.
  *
+ * When the voice's user says what period it moves audio in (a guest's
+ * period, through audio_set_period_hint_*()), the quantum asked for is at
+ * most that period, so a guest buffer of two short periods still holds
+ * more than a graph cycle, and the process callback wakes QEMU's audio
+ * layer itself when the ring needs QEMU (qpw_wake_out(), qpw_wake_in())
+ * rather than leaving it to the next timer tick.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
@@ -52,6 +59,8 @@ typedef struct QPwStreamGeometry {
 
     uint32_t latency_frames;        /* latency_us at rate, rounded up */
     uint32_t period_frames;         /* one QEMU timer period, rounded up */
+    uint32_t base_quantum_frames;   /* the quantum without a period hint */
+    uint32_t period_hint_frames;    /* the user's period; 0: none given */
     uint32_t quantum_frames;        /* what node.latency asks PipeWire for */
     uint32_t highwater_frames;
     uint32_t capacity_frames;
@@ -96,5 +105,35 @@ bool qpw_geometry_init(QPwStreamGeometry *geo, QPwFormat format,
                        uint32_t channels, uint32_t rate,
                        uint32_t latency_us, uint32_t timer_period_us,
                        const char **reason);
+
+/*
+ * The voice's user moves audio in periods of @period_us (0: unknown, which
+ * drops an earlier hint): ask for a quantum of at most that period.
+ * Updates quantum_frames and node_latency; returns true if they changed.
+ */
+bool qpw_geometry_set_period_hint(QPwStreamGeometry *geo, uint32_t period_us);
+
+/*
+ * Playback: the ring fill a started stream waits for before taking audio,
+ * for a graph cycle of @cycle_bytes when QEMU is woken (@woken) or only
+ * refills on its timer: this cycle plus what arrives too late for the
+ * next one (a cycle, or a timer period), and never more than the ring is
+ * topped up to.
+ */
+uint32_t qpw_prime_bytes(const QPwStreamGeometry *geo, uint32_t cycle_bytes,
+                         bool woken);
+
+/*
+ * Playback, after a graph cycle of @cycle_bytes left @fill_bytes in the
+ * ring: whether to wake QEMU now, as the next cycle or the one after it
+ * would run the ring dry.
+ */
+bool qpw_wake_out(uint32_t fill_bytes, uint32_t cycle_bytes);
+
+/*
+ * Capture, with @fill_bytes in the ring: whether to wake QEMU now, as it
+ * holds a whole period (@period_bytes, non-zero) of its user's.
+ */
+bool qpw_wake_in(uint32_t fill_bytes, uint32_t period_bytes);
 
 #endif /* QEMU_PWAUDIO_TIMING_H */

@@ -24,10 +24,18 @@
  * the ring as soon as PipeWire runs that stream. The loop thread tells
  * QEMU's thread which stream to use through a per-stream epoch.
  *
+ * Wake-ups: QEMU's audio timer alone is too coarse for a guest that moves
+ * audio in periods shorter than a timer period. Once a voice's user has
+ * said its period (audio_set_period_hint_*()), the stream asks for a
+ * quantum of at most that period, and its process callback schedules a
+ * bottom half that runs the audio layer as soon as the playback ring
+ * runs low or a capture period is in, as QEMU's poll-mode backends do.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include "qemu/osdep.h"
+#include "qemu/main-loop.h"
 #include "qemu/module.h"
 #include "qemu/atomic.h"
 #include "qemu/queue.h"
@@ -71,6 +79,8 @@ typedef struct QPwStream QPwStream;
 /* Per -audiodev: the thread loop and the connection to the daemon. */
 typedef struct QPwAudio {
     Audiodev *dev;
+    AudioState *audio;                  /* set by the first voice */
+    QEMUBH *wake_bh;                    /* runs the audio layer now */
     struct pw_thread_loop *loop;
     struct pw_context *context;
 
@@ -128,7 +138,15 @@ struct QPwStream {
      */
     uint32_t epoch;
 
+    /*
+     * Changed by QEMU's thread under the loop lock (the period hint); the
+     * realtime thread reads only @wake_period_bytes, atomically.
+     */
     QPwStreamGeometry geo;
+    uint32_t wake_period_bytes;     /* the hint in bytes; 0: never wake */
+
+    /* Playback: the length of the last graph cycle (realtime thread). */
+    uint32_t cycle_bytes;
     QPwFormat format;
     bool big_endian;
     enum spa_audio_format spa_format;
@@ -385,9 +403,21 @@ static void qpw_count_xrun(QPwStream *s, uint32_t bytes)
     qatomic_add(&s->xrun_frames, bytes / s->geo.bytes_per_frame);
 }
 
+/*
+ * Realtime thread: have QEMU's main loop run the audio layer now, if
+ * @needed. Scheduling a bottom half neither blocks nor allocates.
+ */
+static void qpw_stream_wake(QPwStream *s, bool needed)
+{
+    if (needed) {
+        qemu_bh_schedule(s->pw->wake_bh);
+    }
+}
+
 static void qpw_on_process_out(void *opaque)
 {
     QPwStream *s = opaque;
+    bool woken = qatomic_read(&s->wake_period_bytes) != 0;
     uint32_t stride = s->geo.bytes_per_frame;
     struct pw_buffer *b = pw_stream_dequeue_buffer(s->stream);
     struct spa_data *d;
@@ -408,6 +438,7 @@ static void qpw_on_process_out(void *opaque)
     if (b->requested && b->requested < len / stride) {
         len = (uint32_t)b->requested * stride;
     }
+    qatomic_set(&s->cycle_bytes, len);
 
     /*
      * After a start, play silence until QEMU has queued this cycle's
@@ -415,15 +446,16 @@ static void qpw_on_process_out(void *opaque)
      * period), or as much as it ever queues: starting on too little puts
      * a dropout a few milliseconds into every sound, and counts it as an
      * underrun. The zero-length read carries out a drop requested by
-     * qpw_enable_out() first, so stale audio does not count.
+     * qpw_enable_out() first, so stale audio does not count. The
+     * geometry's quantum is not used: PipeWire may run a smaller one.
      */
     if (!qatomic_read(&s->primed)) {
-        uint32_t need = len + s->geo.period_frames * stride;
+        uint32_t need = qpw_prime_bytes(&s->geo, len, woken);
 
         qpw_ring_read(&s->ring, d->data, 0);
-        if (qpw_ring_fill(&s->ring) < MIN(need, s->geo.highwater_bytes) &&
-            !qatomic_read(&s->draining)) {
+        if (qpw_ring_fill(&s->ring) < need && !qatomic_read(&s->draining)) {
             qpw_format_fill_silence(s->format, s->big_endian, d->data, len);
+            qpw_stream_wake(s, woken);
             goto done;
         }
         qatomic_set(&s->primed, true);
@@ -433,6 +465,7 @@ static void qpw_on_process_out(void *opaque)
     if (got < len && !qatomic_read(&s->draining)) {
         qpw_count_xrun(s, len - got);
     }
+    qpw_stream_wake(s, woken && qpw_wake_out(qpw_ring_fill(&s->ring), len));
 
 done:
     d->chunk->offset = 0;
@@ -457,10 +490,14 @@ static void qpw_on_process_in(void *opaque)
         uint32_t put = qpw_ring_write(&s->ring, (uint8_t *)d->data + offset,
                                       size);
 
+        uint32_t period = qatomic_read(&s->wake_period_bytes);
+
         /* QEMU has not kept up: the newest audio is what gets lost. */
         if (put < size) {
             qpw_count_xrun(s, size - put);
         }
+        qpw_stream_wake(s, period &&
+                        qpw_wake_in(qpw_ring_fill(&s->ring), period));
     }
     pw_stream_queue_buffer(s->stream, b);
 }
@@ -1041,14 +1078,41 @@ static void qpw_stream_set_volume(QPwStream *s, Volume *vol)
     pw_thread_loop_unlock(s->pw->loop);
 }
 
+/*
+ * The voice's user moves audio in periods of @period_us: ask PipeWire for
+ * a quantum of at most that, now and for every later stream, and wake
+ * QEMU from the process callback from now on (0: back to the timer).
+ */
+static void qpw_stream_set_period_hint(QPwStream *s, uint32_t period_us)
+{
+    uint32_t frames;
+
+    pw_thread_loop_lock(s->pw->loop);
+    if (qpw_geometry_set_period_hint(&s->geo, period_us)) {
+        const struct spa_dict_item item =
+            SPA_DICT_ITEM_INIT(PW_KEY_NODE_LATENCY, s->geo.node_latency);
+        const struct spa_dict dict = SPA_DICT_INIT(&item, 1);
+
+        pw_properties_set(s->props, PW_KEY_NODE_LATENCY, s->geo.node_latency);
+        if (s->stream) {
+            pw_stream_update_properties(s->stream, &dict);
+        }
+    }
+    frames = MIN(s->geo.period_hint_frames,
+                 s->geo.capacity_bytes / s->geo.bytes_per_frame);
+    qatomic_set(&s->wake_period_bytes, frames * s->geo.bytes_per_frame);
+    pw_thread_loop_unlock(s->pw->loop);
+    trace_qpw_period_hint(s->name, s->dir, period_us, s->geo.node_latency);
+}
+
 /* Playback. */
 
 /*
  * Set up a voice's stream and tell QEMU the format it gets (@info) and how
  * many frames its own buffer holds (@samples): one latency's worth.
  */
-static int qpw_voice_init(QPwStream *s, QPwAudio *pw, enum pw_direction dir,
-                          struct audsettings *as,
+static int qpw_voice_init(QPwStream *s, QPwAudio *pw, AudioState *audio,
+                          enum pw_direction dir, struct audsettings *as,
                           struct audio_pcm_info *info, size_t *samples)
 {
     AudiodevPipewirePerDirectionOptions *pdo =
@@ -1056,6 +1120,7 @@ static int qpw_voice_init(QPwStream *s, QPwAudio *pw, enum pw_direction dir,
                                    : pw->dev->u.pipewire.in;
     struct audsettings obt;
 
+    pw->audio = audio;
     if (qpw_stream_init(s, pw, pdo, dir, as, &obt) < 0) {
         qpw_stream_fini(s);
         return -1;
@@ -1071,7 +1136,8 @@ static int qpw_init_out(HWVoiceOut *hw, struct audsettings *as,
                         void *drv_opaque)
 {
     return qpw_voice_init(&container_of(hw, QPwVoiceOut, hw)->s, drv_opaque,
-                          PW_DIRECTION_OUTPUT, as, &hw->info, &hw->samples);
+                          hw->s, PW_DIRECTION_OUTPUT, as, &hw->info,
+                          &hw->samples);
 }
 
 static void qpw_fini_out(HWVoiceOut *hw)
@@ -1091,6 +1157,26 @@ static size_t qpw_buffer_get_free(HWVoiceOut *hw)
     return qpw_ring_room_below(&s->ring, s->geo.highwater_bytes);
 }
 
+/*
+ * How much more QEMU may queue now. When the process callback wakes QEMU
+ * as the ring runs low, the ring is kept at what the next two graph
+ * cycles take: taking more would only run the guest's clock ahead of the
+ * audio clock, up to the high-water mark.
+ */
+static uint32_t qpw_out_room(QPwStream *s)
+{
+    uint32_t cycle = qatomic_read(&s->cycle_bytes);
+
+    if (!qatomic_read(&s->wake_period_bytes)) {
+        return UINT32_MAX;
+    }
+    if (!cycle) {
+        cycle = s->geo.quantum_frames * s->geo.bytes_per_frame;
+    }
+    return qpw_ring_room_below(&s->ring, qpw_prime_bytes(&s->geo, cycle,
+                                                         true));
+}
+
 static size_t qpw_write(HWVoiceOut *hw, void *buf, size_t len)
 {
     QPwStream *s = &container_of(hw, QPwVoiceOut, hw)->s;
@@ -1100,7 +1186,8 @@ static size_t qpw_write(HWVoiceOut *hw, void *buf, size_t len)
         return audio_rate_get_bytes(&s->rate, &hw->info, len);
     }
     qpw_report_xruns(s, "underrun");
-    n = qpw_ring_write(&s->ring, buf, MIN(len, UINT32_MAX));
+    n = qpw_ring_write(&s->ring, buf, MIN(MIN(len, UINT32_MAX),
+                                          qpw_out_room(s)));
     trace_qpw_write(s->name, len, n, qpw_ring_fill(&s->ring));
     return n;
 }
@@ -1185,13 +1272,20 @@ static void qpw_volume_out(HWVoiceOut *hw, Volume *vol)
     qpw_stream_set_volume(&container_of(hw, QPwVoiceOut, hw)->s, vol);
 }
 
+static void qpw_period_hint_out(HWVoiceOut *hw, uint32_t period_us)
+{
+    qpw_stream_set_period_hint(&container_of(hw, QPwVoiceOut, hw)->s,
+                               period_us);
+}
+
 /* Capture. */
 
 static int qpw_init_in(HWVoiceIn *hw, struct audsettings *as,
                        void *drv_opaque)
 {
     return qpw_voice_init(&container_of(hw, QPwVoiceIn, hw)->s, drv_opaque,
-                          PW_DIRECTION_INPUT, as, &hw->info, &hw->samples);
+                          hw->s, PW_DIRECTION_INPUT, as, &hw->info,
+                          &hw->samples);
 }
 
 static void qpw_fini_in(HWVoiceIn *hw)
@@ -1242,6 +1336,12 @@ static void qpw_volume_in(HWVoiceIn *hw, Volume *vol)
     qpw_stream_set_volume(&container_of(hw, QPwVoiceIn, hw)->s, vol);
 }
 
+static void qpw_period_hint_in(HWVoiceIn *hw, uint32_t period_us)
+{
+    qpw_stream_set_period_hint(&container_of(hw, QPwVoiceIn, hw)->s,
+                               period_us);
+}
+
 /* The driver. */
 
 static bool qpw_validate_pdo(Audiodev *dev, const char *dir,
@@ -1283,6 +1383,10 @@ static void qpw_audio_free(QPwAudio *pw)
     }
     if (pw->loop) {
         pw_thread_loop_destroy(pw->loop);
+    }
+    /* No process callback is left to schedule it. */
+    if (pw->wake_bh) {
+        qemu_bh_delete(pw->wake_bh);
     }
     g_free(pw);
 }
@@ -1333,6 +1437,16 @@ static int qpw_audio_connect(QPwAudio *pw, const char **what)
     return 0;
 }
 
+/* Main loop: a process callback asked for the audio layer to run now. */
+static void qpw_on_wake(void *opaque)
+{
+    QPwAudio *pw = opaque;
+
+    if (pw->audio) {
+        audio_run(pw->audio, "pipewire");
+    }
+}
+
 static void *qpw_audio_init(Audiodev *dev)
 {
     static bool qpw_initialized;
@@ -1359,6 +1473,7 @@ static void *qpw_audio_init(Audiodev *dev)
 
     pw = g_new0(QPwAudio, 1);
     pw->dev = dev;
+    pw->wake_bh = qemu_bh_new(qpw_on_wake, pw);
     pw->state = QPW_CONN_DOWN;
     QLIST_INIT(&pw->streams);
     if (!qpw_retry_init(&pw->retry, QPW_RETRY_FIRST_MS, QPW_RETRY_MAX_MS)) {
@@ -1410,6 +1525,7 @@ static struct audio_pcm_ops qpw_pcm_ops = {
     .run_buffer_out = audio_generic_run_buffer_out,
     .enable_out = qpw_enable_out,
     .volume_out = qpw_volume_out,
+    .period_hint_out = qpw_period_hint_out,
 
     .init_in = qpw_init_in,
     .fini_in = qpw_fini_in,
@@ -1417,6 +1533,7 @@ static struct audio_pcm_ops qpw_pcm_ops = {
     .run_buffer_in = audio_generic_run_buffer_in,
     .enable_in = qpw_enable_in,
     .volume_in = qpw_volume_in,
+    .period_hint_in = qpw_period_hint_in,
 };
 
 static struct audio_driver qpw_audio_driver = {

@@ -110,6 +110,39 @@ AudiodevList *qmp_query_audiodevs(Error **errp)
 }
 """
 
+# A voice's user (a sound card) tells the backend the period it moves audio
+# in, so that a backend can size its buffering and wake-ups to it.
+PERIOD_HINT_API = """\
+/*
+ * The voice's user moves audio in periods of @period_us (0: unknown); a
+ * backend may size its own buffering and wake-ups to that.
+ */
+void audio_set_period_hint_out(SWVoiceOut *sw, uint32_t period_us);
+void audio_set_period_hint_in(SWVoiceIn *sw, uint32_t period_us);
+"""
+
+PERIOD_HINT_OPS = """\
+    /* optional: the period the voice's user moves audio in, 0: unknown */
+    void   (*period_hint_out)(HWVoiceOut *hw, uint32_t period_us);
+    void   (*period_hint_in)(HWVoiceIn *hw, uint32_t period_us);
+"""
+
+PERIOD_HINT = """
+void audio_set_period_hint_out(SWVoiceOut *sw, uint32_t period_us)
+{
+    if (sw && sw->hw->pcm_ops->period_hint_out) {
+        sw->hw->pcm_ops->period_hint_out(sw->hw, period_us);
+    }
+}
+
+void audio_set_period_hint_in(SWVoiceIn *sw, uint32_t period_us)
+{
+    if (sw && sw->hw->pcm_ops->period_hint_in) {
+        sw->hw->pcm_ops->period_hint_in(sw->hw, period_us);
+    }
+}
+"""
+
 GLUE = [
     # The build system: an option, a dependency, a driver.
     Glue('meson_options.txt', "option('sndio', type: 'feature'", 'before-line',
@@ -164,6 +197,14 @@ GLUE = [
          'the implicit default audiodev keeps QEMU\'s defaults)'),
     Glue('audio/audio.c', '', 'append', QUERY_AUDIODEVS,
          '`query-audiodevs`: the running audiodevs, read off `audio_states`'),
+    Glue('audio/audio.h', 'void audio_set_volume_in(SWVoiceIn *sw, Volume *vol);',
+         'after-line', PERIOD_HINT_API,
+         '`audio_set_period_hint_out/in()`: a sound card tells the backend its period'),
+    Glue('audio/audio_int.h', '    void   (*volume_in)(HWVoiceIn *hw, Volume *vol);',
+         'after-line', PERIOD_HINT_OPS,
+         '... through two optional `audio_pcm_ops` members'),
+    Glue('audio/audio.c', '', 'append', PERIOD_HINT,
+         '... which the audio layer calls for the voice\'s backend'),
     Glue('audio/audio_template.h', 'case AUDIODEV_DRIVER_SDL:', 'before-line',
          '    case AUDIODEV_DRIVER_PIPEWIRE:\n'
          '        return qapi_AudiodevPipewirePerDirectionOptions_base(\n'

@@ -194,6 +194,19 @@ uint64_t vsnd_pcm_bytes_per_second(const VSndPcmParams *params)
            vsnd_pcm_rate_hz(params->rate);
 }
 
+uint32_t vsnd_pcm_period_us(const VSndPcmParams *params)
+{
+    uint64_t rate = vsnd_pcm_bytes_per_second(params);
+    uint64_t us;
+
+    if (!rate) {
+        return 0;
+    }
+    /* period_bytes < 2^32 and 10^6 < 2^20: the product fits. */
+    us = (uint64_t)params->period_bytes * 1000000 / rate;
+    return us < UINT32_MAX ? (uint32_t)us : UINT32_MAX;
+}
+
 static bool vsnd_is_subset(uint64_t mask, uint64_t of)
 {
     return (mask & ~of) == 0;

@@ -111,6 +111,12 @@ uint32_t vsnd_pcm_frame_bytes(const VSndPcmParams *params);
 uint64_t vsnd_pcm_bytes_per_second(const VSndPcmParams *params);
 
 /*
+ * The length of one period of @params in microseconds, rounded down (at
+ * most UINT32_MAX); 0 if its format or rate is undefined.
+ */
+uint32_t vsnd_pcm_period_us(const VSndPcmParams *params);
+
+/*
  * Whether @caps describes a stream this device can run: a defined
  * direction, formats a non-empty subset of VSND_PCM_FORMATS_SUPPORTED,
  * rates a non-empty subset of the defined rates, 1 <= channels_min <=

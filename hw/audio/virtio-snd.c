@@ -469,12 +469,19 @@ static bool virtio_snd_stream_open(VirtIOSoundStream *s)
                                                                     : "in",
                                             s->id);
 
+    /*
+     * The guest moves audio a period at a time: a backend that knows it
+     * can keep its own buffering below the guest's and move each period
+     * when it comes rather than on the audio layer's timer.
+     */
     if (virtio_snd_is_output(s)) {
         s->voice_out = AUD_open_out(&s->snd->card, s->voice_out, name, s,
                                     virtio_snd_output_cb, &as);
+        audio_set_period_hint_out(s->voice_out, vsnd_pcm_period_us(p));
     } else {
         s->voice_in = AUD_open_in(&s->snd->card, s->voice_in, name, s,
                                   virtio_snd_input_cb, &as);
+        audio_set_period_hint_in(s->voice_in, vsnd_pcm_period_us(p));
     }
     virtio_snd_stream_apply_volume(s);
     return s->voice_out || s->voice_in;

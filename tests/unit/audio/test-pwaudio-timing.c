@@ -221,6 +221,82 @@ static void test_geometry_rejects(void)
     }
 }
 
+/* 48 kHz S16 stereo, default latency (quantum 557), 10 ms timer. */
+static QPwStreamGeometry default_geometry(void)
+{
+    QPwStreamGeometry g;
+
+    g_assert_true(qpw_geometry_init(&g, QPW_FORMAT_S16, 2, 48000, 46440,
+                                    10000, NULL));
+    g_assert_cmpuint(g.quantum_frames, ==, 557);
+    return g;
+}
+
+static void test_period_hint(void)
+{
+    QPwStreamGeometry g = default_geometry();
+    uint32_t highwater = g.highwater_bytes, capacity = g.capacity_bytes;
+
+    /* A 5 ms guest period: the quantum asked for follows it. */
+    g_assert_true(qpw_geometry_set_period_hint(&g, 5000));
+    g_assert_cmpuint(g.period_hint_frames, ==, 240);
+    g_assert_cmpuint(g.quantum_frames, ==, 240);
+    g_assert_cmpstr(g.node_latency, ==, "240/48000");
+
+    /* The same again changes nothing. */
+    g_assert_false(qpw_geometry_set_period_hint(&g, 5000));
+
+    /* A period longer than the latency allows: the latency's quarter. */
+    g_assert_true(qpw_geometry_set_period_hint(&g, 20000));
+    g_assert_cmpuint(g.period_hint_frames, ==, 960);
+    g_assert_cmpuint(g.quantum_frames, ==, 557);
+    g_assert_cmpstr(g.node_latency, ==, "557/48000");
+
+    /* A period rounds up to whole frames; 0 drops the hint. */
+    g_assert_true(qpw_geometry_set_period_hint(&g, 1));
+    g_assert_cmpuint(g.quantum_frames, ==, 1);
+    g_assert_cmpstr(g.node_latency, ==, "1/48000");
+    g_assert_true(qpw_geometry_set_period_hint(&g, 0));
+    g_assert_cmpuint(g.period_hint_frames, ==, 0);
+    g_assert_cmpuint(g.quantum_frames, ==, 557);
+    g_assert_cmpstr(g.node_latency, ==, "557/48000");
+
+    /* A huge hint neither overflows nor touches the ring's sizes. */
+    g_assert_false(qpw_geometry_set_period_hint(&g, UINT32_MAX));
+    g_assert_cmpuint(g.period_hint_frames, ==, 206158431);
+    g_assert_cmpuint(g.highwater_bytes, ==, highwater);
+    g_assert_cmpuint(g.capacity_bytes, ==, capacity);
+}
+
+static void test_prime_bytes(void)
+{
+    QPwStreamGeometry g = default_geometry();
+
+    /* Woken: this cycle and the next. */
+    g_assert_cmpuint(qpw_prime_bytes(&g, 512, true), ==, 1024);
+    /* On the timer only: this cycle and a 10 ms timer period. */
+    g_assert_cmpuint(qpw_prime_bytes(&g, 512, false), ==, 512 + 1920);
+    /* Never above what the ring is topped up to. */
+    g_assert_cmpuint(qpw_prime_bytes(&g, g.highwater_bytes, true), ==,
+                     g.highwater_bytes);
+    g_assert_cmpuint(qpw_prime_bytes(&g, UINT32_MAX, false), ==,
+                     g.highwater_bytes);
+}
+
+static void test_wake(void)
+{
+    /* Playback: wake while less than two cycles are left. */
+    g_assert_true(qpw_wake_out(0, 512));
+    g_assert_true(qpw_wake_out(1023, 512));
+    g_assert_false(qpw_wake_out(1024, 512));
+    g_assert_true(qpw_wake_out(UINT32_MAX - 1, UINT32_MAX));
+
+    /* Capture: wake once a whole period is there. */
+    g_assert_false(qpw_wake_in(959, 960));
+    g_assert_true(qpw_wake_in(960, 960));
+    g_assert_true(qpw_wake_in(4000, 960));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -234,5 +310,8 @@ int main(int argc, char **argv)
     g_test_add_func("/pwaudio/timing/geometry", test_geometry);
     g_test_add_func("/pwaudio/timing/geometry-rejects",
                     test_geometry_rejects);
+    g_test_add_func("/pwaudio/timing/period-hint", test_period_hint);
+    g_test_add_func("/pwaudio/timing/prime-bytes", test_prime_bytes);
+    g_test_add_func("/pwaudio/timing/wake", test_wake);
     return g_test_run();
 }

@@ -261,6 +261,32 @@ static void test_frame_bytes(void)
     g_assert_cmpuint(vsnd_pcm_bytes_per_second(&p), ==, 0);
 }
 
+static void test_period_us(void)
+{
+    VSndPcmParams p = vsnd_test_params();
+
+    /* 1920 bytes of 48 kHz S16 stereo: 10 ms. */
+    g_assert_cmpuint(vsnd_pcm_period_us(&p), ==, 10000);
+    p.period_bytes = 960;
+    g_assert_cmpuint(vsnd_pcm_period_us(&p), ==, 5000);
+    /* Rounded down: one frame at 44.1 kHz is 22.67 us. */
+    p.rate = VIRTIO_SND_PCM_RATE_44100;
+    p.period_bytes = 4;
+    g_assert_cmpuint(vsnd_pcm_period_us(&p), ==, 22);
+    /* The longest period of the slowest stream saturates. */
+    p.channels = 1;
+    p.format = VIRTIO_SND_PCM_FMT_U8;
+    p.rate = VIRTIO_SND_PCM_RATE_5512;
+    p.period_bytes = UINT32_MAX;
+    g_assert_cmpuint(vsnd_pcm_period_us(&p), ==, UINT32_MAX);
+    /* No rate or no whole-byte frame: unknown. */
+    p.format = VIRTIO_SND_PCM_FMT_IMA_ADPCM;
+    g_assert_cmpuint(vsnd_pcm_period_us(&p), ==, 0);
+    p.format = VIRTIO_SND_PCM_FMT_S16;
+    p.rate = 200;
+    g_assert_cmpuint(vsnd_pcm_period_us(&p), ==, 0);
+}
+
 static void test_supported_masks(void)
 {
     g_assert_cmphex(VSND_PCM_FORMATS_SUPPORTED, ==,
@@ -382,6 +408,7 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-snd/pcm/format-bytes", test_format_bytes);
     g_test_add_func("/virtio-snd/pcm/rate-hz", test_rate_hz);
     g_test_add_func("/virtio-snd/pcm/frame-bytes", test_frame_bytes);
+    g_test_add_func("/virtio-snd/pcm/period-us", test_period_us);
     g_test_add_func("/virtio-snd/pcm/supported-masks", test_supported_masks);
     g_test_add_func("/virtio-snd/pcm/caps-valid", test_caps_valid);
     g_test_add_func("/virtio-snd/pcm/info-from-caps", test_info_from_caps);

@@ -207,6 +207,11 @@ uint32_t vsnd_pcm_period_us(const VSndPcmParams *params)
     return us < UINT32_MAX ? (uint32_t)us : UINT32_MAX;
 }
 
+bool vsnd_pcm_return_gap_over(const VSndPcmParams *params, int64_t since_ns)
+{
+    return since_ns >= (int64_t)vsnd_pcm_period_us(params) * 1000 / 2;
+}
+
 static bool vsnd_is_subset(uint64_t mask, uint64_t of)
 {
     return (mask & ~of) == 0;

@@ -117,6 +117,13 @@ uint64_t vsnd_pcm_bytes_per_second(const VSndPcmParams *params);
 uint32_t vsnd_pcm_period_us(const VSndPcmParams *params);
 
 /*
+ * Whether @since_ns (the time since a message of the stream was last
+ * returned) is at least half a period of @params, so that the guest has
+ * had the time to see that return before it gets its last message back.
+ */
+bool vsnd_pcm_return_gap_over(const VSndPcmParams *params, int64_t since_ns);
+
+/*
  * Whether @caps describes a stream this device can run: a defined
  * direction, formats a non-empty subset of VSND_PCM_FORMATS_SUPPORTED,
  * rates a non-empty subset of the defined rates, 1 <= channels_min <=

@@ -61,6 +61,7 @@ struct VirtIOSoundStream {
     VSndPcmPacer pacer;                 /* playback: what may be taken now */
     bool starved;                       /* an xrun was reported, not ended */
     int64_t empty_since_ns;             /* playback ran out of messages; -1 */
+    int64_t last_return_ns;             /* when a message was last returned */
 };
 
 static bool virtio_snd_is_output(const VirtIOSoundStream *s)
@@ -274,6 +275,20 @@ static size_t virtio_snd_capture_chunk(VirtIOSoundStream *s,
 }
 
 /*
+ * Whether the finished message @x may go back to the guest @now. Linux
+ * reads its position modulo the buffer: two returns it handles in one go
+ * that complete a whole two-period buffer look like no progress at all,
+ * and the stream stalls. So the last message the guest has given waits
+ * until half a period after the previous return.
+ */
+static bool virtio_snd_may_return(VirtIOSoundStream *s, VirtIOSoundXfer *x,
+                                  int64_t now)
+{
+    return QSIMPLEQ_NEXT(x, next) ||
+           vsnd_pcm_return_gap_over(&s->pcm.params, now - s->last_return_ns);
+}
+
+/*
  * Move audio between the stream's messages and its voice, which has room
  * for (or holds) @avail bytes, a chunk of whole frames at a time, within
  * the pacer's credit: a backend that takes or hands over a whole graph
@@ -288,27 +303,37 @@ static int virtio_snd_stream_transfer(VirtIOSoundStream *s, int avail)
     size_t frame = virtio_snd_frame_bytes(s);
     size_t chunk = sizeof(buf) - sizeof(buf) % frame;
     bool returned = false;
-    uint64_t room = vsnd_pcm_pacer_room(&s->pacer,
-                                        qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
+    int64_t now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+    uint64_t room = vsnd_pcm_pacer_room(&s->pacer, now);
 
-    while (avail > 0 && room > 0 && !QSIMPLEQ_EMPTY(&s->xfers)) {
+    while (!QSIMPLEQ_EMPTY(&s->xfers)) {
         VirtIOSoundXfer *x = QSIMPLEQ_FIRST(&s->xfers);
-        size_t want = MIN(MIN(x->xfer.data_len - x->done, chunk),
-                          MIN((size_t)avail, room));
-        size_t moved = out ? virtio_snd_play_chunk(s, x, buf, want)
-                           : virtio_snd_capture_chunk(s, x, buf, want);
+        size_t want, moved;
 
+        if (x->xfer.data_len - x->done < frame) {
+            if (!virtio_snd_may_return(s, x, now)) {
+                break;
+            }
+            virtio_snd_stream_return_first(s, VIRTIO_SND_S_OK,
+                                           out ? virtio_snd_latency(s, avail)
+                                               : 0);
+            s->last_return_ns = now;
+            returned = true;
+            continue;
+        }
+        if (avail <= 0 || !room) {
+            break;
+        }
+        want = MIN(MIN(x->xfer.data_len - x->done, chunk),
+                   MIN((size_t)avail, room));
+        moved = out ? virtio_snd_play_chunk(s, x, buf, want)
+                    : virtio_snd_capture_chunk(s, x, buf, want);
         x->done += moved;
         s->queued_bytes -= moved;
         avail -= moved;
         room -= moved;
         vsnd_pcm_pacer_consume(&s->pacer, moved);
-        if (x->xfer.data_len - x->done < frame) {
-            virtio_snd_stream_return_first(s, VIRTIO_SND_S_OK,
-                                           out ? virtio_snd_latency(s, avail)
-                                               : 0);
-            returned = true;
-        } else if (moved < want || !moved) {
+        if (x->xfer.data_len - x->done >= frame && (moved < want || !moved)) {
             break;
         }
     }

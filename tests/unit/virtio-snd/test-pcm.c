@@ -287,6 +287,22 @@ static void test_period_us(void)
     g_assert_cmpuint(vsnd_pcm_period_us(&p), ==, 0);
 }
 
+static void test_return_gap(void)
+{
+    VSndPcmParams p = vsnd_test_params();
+
+    /* 10 ms periods: 5 ms between returns. */
+    g_assert_false(vsnd_pcm_return_gap_over(&p, 0));
+    g_assert_false(vsnd_pcm_return_gap_over(&p, 4999999));
+    g_assert_true(vsnd_pcm_return_gap_over(&p, 5000000));
+    g_assert_true(vsnd_pcm_return_gap_over(&p, INT64_MAX));
+    /* A clock that went back: wait. */
+    g_assert_false(vsnd_pcm_return_gap_over(&p, -1));
+    /* No known period: nothing to wait for. */
+    p.rate = 200;
+    g_assert_true(vsnd_pcm_return_gap_over(&p, 0));
+}
+
 static void test_supported_masks(void)
 {
     g_assert_cmphex(VSND_PCM_FORMATS_SUPPORTED, ==,
@@ -409,6 +425,7 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-snd/pcm/rate-hz", test_rate_hz);
     g_test_add_func("/virtio-snd/pcm/frame-bytes", test_frame_bytes);
     g_test_add_func("/virtio-snd/pcm/period-us", test_period_us);
+    g_test_add_func("/virtio-snd/pcm/return-gap", test_return_gap);
     g_test_add_func("/virtio-snd/pcm/supported-masks", test_supported_masks);
     g_test_add_func("/virtio-snd/pcm/caps-valid", test_caps_valid);
     g_test_add_func("/virtio-snd/pcm/info-from-caps", test_info_from_caps);

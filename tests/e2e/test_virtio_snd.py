@@ -73,8 +73,9 @@ def guest_seconds(output):
 
 
 def trace_args(workdir):
-    """-trace arguments: xruns always, everything with QEMU_VSND_TRACE."""
-    events = ["virtio_snd_xrun", "qpw_xrun"]
+    """-trace arguments: xruns and the period the backend was told always,
+    everything with QEMU_VSND_TRACE."""
+    events = ["virtio_snd_xrun", "qpw_xrun", "qpw_period_hint"]
     if os.environ.get("QEMU_VSND_TRACE"):
         events += ["virtio_snd_*", "qpw_stream_new"]
     args = ["-msg", "timestamp=on", "-D", str(workdir / "trace.log")]
@@ -156,6 +157,7 @@ class VirtioSndCase(unittest.TestCase):
         self.assertNotIn("underrun", out, res.describe(40))
         self.assertNotIn("overrun", out, res.describe(40))
         res.xruns = xrun_counts(workdir)
+        res.trace_path = workdir / "trace.log"
         return res
 
     def aplay(self, fmt, qemu_args, name, options="", env=None):
@@ -274,9 +276,9 @@ class VirtioSndPipeWireTest(VirtioSndCase):
         """Stop PipeWire."""
         cls.pw.__exit__(None, None, None)
 
-    def play_to_sink(self, name, options=""):
+    def play_to_sink(self, name, options="", check=None):
         """The guest plays 48 kHz S16 stereo while the sink monitor is
-        recorded; check the recording."""
+        recorded; check the recording, and the guest result with check."""
         fmt = "s16-48k-stereo"
 
         def run(attempt):
@@ -292,6 +294,8 @@ class VirtioSndPipeWireTest(VirtioSndCase):
             self.check_tone(f"pipewire {name}", path, self.expected[fmt],
                             took=took, res=res)
             self.check_duration(took)
+            if check:
+                check(res)
         self.retried(run)
 
     def test_s16_48k_stereo(self):
@@ -305,6 +309,19 @@ class VirtioSndPipeWireTest(VirtioSndCase):
         at START (the guest then saw an I/O error at once)."""
         self.play_to_sink("10ms-periods",
                           "--period-time=10000 --buffer-time=40000")
+
+    def test_s16_48k_stereo_5ms_two_periods(self):
+        """Two 5 ms periods, a guest buffer (10 ms) shorter than the graph
+        cycle the backend asks for by default (557 frames): the device
+        tells the backend the guest's period, the stream asks PipeWire for
+        a quantum of it, and the tone plays with no backend underrun."""
+        def check(res):
+            trace = res.trace_path.read_text(errors="replace")
+            self.assertIn("qpw_period_hint snd0 (playback): the user's "
+                          "period is 5000 us, node.latency 240/48000", trace)
+            self.assertEqual(res.xruns[1], 0, "backend underruns")
+        self.play_to_sink("5ms-2-periods",
+                          "--period-time=5000 --buffer-time=10000", check)
 
     def test_capture(self):
         """A 1 kHz tone played into the PipeWire source is in the file the

@@ -1437,12 +1437,16 @@ static int qpw_audio_connect(QPwAudio *pw, const char **what)
     return 0;
 }
 
-/* Main loop: a process callback asked for the audio layer to run now. */
+/*
+ * Main loop: a process callback asked for the audio layer to run now.
+ * Not while the VM is stopped: QEMU's timer does not run then either, and
+ * a device must not touch guest memory behind a migration's back.
+ */
 static void qpw_on_wake(void *opaque)
 {
     QPwAudio *pw = opaque;
 
-    if (pw->audio) {
+    if (pw->audio && pw->audio->vm_running) {
         audio_run(pw->audio, "pipewire");
     }
 }

@@ -149,17 +149,18 @@ static void virtio_snd_xfer_return(VirtQueue *vq, VirtQueueElement *elem,
     g_free(elem);
 }
 
-/* Bytes queued in the audio layer ahead of what the guest sends next. */
+/*
+ * Playback: the bytes queued in the audio layer behind a message that is
+ * returned now, its buffer less its free space. The driver adds this to
+ * what it still counts as queued in the device (the messages not yet
+ * returned) to report the PCM delay, so those are not counted here.
+ */
 static uint32_t virtio_snd_latency(VirtIOSoundStream *s, int free_bytes)
 {
     int size = virtio_snd_is_output(s) && s->voice_out ?
                AUD_get_buffer_size_out(s->voice_out) : 0;
-    size_t queued = s->queued_bytes;
 
-    if (size > free_bytes && free_bytes >= 0) {
-        queued += size - free_bytes;
-    }
-    return MIN(queued, UINT32_MAX);
+    return size > free_bytes && free_bytes >= 0 ? size - free_bytes : 0;
 }
 
 /* Return the first message of @s's queue with @status. */

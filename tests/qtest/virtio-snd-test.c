@@ -785,6 +785,40 @@ static void test_playback(void)
     vsnd_stop(s);
 }
 
+/*
+ * The last message the guest has given goes back no sooner than half a
+ * period after the one before it: Linux would read two returns it handles
+ * together that complete its whole buffer as no progress at all. Here
+ * (2.5 ms periods) the first tick could take both messages at once.
+ */
+static void test_returns_apart(void)
+{
+    VSnd *s = vsnd_start("");
+    VSndMsg m[2];
+    int i, first, second;
+
+    g_assert_cmphex(set_params(s, 0, 0, 2, VIRTIO_SND_PCM_FMT_S16,
+                               VIRTIO_SND_PCM_RATE_48000, 480, 4 * 480), ==,
+                    VIRTIO_SND_S_OK);
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_PREPARE, 0), ==,
+                    VIRTIO_SND_S_OK);
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_START, 0), ==,
+                    VIRTIO_SND_S_OK);
+    for (i = 0; i < 2; i++) {
+        m[i] = io_queue(s, VIRTIO_SND_VQ_TX, 0, 480, false);
+    }
+    first = step_until_used(s, VIRTIO_SND_VQ_TX, 1000);
+    g_assert_cmphex(io_done(s, VIRTIO_SND_VQ_TX, &m[0], STATUS_LEN), ==,
+                    VIRTIO_SND_S_OK);
+    g_assert_false(used_ready(s, VIRTIO_SND_VQ_TX));
+    second = first + step_until_used(s, VIRTIO_SND_VQ_TX, 1000);
+    g_assert_cmphex(io_done(s, VIRTIO_SND_VQ_TX, &m[1], STATUS_LEN), ==,
+                    VIRTIO_SND_S_OK);
+    g_test_message("returned at %d and %d ms", first, second);
+    g_assert_cmpint(second - first, >=, 2);
+    vsnd_stop(s);
+}
+
 static void test_capture(void)
 {
     VSnd *s = vsnd_start("");
@@ -2559,6 +2593,7 @@ int main(int argc, char **argv)
     qtest_add_func("/virtio-snd/pcm-info", test_pcm_info);
     qtest_add_func("/virtio-snd/jack-chmap-info", test_jack_chmap_info);
     qtest_add_func("/virtio-snd/playback", test_playback);
+    qtest_add_func("/virtio-snd/returns-apart", test_returns_apart);
     qtest_add_func("/virtio-snd/capture", test_capture);
     qtest_add_func("/virtio-snd/xrun-event", test_xrun_event);
     qtest_add_func("/virtio-snd/odd-frames", test_odd_frames);

@@ -137,17 +137,10 @@ bool qpw_geometry_set_period_hint(QPwStreamGeometry *geo, uint32_t period_us)
     uint32_t old = geo->quantum_frames;
 
     geo->period_hint_frames = hint < UINT32_MAX ? (uint32_t)hint : UINT32_MAX;
-    /*
-     * Half a period: with a cycle of a whole period, or of the power of
-     * two below it that PipeWire runs, the periods of a capture stream
-     * end a whole cycle apart or two, so the guest sometimes has a
-     * fraction of a period to read one before its two-period buffer is
-     * full.
-     */
     geo->quantum_frames = geo->base_quantum_frames;
     if (geo->period_hint_frames &&
-        (geo->period_hint_frames + 1) / 2 < geo->quantum_frames) {
-        geo->quantum_frames = (geo->period_hint_frames + 1) / 2;
+        geo->period_hint_frames < geo->quantum_frames) {
+        geo->quantum_frames = geo->period_hint_frames;
     }
     format_node_latency(geo);
     return geo->quantum_frames != old;

@@ -20,9 +20,8 @@
  *
  * When the voice's user says what period it moves audio in (a guest's
  * period, through audio_set_period_hint_*()), the quantum asked for is at
- * most half that period, so a guest buffer of two short periods holds
- * several graph cycles and a period ends at most a small cycle off its
- * nominal time, and the process callback wakes QEMU's audio
+ * most that period, so a guest buffer of two short periods still holds
+ * more than a graph cycle, and the process callback wakes QEMU's audio
  * layer itself when the ring needs QEMU (qpw_wake_out(), qpw_wake_in())
  * rather than leaving it to the next timer tick.
  *
@@ -109,8 +108,7 @@ bool qpw_geometry_init(QPwStreamGeometry *geo, QPwFormat format,
 
 /*
  * The voice's user moves audio in periods of @period_us (0: unknown, which
- * drops an earlier hint): ask for a quantum of at most half that period
- * (rounded up to whole frames).
+ * drops an earlier hint): ask for a quantum of at most that period.
  * Updates quantum_frames and node_latency; returns true if they changed.
  */
 bool qpw_geometry_set_period_hint(QPwStreamGeometry *geo, uint32_t period_us);

@@ -27,7 +27,7 @@
  * Wake-ups: QEMU's audio timer alone is too coarse for a guest that moves
  * audio in periods shorter than a timer period. Once a voice's user has
  * said its period (audio_set_period_hint_*()), the stream asks for a
- * quantum of at most half that period, and its process callback schedules a
+ * quantum of at most that period, and its process callback schedules a
  * bottom half that runs the audio layer as soon as the playback ring
  * runs low or a capture period is in, as QEMU's poll-mode backends do.
  *
@@ -1080,7 +1080,7 @@ static void qpw_stream_set_volume(QPwStream *s, Volume *vol)
 
 /*
  * The voice's user moves audio in periods of @period_us: ask PipeWire for
- * a quantum of at most half that, now and for every later stream, and wake
+ * a quantum of at most that, now and for every later stream, and wake
  * QEMU from the process callback from now on (0: back to the timer).
  */
 static void qpw_stream_set_period_hint(QPwStream *s, uint32_t period_us)

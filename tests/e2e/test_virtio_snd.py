@@ -314,12 +314,11 @@ class VirtioSndPipeWireTest(VirtioSndCase):
         """Two 5 ms periods, a guest buffer (10 ms) shorter than the graph
         cycle the backend asks for by default (557 frames): the device
         tells the backend the guest's period, the stream asks PipeWire for
-        a quantum of half of it, and the tone plays with no backend
-        underrun."""
+        a quantum of it, and the tone plays with no backend underrun."""
         def check(res):
             trace = res.trace_path.read_text(errors="replace")
             self.assertIn("qpw_period_hint snd0 (playback): the user's "
-                          "period is 5000 us, node.latency 120/48000", trace)
+                          "period is 5000 us, node.latency 240/48000", trace)
             self.assertEqual(res.xruns[1], 0, "backend underruns")
         self.play_to_sink("5ms-2-periods",
                           "--period-time=5000 --buffer-time=10000", check)

@@ -1511,7 +1511,11 @@ static void *qpw_audio_init(Audiodev *dev)
     return pw;
 
 fail:
-    dolog("audiodev '%s': %s: %s\n", dev->id, what, spa_strerror(err));
+    /* Tried as the implicit default, QEMU just goes on to the next driver. */
+    trace_qpw_init_failed(dev->id, what, err);
+    if (!audio_trying_default) {
+        dolog("audiodev '%s': %s: %s\n", dev->id, what, spa_strerror(err));
+    }
     qpw_audio_free(pw);
     return NULL;
 }

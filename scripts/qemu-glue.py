@@ -143,6 +143,19 @@ void audio_set_period_hint_in(SWVoiceIn *sw, uint32_t period_us)
 }
 """
 
+# Without -audiodev QEMU tries its drivers in turn; one that cannot start
+# then should not print why (QEMU falls back to the next one).
+TRYING_DEFAULT = """\
+/* True while a driver is tried as the implicit default: it fails quietly. */
+extern bool audio_trying_default;
+"""
+
+TRYING_DEFAULT_CALL = """\
+                audio_trying_default = true;
+                done = !audio_driver_init(s, driver, false, dev);
+                audio_trying_default = false;
+"""
+
 GLUE = [
     # The build system: an option, a dependency, a driver.
     Glue('meson_options.txt', "option('sndio', type: 'feature'", 'before-line',
@@ -205,6 +218,16 @@ GLUE = [
          '... through two optional `audio_pcm_ops` members'),
     Glue('audio/audio.c', '', 'append', PERIOD_HINT,
          '... which the audio layer calls for the voice\'s backend'),
+    Glue('audio/audio_int.h', 'void audio_run(AudioState *s, const char *msg);',
+         'after-line', TRYING_DEFAULT,
+         '`audio_trying_default`: a driver tried as the implicit default knows it'),
+    Glue('audio/audio.c', '                audio_validate_opts(dev, &error_abort);\n'
+         '                done = !audio_driver_init(s, driver, false, dev);\n',
+         'replace', '                audio_validate_opts(dev, &error_abort);\n'
+         + TRYING_DEFAULT_CALL,
+         '... set around each try (so PipeWire without a daemon falls back quietly)'),
+    Glue('audio/audio.c', '', 'append', '\nbool audio_trying_default;\n',
+         '... and defined'),
     Glue('audio/audio_template.h', 'case AUDIODEV_DRIVER_SDL:', 'before-line',
          '    case AUDIODEV_DRIVER_PIPEWIRE:\n'
          '        return qapi_AudiodevPipewirePerDirectionOptions_base(\n'

@@ -552,6 +552,32 @@ class PwAudioTest(unittest.TestCase):
         self.assertEqual([d["driver"] for d in devs], ["pipewire"])
         self.assertTrue(devs[0]["out"]["mixing-engine"])
 
+    def test_implicit_default_no_daemon(self):
+        """A sound card, no -audiodev and no daemon: PipeWire, tried first
+        as the implicit default, fails without a word and QEMU falls back
+        (here to `none`, the only other driver built)."""
+        empty = self.work / "empty-runtime"
+        empty.mkdir(exist_ok=True)
+        env = dict(os.environ)
+        for var in ("PIPEWIRE_REMOTE", "PIPEWIRE_DEBUG", "QEMU_AUDIO_DRV"):
+            env.pop(var, None)
+        env.update(XDG_RUNTIME_DIR=str(empty), PIPEWIRE_RUNTIME_DIR=str(empty))
+        argv = [str(self.qemu), "-nodefaults", "-display", "none", "-S",
+                "-machine", "q35", "-accel", "tcg", "-device",
+                "ich9-intel-hda", "-device", "hda-duplex", "-qmp", "stdio"]
+        res = subprocess.run(
+            argv, env=env, capture_output=True, text=True, timeout=20,
+            input='{"execute": "qmp_capabilities"}\n'
+                  '{"execute": "query-audiodevs"}\n'
+                  '{"execute": "quit"}\n')
+        self.report(f"rc {res.returncode}; stderr {res.stderr.strip()!r}")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertNotIn("pipewire", res.stderr.lower())
+        replies = [json.loads(l) for l in res.stdout.splitlines() if l.strip()]
+        devs = next(r["return"] for r in replies
+                    if isinstance(r.get("return"), list))
+        self.assertEqual([d["driver"] for d in devs], ["none"])
+
     # -- the daemon goes away -------------------------------------------------
 
     def test_daemon_goes_away(self):

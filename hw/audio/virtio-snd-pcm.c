@@ -207,9 +207,14 @@ uint32_t vsnd_pcm_period_us(const VSndPcmParams *params)
     return us < UINT32_MAX ? (uint32_t)us : UINT32_MAX;
 }
 
-bool vsnd_pcm_return_gap_over(const VSndPcmParams *params, int64_t since_ns)
+int64_t vsnd_pcm_return_due_ns(const VSndPcmParams *params, bool capture,
+                               int64_t last_ns)
 {
-    return since_ns >= (int64_t)vsnd_pcm_period_us(params) * 1000 / 2;
+    /* At most 2^32 us: the product fits. */
+    int64_t period_ns = (int64_t)vsnd_pcm_period_us(params) * 1000;
+    int64_t gap = capture ? period_ns / 10 * 9 : period_ns;
+
+    return last_ns > INT64_MAX - gap ? INT64_MAX : last_ns + gap;
 }
 
 static bool vsnd_is_subset(uint64_t mask, uint64_t of)

@@ -117,11 +117,13 @@ uint64_t vsnd_pcm_bytes_per_second(const VSndPcmParams *params);
 uint32_t vsnd_pcm_period_us(const VSndPcmParams *params);
 
 /*
- * Whether @since_ns (the time since a message of the stream was last
- * returned) is at least half a period of @params, so that the guest has
- * had the time to see that return before it gets its last message back.
+ * The earliest time a message of a stream of @params that waits may go
+ * back to the guest, when the previous one went back at @last_ns: a
+ * period later for playback, 9/10 of a period for capture (saturating at
+ * INT64_MAX; @last_ns itself when the period is unknown).
  */
-bool vsnd_pcm_return_gap_over(const VSndPcmParams *params, int64_t since_ns);
+int64_t vsnd_pcm_return_due_ns(const VSndPcmParams *params, bool capture,
+                               int64_t last_ns);
 
 /*
  * Whether @caps describes a stream this device can run: a defined

@@ -62,6 +62,7 @@ struct VirtIOSoundStream {
     bool starved;                       /* an xrun was reported, not ended */
     int64_t empty_since_ns;             /* playback ran out of messages; -1 */
     int64_t last_return_ns;             /* when a message was last returned */
+    QEMUTimer *return_timer;            /* capture: returns a held message */
 };
 
 static bool virtio_snd_is_output(const VirtIOSoundStream *s)
@@ -276,17 +277,25 @@ static size_t virtio_snd_capture_chunk(VirtIOSoundStream *s,
 }
 
 /*
- * Whether the finished message @x may go back to the guest @now. Linux
- * reads its position modulo the buffer: two returns it handles in one go
- * that complete a whole two-period buffer look like no progress at all,
- * and the stream stalls. So the last message the guest has given waits
- * until half a period after the previous return.
+ * When the finished message @x may go back to the guest (INT64_MIN: now).
+ * Linux reads its position modulo the buffer: two returns it handles in
+ * one go that complete a whole two-period buffer look like no progress at
+ * all, and the stream stalls. So the last playback message the guest has
+ * given waits until the guest gives another one (having seen the previous
+ * return) or a period has passed since that return. Capture
+ * periods fill in whole backend cycles, so they may end a short cycle
+ * apart, leaving the guest a fraction of a period to read one before its
+ * buffer overruns: every capture message waits until 9/10 of a period
+ * after the previous one, while the audio waits in the backend.
  */
-static bool virtio_snd_may_return(VirtIOSoundStream *s, VirtIOSoundXfer *x,
-                                  int64_t now)
+static int64_t virtio_snd_return_due(VirtIOSoundStream *s, VirtIOSoundXfer *x)
 {
-    return QSIMPLEQ_NEXT(x, next) ||
-           vsnd_pcm_return_gap_over(&s->pcm.params, now - s->last_return_ns);
+    bool capture = !virtio_snd_is_output(s);
+
+    if (!capture && QSIMPLEQ_NEXT(x, next)) {
+        return INT64_MIN;
+    }
+    return vsnd_pcm_return_due_ns(&s->pcm.params, capture, s->last_return_ns);
 }
 
 /*
@@ -312,7 +321,13 @@ static int virtio_snd_stream_transfer(VirtIOSoundStream *s, int avail)
         size_t want, moved;
 
         if (x->xfer.data_len - x->done < frame) {
-            if (!virtio_snd_may_return(s, x, now)) {
+            int64_t due = virtio_snd_return_due(s, x);
+
+            if (due > now) {
+                /* Playback has a callback each graph cycle; capture waits. */
+                if (!out) {
+                    timer_mod(s->return_timer, due);
+                }
                 break;
             }
             virtio_snd_stream_return_first(s, VIRTIO_SND_S_OK,
@@ -359,6 +374,16 @@ static void virtio_snd_output_cb(void *opaque, int avail)
 static void virtio_snd_input_cb(void *opaque, int avail)
 {
     virtio_snd_stream_transfer(opaque, avail);
+}
+
+/* Capture: a full message waited for its time; take nothing new now. */
+static void virtio_snd_return_timer_cb(void *opaque)
+{
+    VirtIOSoundStream *s = opaque;
+
+    if (s->pcm.state == VSND_PCM_STATE_RUNNING) {
+        virtio_snd_stream_transfer(s, 0);
+    }
 }
 
 /*
@@ -849,6 +874,8 @@ static void virtio_snd_stream_init(VirtIOSound *snd, uint32_t id)
     s->pcm.state = VSND_PCM_STATE_INITIAL;
     QSIMPLEQ_INIT(&s->xfers);
     s->empty_since_ns = -1;
+    s->return_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL,
+                                   virtio_snd_return_timer_cb, s);
 }
 
 /* Forget every stream's messages, voice and parameters. */
@@ -951,6 +978,9 @@ static void virtio_snd_unrealize(DeviceState *dev)
     int i;
 
     virtio_snd_streams_reset(snd);
+    for (i = 0; i < snd->streams; i++) {
+        timer_free(snd->stream[i].return_timer);
+    }
     g_free(snd->stream);
     g_free(snd->events);
     vsnd_ctls_free(snd->ctl_table);

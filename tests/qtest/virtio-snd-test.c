@@ -786,8 +786,8 @@ static void test_playback(void)
 }
 
 /*
- * The last message the guest has given goes back no sooner than half a
- * period after the one before it: Linux would read two returns it handles
+ * The last message the guest has given goes back no sooner than a period
+ * after the one before it: Linux would read two returns it handles
  * together that complete its whole buffer as no progress at all. Here
  * (2.5 ms periods) the first tick could take both messages at once.
  */

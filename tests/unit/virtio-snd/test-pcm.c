@@ -287,20 +287,21 @@ static void test_period_us(void)
     g_assert_cmpuint(vsnd_pcm_period_us(&p), ==, 0);
 }
 
-static void test_return_gap(void)
+static void test_return_due(void)
 {
     VSndPcmParams p = vsnd_test_params();
 
-    /* 10 ms periods: 5 ms between returns. */
-    g_assert_false(vsnd_pcm_return_gap_over(&p, 0));
-    g_assert_false(vsnd_pcm_return_gap_over(&p, 4999999));
-    g_assert_true(vsnd_pcm_return_gap_over(&p, 5000000));
-    g_assert_true(vsnd_pcm_return_gap_over(&p, INT64_MAX));
-    /* A clock that went back: wait. */
-    g_assert_false(vsnd_pcm_return_gap_over(&p, -1));
+    /* 10 ms periods: 10 ms after the previous return, 9 ms for capture. */
+    g_assert_cmpint(vsnd_pcm_return_due_ns(&p, false, 0), ==, 10000000);
+    g_assert_cmpint(vsnd_pcm_return_due_ns(&p, true, 0), ==, 9000000);
+    g_assert_cmpint(vsnd_pcm_return_due_ns(&p, false, 1000), ==, 10001000);
+    /* Saturates rather than wrapping. */
+    g_assert_cmpint(vsnd_pcm_return_due_ns(&p, true, INT64_MAX - 1), ==,
+                    INT64_MAX);
     /* No known period: nothing to wait for. */
     p.rate = 200;
-    g_assert_true(vsnd_pcm_return_gap_over(&p, 0));
+    g_assert_cmpint(vsnd_pcm_return_due_ns(&p, false, 42), ==, 42);
+    g_assert_cmpint(vsnd_pcm_return_due_ns(&p, true, 42), ==, 42);
 }
 
 static void test_supported_masks(void)
@@ -425,7 +426,7 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-snd/pcm/rate-hz", test_rate_hz);
     g_test_add_func("/virtio-snd/pcm/frame-bytes", test_frame_bytes);
     g_test_add_func("/virtio-snd/pcm/period-us", test_period_us);
-    g_test_add_func("/virtio-snd/pcm/return-gap", test_return_gap);
+    g_test_add_func("/virtio-snd/pcm/return-due", test_return_due);
     g_test_add_func("/virtio-snd/pcm/supported-masks", test_supported_masks);
     g_test_add_func("/virtio-snd/pcm/caps-valid", test_caps_valid);
     g_test_add_func("/virtio-snd/pcm/info-from-caps", test_info_from_caps);

@@ -528,40 +528,12 @@ class PwAudioTest(unittest.TestCase):
             self.assertIn(opt, named[0])
             self.assertIn(bound, named[0])
 
-    def test_implicit_default(self):
-        """A sound card and no -audiodev: QEMU 7.2 validates the implicit
-        audiodev twice, and the pass-through default for PipeWire must not
-        make the second pass abort. With a daemon, PipeWire is the default
-        driver (first in the priority list) and keeps the mixing engine."""
-        with PipeWire(workdir=self.work / "pw-default") as pw:
-            argv = [str(self.qemu), "-nodefaults", "-display", "none", "-S",
-                    "-machine", "q35", "-accel", "tcg", "-device",
-                    "ich9-intel-hda", "-device", "hda-duplex", "-qmp", "stdio"]
-            env = pw.env()
-            env.pop("QEMU_AUDIO_DRV", None)
-            res = subprocess.run(
-                argv, env=env, capture_output=True, text=True, timeout=20,
-                input='{"execute": "qmp_capabilities"}\n'
-                      '{"execute": "query-audiodevs"}\n'
-                      '{"execute": "quit"}\n')
-        self.report(f"rc {res.returncode}; stderr {res.stderr.strip()!r}")
-        self.assertEqual(res.returncode, 0, res.stderr)
-        replies = [json.loads(l) for l in res.stdout.splitlines() if l.strip()]
-        devs = next(r["return"] for r in replies
-                    if isinstance(r.get("return"), list))
-        self.assertEqual([d["driver"] for d in devs], ["pipewire"])
-        self.assertTrue(devs[0]["out"]["mixing-engine"])
-
-    def test_implicit_default_no_daemon(self):
-        """A sound card, no -audiodev and no daemon: PipeWire, tried first
-        as the implicit default, fails without a word and QEMU falls back
-        (here to `none`, the only other driver built)."""
-        empty = self.work / "empty-runtime"
-        empty.mkdir(exist_ok=True)
-        env = dict(os.environ)
-        for var in ("PIPEWIRE_REMOTE", "PIPEWIRE_DEBUG", "QEMU_AUDIO_DRV"):
-            env.pop(var, None)
-        env.update(XDG_RUNTIME_DIR=str(empty), PIPEWIRE_RUNTIME_DIR=str(empty))
+    def implicit_audiodevs(self, env):
+        """Run QEMU with a sound card and no -audiodev in env; check it
+        exits 0 and return (its stderr, the drivers query-audiodevs lists,
+        the first audiodev)."""
+        env = dict(env)
+        env.pop("QEMU_AUDIO_DRV", None)
         argv = [str(self.qemu), "-nodefaults", "-display", "none", "-S",
                 "-machine", "q35", "-accel", "tcg", "-device",
                 "ich9-intel-hda", "-device", "hda-duplex", "-qmp", "stdio"]
@@ -572,11 +544,34 @@ class PwAudioTest(unittest.TestCase):
                   '{"execute": "quit"}\n')
         self.report(f"rc {res.returncode}; stderr {res.stderr.strip()!r}")
         self.assertEqual(res.returncode, 0, res.stderr)
-        self.assertNotIn("pipewire", res.stderr.lower())
         replies = [json.loads(l) for l in res.stdout.splitlines() if l.strip()]
         devs = next(r["return"] for r in replies
                     if isinstance(r.get("return"), list))
-        self.assertEqual([d["driver"] for d in devs], ["none"])
+        return res.stderr, [d["driver"] for d in devs], devs[0]
+
+    def test_implicit_default(self):
+        """A sound card and no -audiodev: QEMU 7.2 validates the implicit
+        audiodev twice, and the pass-through default for PipeWire must not
+        make the second pass abort. With a daemon, PipeWire is the default
+        driver (first in the priority list) and keeps the mixing engine."""
+        with PipeWire(workdir=self.work / "pw-default") as pw:
+            _, drivers, dev = self.implicit_audiodevs(pw.env())
+        self.assertEqual(drivers, ["pipewire"])
+        self.assertTrue(dev["out"]["mixing-engine"])
+
+    def test_implicit_default_no_daemon(self):
+        """A sound card, no -audiodev and no daemon: PipeWire, tried first
+        as the implicit default, fails without a word and QEMU falls back
+        (here to `none`, the only other driver built)."""
+        empty = self.work / "empty-runtime"
+        empty.mkdir(exist_ok=True)
+        env = dict(os.environ)
+        for var in ("PIPEWIRE_REMOTE", "PIPEWIRE_DEBUG"):
+            env.pop(var, None)
+        env.update(XDG_RUNTIME_DIR=str(empty), PIPEWIRE_RUNTIME_DIR=str(empty))
+        stderr, drivers, _ = self.implicit_audiodevs(env)
+        self.assertNotIn("pipewire", stderr.lower())
+        self.assertEqual(drivers, ["none"])
 
     # -- the daemon goes away -------------------------------------------------
 

@@ -489,15 +489,20 @@ class PwAudioTest(unittest.TestCase):
             return None, time.monotonic() - t0, (e.stderr or b"").decode()
         return res.returncode, time.monotonic() - t0, res.stderr
 
-    def test_no_daemon(self):
-        """No PipeWire at the runtime dir: QEMU exits non-zero within a
-        few seconds, with one line naming the audiodev and PipeWire."""
+    def env_without_daemon(self):
+        """The environment with an empty runtime dir: no PipeWire there."""
         empty = self.work / "empty-runtime"
         empty.mkdir(exist_ok=True)
         env = dict(os.environ)
         for var in ("PIPEWIRE_REMOTE", "PIPEWIRE_DEBUG"):
             env.pop(var, None)
         env.update(XDG_RUNTIME_DIR=str(empty), PIPEWIRE_RUNTIME_DIR=str(empty))
+        return env
+
+    def test_no_daemon(self):
+        """No PipeWire at the runtime dir: QEMU exits non-zero within a
+        few seconds, with one line naming the audiodev and PipeWire."""
+        env = self.env_without_daemon()
         rc, took, err = self.run_qemu("pipewire,id=snd0", env)
         named = [l for l in err.splitlines() if "'snd0'" in l]
         self.report(f"rc {rc} after {took:.2f} s; stderr: {err.strip()!r}")
@@ -563,12 +568,7 @@ class PwAudioTest(unittest.TestCase):
         """A sound card, no -audiodev and no daemon: PipeWire, tried first
         as the implicit default, fails without a word and QEMU falls back
         (here to `none`, the only other driver built)."""
-        empty = self.work / "empty-runtime"
-        empty.mkdir(exist_ok=True)
-        env = dict(os.environ)
-        for var in ("PIPEWIRE_REMOTE", "PIPEWIRE_DEBUG"):
-            env.pop(var, None)
-        env.update(XDG_RUNTIME_DIR=str(empty), PIPEWIRE_RUNTIME_DIR=str(empty))
+        env = self.env_without_daemon()
         stderr, drivers, _ = self.implicit_audiodevs(env)
         self.assertNotIn("pipewire", stderr.lower())
         self.assertEqual(drivers, ["none"])

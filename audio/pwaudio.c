@@ -79,7 +79,7 @@ typedef struct QPwStream QPwStream;
 /* Per -audiodev: the thread loop and the connection to the daemon. */
 typedef struct QPwAudio {
     Audiodev *dev;
-    AudioState *audio;                  /* set by the first voice */
+    AudioState *audio;                  /* its voices' (set by each) */
     QEMUBH *wake_bh;                    /* runs the audio layer now */
     struct pw_thread_loop *loop;
     struct pw_context *context;
@@ -489,7 +489,6 @@ static void qpw_on_process_in(void *opaque)
         uint32_t size = MIN(d->chunk->size, d->maxsize - offset);
         uint32_t put = qpw_ring_write(&s->ring, (uint8_t *)d->data + offset,
                                       size);
-
         uint32_t period = qatomic_read(&s->wake_period_bytes);
 
         /* QEMU has not kept up: the newest audio is what gets lost. */

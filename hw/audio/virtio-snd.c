@@ -57,7 +57,6 @@ struct VirtIOSoundStream {
     SWVoiceOut *voice_out;
     SWVoiceIn *voice_in;
     QSIMPLEQ_HEAD(, VirtIOSoundXfer) xfers;
-    size_t queued_bytes;                /* data bytes in xfers not yet done */
     VSndPcmPacer pacer;                 /* playback: what may be taken now */
     bool starved;                       /* an xrun was reported, not ended */
     int64_t empty_since_ns;             /* playback ran out of messages; -1 */
@@ -172,7 +171,6 @@ static void virtio_snd_stream_return_first(VirtIOSoundStream *s,
     size_t captured = virtio_snd_is_output(s) ? 0 : x->done;
 
     QSIMPLEQ_REMOVE_HEAD(&s->xfers, next);
-    s->queued_bytes -= x->xfer.data_len - x->done;
     trace_virtio_snd_xfer_done(s->id, x->xfer.data_len, x->done, status,
                                latency);
     virtio_snd_xfer_return(virtio_snd_data_queue(s), x->elem, &x->xfer,
@@ -204,7 +202,6 @@ static void virtio_snd_stream_drop_all(VirtIOSoundStream *s)
         g_free(x->elem);
         g_free(x);
     }
-    s->queued_bytes = 0;
 }
 
 /* A running playback stream ran out of data: tell the guest once. */
@@ -345,7 +342,6 @@ static int virtio_snd_stream_transfer(VirtIOSoundStream *s, int avail)
         moved = out ? virtio_snd_play_chunk(s, x, buf, want)
                     : virtio_snd_capture_chunk(s, x, buf, want);
         x->done += moved;
-        s->queued_bytes -= moved;
         avail -= moved;
         room -= moved;
         vsnd_pcm_pacer_consume(&s->pacer, moved);
@@ -418,7 +414,6 @@ static bool virtio_snd_handle_xfer(VirtIOSound *snd, VirtQueue *vq,
     x->elem = elem;
     x->xfer = xfer;
     QSIMPLEQ_INSERT_TAIL(&snd->stream[xfer.stream_id].xfers, x, next);
-    snd->stream[xfer.stream_id].queued_bytes += xfer.data_len;
     snd->stream[xfer.stream_id].starved = false;
     snd->stream[xfer.stream_id].empty_since_ns = -1;
     trace_virtio_snd_xfer(xfer.stream_id, xfer.data_len);
@@ -1138,9 +1133,11 @@ static int virtio_snd_put_xfers(QEMUFile *f, void *pv, size_t size,
     VirtIOSoundStream *s = pv;
     VirtIOSoundXfer *x;
     uint32_t n = 0;
+    uint64_t to_go = 0;
 
     QSIMPLEQ_FOREACH(x, &s->xfers, next) {
         n++;
+        to_go += x->xfer.data_len - x->done;
     }
     qemu_put_be32(f, n);
     QSIMPLEQ_FOREACH(x, &s->xfers, next) {
@@ -1148,7 +1145,7 @@ static int virtio_snd_put_xfers(QEMUFile *f, void *pv, size_t size,
         qemu_put_be64(f, x->done);
     }
     trace_virtio_snd_migrate_stream(s->id, vsnd_pcm_state_name(s->pcm.state),
-                                    n, s->queued_bytes);
+                                    n, to_go);
     return 0;
 }
 
@@ -1177,7 +1174,6 @@ static int virtio_snd_get_xfer(QEMUFile *f, VirtIOSoundStream *s)
     x->xfer = xfer;
     x->done = done;
     QSIMPLEQ_INSERT_TAIL(&s->xfers, x, next);
-    s->queued_bytes += xfer.data_len - done;
     return 0;
 }
 

@@ -478,6 +478,24 @@ static uint32_t set_params_std(VSnd *s, uint32_t stream)
                       VIRTIO_SND_PCM_RATE_48000, PERIOD_BYTES, BUFFER_BYTES);
 }
 
+/* PREPARE and START @stream, whose parameters are set. */
+static void prepare_start(VSnd *s, uint32_t stream)
+{
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_PREPARE, stream), ==,
+                    VIRTIO_SND_S_OK);
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_START, stream), ==,
+                    VIRTIO_SND_S_OK);
+}
+
+/* STOP and RELEASE @stream, which is running. */
+static void stop_release(VSnd *s, uint32_t stream)
+{
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_STOP, stream), ==,
+                    VIRTIO_SND_S_OK);
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_RELEASE, stream), ==,
+                    VIRTIO_SND_S_OK);
+}
+
 /*
  * An item query (JACK_INFO, PCM_INFO, CHMAP_INFO): @count items of @size
  * bytes from @start_id are copied to @items. Returns the status.
@@ -800,10 +818,7 @@ static void test_returns_apart(void)
     g_assert_cmphex(set_params(s, 0, 0, 2, VIRTIO_SND_PCM_FMT_S16,
                                VIRTIO_SND_PCM_RATE_48000, 480, 4 * 480), ==,
                     VIRTIO_SND_S_OK);
-    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_PREPARE, 0), ==,
-                    VIRTIO_SND_S_OK);
-    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_START, 0), ==,
-                    VIRTIO_SND_S_OK);
+    prepare_start(s, 0);
     for (i = 0; i < 2; i++) {
         m[i] = io_queue(s, VIRTIO_SND_VQ_TX, 0, 480, false);
     }
@@ -827,10 +842,7 @@ static void test_capture(void)
     int i, j;
 
     g_assert_cmphex(set_params_std(s, 1), ==, VIRTIO_SND_S_OK);
-    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_PREPARE, 1), ==,
-                    VIRTIO_SND_S_OK);
-    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_START, 1), ==,
-                    VIRTIO_SND_S_OK);
+    prepare_start(s, 1);
     for (i = 0; i < 3; i++) {
         m[i] = io_queue(s, VIRTIO_SND_VQ_RX, 1, PERIOD_BYTES, false);
     }
@@ -851,10 +863,7 @@ static void test_capture(void)
     /* Wrong direction for the rx queue. */
     io_expect_error(s, VIRTIO_SND_VQ_RX, 0);
 
-    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_STOP, 1), ==,
-                    VIRTIO_SND_S_OK);
-    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_RELEASE, 1), ==,
-                    VIRTIO_SND_S_OK);
+    stop_release(s, 1);
     vsnd_stop(s);
 }
 
@@ -872,10 +881,7 @@ static void test_xrun_event(void)
                                VIRTIO_SND_PCM_FMT_S16,
                                VIRTIO_SND_PCM_RATE_48000, PERIOD_BYTES,
                                BUFFER_BYTES), ==, VIRTIO_SND_S_OK);
-    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_PREPARE, 0), ==,
-                    VIRTIO_SND_S_OK);
-    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_START, 0), ==,
-                    VIRTIO_SND_S_OK);
+    prepare_start(s, 0);
 
     /* Each time data runs out after some came, one event. */
     for (i = 0; i < 2; i++) {
@@ -893,44 +899,22 @@ static void test_xrun_event(void)
     vsnd_stop(s);
 }
 
-/* A whole playback cycle with one message; checks the device still works. */
-static void playback_cycle(VSnd *s)
+/*
+ * A whole cycle of stream 0 (playback) or 1 (capture) with one message;
+ * checks the device still plays or records.
+ */
+static void io_cycle(VSnd *s, uint32_t stream)
 {
+    int q = stream ? VIRTIO_SND_VQ_RX : VIRTIO_SND_VQ_TX;
+    uint32_t used_len = stream ? PERIOD_BYTES + STATUS_LEN : STATUS_LEN;
     VSndMsg m;
 
-    g_assert_cmphex(set_params_std(s, 0), ==, VIRTIO_SND_S_OK);
-    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_PREPARE, 0), ==,
-                    VIRTIO_SND_S_OK);
-    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_START, 0), ==,
-                    VIRTIO_SND_S_OK);
-    m = io_queue(s, VIRTIO_SND_VQ_TX, 0, PERIOD_BYTES, false);
-    step_until_used(s, VIRTIO_SND_VQ_TX, 1000);
-    g_assert_cmphex(io_done(s, VIRTIO_SND_VQ_TX, &m, STATUS_LEN), ==,
-                    VIRTIO_SND_S_OK);
-    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_STOP, 0), ==,
-                    VIRTIO_SND_S_OK);
-    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_RELEASE, 0), ==,
-                    VIRTIO_SND_S_OK);
-}
-
-/* A whole capture cycle with one message; checks the device still records. */
-static void capture_cycle(VSnd *s)
-{
-    VSndMsg m;
-
-    g_assert_cmphex(set_params_std(s, 1), ==, VIRTIO_SND_S_OK);
-    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_PREPARE, 1), ==,
-                    VIRTIO_SND_S_OK);
-    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_START, 1), ==,
-                    VIRTIO_SND_S_OK);
-    m = io_queue(s, VIRTIO_SND_VQ_RX, 1, PERIOD_BYTES, false);
-    step_until_used(s, VIRTIO_SND_VQ_RX, 1000);
-    g_assert_cmphex(io_done(s, VIRTIO_SND_VQ_RX, &m,
-                            PERIOD_BYTES + STATUS_LEN), ==, VIRTIO_SND_S_OK);
-    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_STOP, 1), ==,
-                    VIRTIO_SND_S_OK);
-    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_RELEASE, 1), ==,
-                    VIRTIO_SND_S_OK);
+    g_assert_cmphex(set_params_std(s, stream), ==, VIRTIO_SND_S_OK);
+    prepare_start(s, stream);
+    m = io_queue(s, q, stream, PERIOD_BYTES, false);
+    step_until_used(s, q, 1000);
+    g_assert_cmphex(io_done(s, q, &m, used_len), ==, VIRTIO_SND_S_OK);
+    stop_release(s, stream);
 }
 
 /*
@@ -962,10 +946,7 @@ static void test_odd_frames(void)
                         VIRTIO_SND_S_OK);
     }
     g_assert_cmpint(ms, <=, 90);        /* 80 ms of audio */
-    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_STOP, 0), ==,
-                    VIRTIO_SND_S_OK);
-    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_RELEASE, 0), ==,
-                    VIRTIO_SND_S_OK);
+    stop_release(s, 0);
 
     /* 2 bytes past whole frames; the rx one gets the whole frames only. */
     for (q = 0; q < 2; q++) {
@@ -1096,7 +1077,7 @@ static void test_malformed(void)
                     VIRTIO_SND_S_BAD_MSG);
 
     /* After all that, the device still plays. */
-    playback_cycle(s);
+    io_cycle(s, 0);
     vsnd_stop(s);
 }
 
@@ -1292,8 +1273,8 @@ static void test_ctl_values(void)
     g_assert_cmphex(ctl_read(s, 0xffffffff, v), ==, VIRTIO_SND_S_BAD_MSG);
 
     /* They survive a playback cycle (RELEASE, PREPARE)... */
-    playback_cycle(s);
-    capture_cycle(s);
+    io_cycle(s, 0);
+    io_cycle(s, 1);
     g_assert_cmphex(ctl_read(s, 0, v), ==, VIRTIO_SND_S_OK);
     g_assert_cmpuint(v[0], ==, 60);
     g_assert_cmphex(ctl_read(s, 3, v), ==, VIRTIO_SND_S_OK);
@@ -1360,10 +1341,7 @@ static void play_messages(VSnd *s, int n)
 
     g_assert_cmpint(n, <=, 8);
     g_assert_cmphex(set_params_std(s, 0), ==, VIRTIO_SND_S_OK);
-    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_PREPARE, 0), ==,
-                    VIRTIO_SND_S_OK);
-    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_START, 0), ==,
-                    VIRTIO_SND_S_OK);
+    prepare_start(s, 0);
     for (i = 0; i < n; i++) {
         m[i] = io_queue(s, VIRTIO_SND_VQ_TX, 0, PERIOD_BYTES, false);
     }
@@ -2360,8 +2338,8 @@ static void fuzz_run(uint32_t count, uint32_t migrate_every)
 
     /* The device still works: it plays and records. */
     fuzz_release_all(f);
-    playback_cycle(f->s);
-    capture_cycle(f->s);
+    io_cycle(f->s, 0);
+    io_cycle(f->s, 1);
     g_assert_true(qtest_probe_child(f->s->qts));
 
     g_test_message("fuzz: %u operations in %.1f s: %lu ctrl, %lu event, "

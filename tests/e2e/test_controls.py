@@ -28,7 +28,6 @@ import os
 import queue
 import re
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -54,28 +53,6 @@ HALF_LEVEL = 81
 HALF_LINEAR = (HALF_LEVEL / 255) ** 3
 HALF_DB = 60 * math.log10(HALF_LEVEL / 255)          # -29.88
 TOLERANCE_DB = 0.5
-
-# Run the command, then show the driver's kernel messages; keep its status.
-SCENARIO = """\
-{command}
-rc=$?
-echo "QPW: command rc $rc"
-dmesg | grep -i virtio | sed 's/^/dmesg: /'
-exit $rc
-"""
-
-DRIVER_ERROR = re.compile(r"dmesg: .*virtio_snd.*(error|fail|invalid|"
-                          r"timeout|timed out|unknown)", re.I)
-
-
-def make_tone(path, seconds, freq, rate=48000):
-    """A stereo S16 sine at half scale (sox)."""
-    subprocess.run(["sox", "-n", "-r", str(rate), "-b", "16", "-e",
-                    "signed-integer", "-c", "2", str(path), "synth",
-                    str(seconds), "sine", str(freq), "vol", "0.5"],
-                   check=True)
-    return path
-
 
 def window_levels(path, window=0.1):
     """(rate, dBFS of each `window` seconds of the WAV, all channels)."""
@@ -201,14 +178,12 @@ class ControlsCase(unittest.TestCase):
         workdir = self.work / name
         shutil.rmtree(workdir, ignore_errors=True)
         res = guest.run_guest(qemu_args + DEVICE,
-                              SCENARIO.format(command=command), inputs,
+                              guest.command_scenario(command), inputs,
                               timeout=120, workdir=workdir, env=env,
                               echo=echo)
         out = res.scenario_output()
         self.assertEqual(res.exit_code, 0, res.describe(40))
-        errors = [line for line in out.splitlines()
-                  if DRIVER_ERROR.search(line)]
-        self.assertEqual(errors, [], res.describe(40))
+        self.assertEqual(guest.driver_errors(out), [], res.describe(40))
         return res
 
 
@@ -259,7 +234,7 @@ class ControlsPipeWireTest(ControlsCase):
     def test_playback_volume_and_mute(self):
         """PCM at 50 % lowers the sink's level by 29.88 dB and sets the
         stream's channelVolumes; mute silences it and sets mute."""
-        tone = make_tone(self.work / "tone-440.wav", 12.5, 440.0)
+        tone = analyze.sox_tone(self.work / "tone-440.wav", 12.5, 440.0)
         # Three seconds per state; the marks make the host dump the Props.
         command = (
             "amixer -q -c0 sset PCM 100% unmute; echo 'QPW: mark full'\n"
@@ -328,7 +303,7 @@ class ControlsPipeWireTest(ControlsCase):
     def test_capture_volume_and_switch(self):
         """Capture at 50 % records the source's tone 29.88 dB lower than at
         100 %; with the capture switch off the guest records silence."""
-        tone = make_tone(self.work / "tone-1k.wav", 60, 1000.0)
+        tone = analyze.sox_tone(self.work / "tone-1k.wav", 60, 1000.0)
         rec = "arecord -q -D hw:0,0 -f S16_LE -r 48000 -c 2 -d 3"
         command = (
             f"{rec} /out/full.wav\n"

@@ -60,15 +60,6 @@ exit $rc
 """
 
 
-def make_tone(path, seconds, freq=FREQ):
-    """48 kHz S16 stereo sine at half scale, made with sox."""
-    subprocess.run(["sox", "-n", "-r", "48000", "-b", "16", "-e",
-                    "signed-integer", "-c", "2", str(path), "synth",
-                    str(seconds), "sine", str(freq), "vol", "0.5"],
-                   check=True)
-    return path
-
-
 class Qmp:
     """A minimal QMP client on a unix socket."""
 
@@ -178,8 +169,8 @@ class MigrationCase(unittest.TestCase):
         cls.work = WORK / cls.sub
         shutil.rmtree(cls.work, ignore_errors=True)
         cls.work.mkdir(parents=True)
-        cls.tone = make_tone(cls.work / "tone.wav", SECONDS)
-        cls.short = make_tone(cls.work / "short.wav", SHORT, 880.0)
+        cls.tone = analyze.sox_tone(cls.work / "tone.wav", SECONDS, FREQ)
+        cls.short = analyze.sox_tone(cls.work / "short.wav", SHORT, 880.0)
         cls.expected = analyze.analyze(cls.tone)
 
     def base_argv(self, work):

@@ -7,7 +7,6 @@ Files are kept in ${QPW_E2E_WORK:-/tmp/qpw-e2e}/pipeline/ for inspection.
 
 import os
 import shutil
-import subprocess
 import sys
 import unittest
 from pathlib import Path
@@ -33,10 +32,8 @@ class PipelineTest(unittest.TestCase):
             raise self.failureException(str(e)) from None
         shutil.rmtree(WORK, ignore_errors=True)
         WORK.mkdir(parents=True)
-        tone, out = WORK / "tone.wav", WORK / "qemu-out.wav"
-        subprocess.run(["sox", "-n", "-r", "48000", "-b", "16", "-c", "2",
-                        str(tone), "synth", "5", "sine", "440", "vol", "0.5"],
-                       check=True)
+        tone = analyze.sox_tone(WORK / "tone.wav", 5, 440)
+        out = WORK / "qemu-out.wav"
         res = guest.run_guest(
             ["-audiodev", f"wav,id=snd0,path={out},out.frequency=48000,"
                           "out.channels=2,out.format=s16",

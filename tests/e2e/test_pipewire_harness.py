@@ -6,7 +6,6 @@ bit-exact.  Files are kept in ${QPW_E2E_WORK:-/tmp/qpw-e2e}/pipewire/.
 
 import os
 import shutil
-import subprocess
 import sys
 import time
 import unittest
@@ -31,10 +30,7 @@ class PipeWireHarnessTest(unittest.TestCase):
         """Make the tone and start one PipeWire (with a second sink)."""
         shutil.rmtree(WORK, ignore_errors=True)
         WORK.mkdir(parents=True)
-        cls.tone = WORK / "tone.wav"
-        subprocess.run(["sox", "-n", "-r", "48000", "-b", "16", "-c", "2",
-                        str(cls.tone), "synth", "3", "sine", "440",
-                        "vol", "0.5"], check=True)
+        cls.tone = analyze.sox_tone(WORK / "tone.wav", 3, 440)
         cls.pw = PipeWire(extra_sinks=[SINK2], workdir=WORK / "pw")
         cls.pw.__enter__()
 

@@ -52,14 +52,6 @@ MARK_FN = (f'mark() {{ echo "{MARK} $1 $(amixer -c 0 sget Master | '
            "grep -E 'Front (Left|Right):' | tr -s ' \\n' ' ')\"; }\n")
 
 
-def sox_tone(path, seconds, freq, volume=0.5):
-    """A 48 kHz S16 stereo sine WAV made with sox."""
-    subprocess.run(["sox", "-n", "-r", str(RATE), "-b", "16", "-c", "2",
-                    str(path), "synth", str(seconds), "sine", str(freq),
-                    "vol", str(volume)], check=True)
-    return path
-
-
 def cubic(level):
     """The backend's volume mapping: QEMU level 0..255 -> linear gain."""
     return (level / 255) ** 3
@@ -237,7 +229,7 @@ class PwAudioTest(unittest.TestCase):
         """A 5 s 440 Hz tone aplay'd in the guest reaches the default sink:
         1 % frequency, 5 % length, no gap over 5 ms; and no dropout at all
         in its first 200 ms (a stream start must not underrun)."""
-        tone = sox_tone(self.work / "tone.wav", 5, 440)
+        tone = analyze.sox_tone(self.work / "tone.wav", 5, 440)
         rec_path = self.work / "sink.wav"
         trace = self.work / "trace.log"
         with PipeWire(workdir=self.work / "pw") as pw:
@@ -273,7 +265,7 @@ class PwAudioTest(unittest.TestCase):
         """A 1 kHz tone played into the PipeWire source is what the guest's
         arecord gets: 1 % frequency, no gap over 5 ms in its steady middle
         part (first and last 0.5 s left out)."""
-        tone = sox_tone(self.work / "tone1k.wav", 60, 1000)
+        tone = analyze.sox_tone(self.work / "tone1k.wav", 60, 1000)
         trace = self.work / "trace.log"
         with PipeWire(workdir=self.work / "pw") as pw:
             player = pw.play_into_source(tone, wait=False)
@@ -314,7 +306,7 @@ class PwAudioTest(unittest.TestCase):
         node.latency a quarter of 20 ms; the tone (1 % frequency, 5 %
         length) is recorded at SINK2's monitor and the default sink's
         monitor stays silent."""
-        tone = sox_tone(self.work / "tone.wav", 3, 440)
+        tone = analyze.sox_tone(self.work / "tone.wav", 3, 440)
         dev = ('{"id": "snd0", "driver": "pipewire", "out": {"name": "%s", '
                '"stream-name": "qemu-json", "latency": 20000}}' % SINK2)
         seen = {}
@@ -385,7 +377,7 @@ class PwAudioTest(unittest.TestCase):
         """The guest's Master control, changed while it plays, shows in
         pw-dump as the stream's channelVolumes = (level/255)^3 and mute,
         and in the recorded level; stream-name is node.name/media.name."""
-        tone = sox_tone(self.work / "tone.wav", 15, 440)
+        tone = analyze.sox_tone(self.work / "tone.wav", 15, 440)
         rec_path = self.work / "sink.wav"
         states = []
         with PipeWire(workdir=self.work / "pw") as pw:
@@ -579,7 +571,7 @@ class PwAudioTest(unittest.TestCase):
         """PipeWire is stopped 2 s into a 6 s aplay: QEMU says so once,
         the guest's aplay still finishes in about 6 s (paced silence) and
         QEMU powers off normally."""
-        tone = sox_tone(self.work / "tone.wav", 6, 440)
+        tone = analyze.sox_tone(self.work / "tone.wav", 6, 440)
         times = {}
         with PipeWire(workdir=self.work / "pw") as pw:
 
@@ -653,8 +645,8 @@ class PwAudioTest(unittest.TestCase):
         loss and the reconnection once each, the guest's aplay finishes in
         about 10 s, the tone is back at the sink within 2 s of the daemon's
         return, and the guest's capture gets the host's tone again."""
-        tone = sox_tone(self.work / "tone.wav", 10, 440)
-        tone1k = sox_tone(self.work / "tone1k.wav", 60, 1000)
+        tone = analyze.sox_tone(self.work / "tone.wav", 10, 440)
+        tone1k = analyze.sox_tone(self.work / "tone1k.wav", 60, 1000)
         trace = self.work / "trace.log"
         rec_path = self.work / "sink-after.wav"
         times, wall, box = {}, {}, {}
@@ -763,10 +755,7 @@ class PwAudioTest(unittest.TestCase):
         new format: a new voice, and the old one closed, without a daemon),
         and plays on through the daemon's return: the new voice gets its
         stream on reconnect and the tone reaches the sink within 2 s."""
-        tone = self.work / "tone.wav"
-        subprocess.run(["sox", "-n", "-r", "44100", "-b", "16", "-c", "2",
-                        str(tone), "synth", "6", "sine", "660", "vol", "0.5"],
-                       check=True)
+        tone = analyze.sox_tone(self.work / "tone.wav", 6, 660, rate=44100)
         trace = self.work / "trace.log"
         rec_path = self.work / "sink-after.wav"
         times, wall, box = {}, {}, {}

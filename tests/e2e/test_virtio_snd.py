@@ -25,7 +25,6 @@ events there too.  Files are kept in ${QPW_E2E_WORK:-/tmp/qpw-e2e}/virtio-snd/.
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 import unittest
@@ -42,29 +41,6 @@ DEVICE = ["-device", "virtio-sound-pci,audiodev=snd0"]
 SECONDS = 5.0
 FREQ = 440.0
 CAPTURE_FREQ = 1000.0
-
-# Run a command, then show the driver's kernel messages; keep its status.
-SCENARIO = """\
-{command}
-rc=$?
-echo "QPW: command rc $rc"
-dmesg | grep -i virtio | sed 's/^/dmesg: /'
-exit $rc
-"""
-
-# Kernel messages of the driver that mean something went wrong.
-DRIVER_ERROR = re.compile(r"dmesg: .*virtio_snd.*(error|fail|invalid|"
-                          r"timeout|timed out|unknown)", re.I)
-
-
-def make_tone(path, rate, bits, encoding, channels, seconds, freq):
-    """A sine at half scale made with sox."""
-    subprocess.run(["sox", "-n", "-r", str(rate), "-b", str(bits), "-e",
-                    encoding, "-c", str(channels), str(path), "synth",
-                    str(seconds), "sine", str(freq), "vol", "0.5"],
-                   check=True)
-    return path
-
 
 def guest_seconds(output):
     """The `real` time busybox's time printed, in seconds (None if not)."""
@@ -121,8 +97,9 @@ class VirtioSndCase(unittest.TestCase):
         cls.work.mkdir(parents=True)
         cls.tones, cls.expected = {}, {}
         for name, (rate, bits, enc, ch) in FORMATS.items():
-            path = make_tone(cls.work / f"tone-{name}.wav", rate, bits, enc,
-                             ch, SECONDS, FREQ)
+            path = analyze.sox_tone(cls.work / f"tone-{name}.wav", SECONDS,
+                                    FREQ, rate=rate, channels=ch, bits=bits,
+                                    encoding=enc)
             cls.tones[name] = path
             cls.expected[name] = analyze.analyze(path)
 
@@ -147,13 +124,11 @@ class VirtioSndCase(unittest.TestCase):
         that it succeeded and that the driver logged no error."""
         workdir = self.work / name
         res = guest.run_guest(qemu_args + DEVICE + trace_args(workdir),
-                              SCENARIO.format(command=command), inputs,
+                              guest.command_scenario(command), inputs,
                               timeout=90, workdir=workdir, env=env)
         out = res.scenario_output()
         self.assertEqual(res.exit_code, 0, res.describe(40))
-        errors = [line for line in out.splitlines()
-                  if DRIVER_ERROR.search(line)]
-        self.assertEqual(errors, [], res.describe(40))
+        self.assertEqual(guest.driver_errors(out), [], res.describe(40))
         self.assertNotIn("underrun", out, res.describe(40))
         self.assertNotIn("overrun", out, res.describe(40))
         res.xruns = xrun_counts(workdir)
@@ -266,8 +241,8 @@ class VirtioSndPipeWireTest(VirtioSndCase):
     def setUpClass(cls):
         """Tones, plus one private PipeWire for the class."""
         super().setUpClass()
-        cls.capture_tone = make_tone(cls.work / "tone-1k.wav", 48000, 16,
-                                     "signed-integer", 2, 60, CAPTURE_FREQ)
+        cls.capture_tone = analyze.sox_tone(cls.work / "tone-1k.wav", 60,
+                                            CAPTURE_FREQ)
         cls.pw = PipeWire(workdir=cls.work / "pw")
         cls.pw.__enter__()
 

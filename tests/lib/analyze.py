@@ -8,6 +8,7 @@ xcorr_offset() finds the delay between two recordings.
 """
 
 import struct
+import subprocess
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -100,6 +101,17 @@ def write_wav(path, samples, rate, bits=16, is_float=False):
         f.write(b"RIFF" + struct.pack("<I", 4 + 8 + len(fmt) + 8 + len(raw))
                 + b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
                 + b"data" + struct.pack("<I", len(raw)) + raw)
+
+
+def sox_tone(path, seconds, freq, rate=48000, channels=2, bits=16,
+             encoding="signed-integer", volume=0.5):
+    """A sine WAV made with sox (half scale unless volume says otherwise);
+    returns path."""
+    subprocess.run(["sox", "-n", "-r", str(rate), "-b", str(bits), "-e",
+                    encoding, "-c", str(channels), str(path), "synth",
+                    str(seconds), "sine", str(freq), "vol", str(volume)],
+                   check=True)
+    return path
 
 
 def dbfs(value):

@@ -450,6 +450,31 @@ def _extract_out(image, dest):
     return True
 
 
+# A scenario that runs one command, then shows the driver's kernel
+# messages, and keeps the command's status.
+COMMAND_SCENARIO = """\
+{command}
+rc=$?
+echo "QPW: command rc $rc"
+dmesg | grep -i virtio | sed 's/^/dmesg: /'
+exit $rc
+"""
+
+# Kernel messages of the driver that mean something went wrong.
+DRIVER_ERROR = re.compile(r"dmesg: .*virtio_snd.*(error|fail|invalid|"
+                          r"timeout|timed out|unknown)", re.I)
+
+
+def command_scenario(command):
+    """The scenario text that runs command (see COMMAND_SCENARIO)."""
+    return COMMAND_SCENARIO.format(command=command)
+
+
+def driver_errors(output):
+    """The lines of a COMMAND_SCENARIO's output where the driver failed."""
+    return [line for line in output.splitlines() if DRIVER_ERROR.search(line)]
+
+
 def run_guest(qemu_args, scenario, inputs=None, timeout=120.0, workdir=None,
               env=None, scenario_timeout=None, out_mb=64, echo=None,
               image=None):

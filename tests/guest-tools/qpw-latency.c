@@ -22,8 +22,9 @@
  *             (both count from the common start), in ms; median, min, max.
  *             That is what the device, QEMU and the host add past the
  *             hardware pointers; an application adds its own buffering
- *             (app_ms: wall time from the write that held the click to the
- *             read that returned it, with the playback buffer kept full).
+ *             (app_*_ms: CLOCK_MONOTONIC from the return of the write that
+ *             held the click's first frame to the return of the read that
+ *             held its onset, with the playback buffer kept full).
  *             Clicks that had time to come back and did not are "missed";
  *             onsets with no click before them "spurious".  Each restart
  *             flips the clicks' polarity: onsets of the other polarity,
@@ -47,7 +48,10 @@
  * Hz on the left channel, silence on the right; --tone 0: silence), then
  * drain; prints the time from the stream's start trigger to the end of
  * the drain against the nominal duration (ppm), the fitted drift of the
- * hardware position, and the xruns.
+ * hardware position, and the xruns.  A whole-Hz tone comes from a table
+ * computed once (rate / gcd(rate, tone) samples, a whole number of
+ * cycles), so the guest's CPU time while playing is the ALSA write path,
+ * not a sin() per sample (costly under TCG); other tones call sin().
  *
  * Clock mode (--mode clock [WORD...]): prints the words and CLOCK_MONOTONIC
  * (s) on one line and exits; a host comparing such lines on the serial
@@ -438,6 +442,35 @@ static int count_failure(struct stream *s, int err, int at_start)
 
 /* ---- play mode ---------------------------------------------------------- */
 
+/* One whole number of cycles of a whole-Hz tone at rate: *len samples
+ * (rate / gcd(rate, tone)); NULL for a tone that is not a whole number of
+ * Hz, or none. */
+static short *tone_table(const struct opts *o, unsigned rate, size_t *len)
+{
+    unsigned f = (unsigned)o->tone, a = rate, b = f, t;
+    short *tab;
+    size_t i;
+
+    if (o->tone <= 0 || (double)f != o->tone || f >= rate) {
+        return NULL;
+    }
+    while (b) {
+        t = a % b;
+        a = b;
+        b = t;
+    }
+    *len = rate / a;
+    tab = malloc(*len * sizeof(*tab));
+    if (!tab) {
+        return NULL;
+    }
+    for (i = 0; i < *len; i++) {
+        tab[i] = (short)lrint(32767 * o->amplitude *
+                              sin(2 * M_PI * f * (double)i / rate));
+    }
+    return tab;
+}
+
 static int run_play(const struct opts *o)
 {
     struct stream s = { 0 };
@@ -445,7 +478,8 @@ static int run_play(const struct opts *o)
     snd_htimestamp_t trig;
     long long want, done = 0;
     double t_start = 0, t_open, t_end, t_last_write, settle = o->settle_ms / 1e3;
-    short *buf;
+    short *buf, *tab;
+    size_t tab_len = 0, tab_pos = 0;
     double phase = 0;
     int err, started = 0;
 
@@ -457,6 +491,7 @@ static int run_play(const struct opts *o)
            o->tone);
     fflush(stdout);
     buf = calloc(s.period * o->channels, sizeof(*buf));
+    tab = tone_table(o, s.rate, &tab_len);
     want = (long long)llround(o->duration * s.rate);
     snd_pcm_status_alloca(&st);
     t_open = now();
@@ -468,11 +503,16 @@ static int run_play(const struct opts *o)
             n = want - done;
         }
         for (i = 0; i < n; i++) {
-            short v = o->tone > 0 ?
-                (short)lrint(32767 * o->amplitude * sin(phase)) : 0;
-            phase += 2 * M_PI * o->tone / s.rate;
-            if (phase > 2 * M_PI) {
-                phase -= 2 * M_PI;
+            short v = 0;
+            if (tab) {
+                v = tab[tab_pos];
+                tab_pos = tab_pos + 1 < tab_len ? tab_pos + 1 : 0;
+            } else if (o->tone > 0) {
+                v = (short)lrint(32767 * o->amplitude * sin(phase));
+                phase += 2 * M_PI * o->tone / s.rate;
+                if (phase > 2 * M_PI) {
+                    phase -= 2 * M_PI;
+                }
             }
             buf[i * o->channels] = v;
             for (c = 1; c < o->channels; c++) {
@@ -535,6 +575,7 @@ static int run_play(const struct opts *o)
     print_stream(&s, PLAY);
     snd_pcm_close(s.pcm);
     free(buf);
+    free(tab);
     return 0;
 }
 
@@ -906,9 +947,9 @@ static int run_roundtrip(const struct opts *o)
     stats(r->app, r->nlat, &amed, &amn, &amx);
     printf("RESULT latency clicks=%d missed=%d spurious=%d stale=%d "
            "median_ms=%.2f min_ms=%.2f max_ms=%.2f app_median_ms=%.2f "
-           "app_max_ms=%.2f trigger_offset_ms=%.3f\n", r->nlat, r->missed,
-           r->spurious, r->stale, med, mn, mx, amed, amx,
-           r->trig_offset * 1000);
+           "app_min_ms=%.2f app_max_ms=%.2f trigger_offset_ms=%.3f\n",
+           r->nlat, r->missed, r->spurious, r->stale, med, mn, mx, amed, amn,
+           amx, r->trig_offset * 1000);
     printf("RESULT run elapsed_s=%.3f restarts=%d period=%lu buffer=%lu "
            "rate=%u linked=%d\n", elapsed, r->restarts,
            (unsigned long)p->period, (unsigned long)p->buffer, p->rate,

@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "lib"))
 import analyze  # noqa: E402
 import guest  # noqa: E402
+import retry  # noqa: E402
 from pipewire import SINK, SOURCE, PipeWire  # noqa: E402
 
 WORK = Path(os.environ.get("QPW_E2E_WORK", "/tmp/qpw-e2e")) / "controls"
@@ -144,26 +145,14 @@ class ControlsCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        try:
-            guest.qemu_binary()
-        except FileNotFoundError as e:
-            raise unittest.SkipTest(str(e)) from None
+        guest.qemu_binary()      # an error, not a skip, when QEMU is not built
         cls.work = WORK
         cls.work.mkdir(parents=True, exist_ok=True)
 
     def retried(self, run):
-        """run(attempt), again if its checks fail (a loaded host)."""
-        for attempt in range(1, self.attempts + 1):
-            try:
-                return run(attempt)
-            except self.failureException as e:
-                if attempt == self.attempts:
-                    raise
-                print(f"\n  attempt {attempt} failed (load average "
-                      f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs):"
-                      f" {str(e).splitlines()[0][:300]}; running again",
-                      file=sys.stderr)
-        return None
+        """run(attempt), again if its checks fail, up to self.attempts
+        times (a loaded host): see tests/lib/retry.py."""
+        return retry.retried(self, run, self.attempts)
 
     def fresh_dir(self, name):
         """An empty directory under the work dir (for a PipeWire with no

@@ -14,10 +14,11 @@ run (tests/lib/fidelity.py) that plays and records at once:
             Every index from the file's first to its last is there,
             exactly once, in order, bit-exact (S32: the top 24 bits, all
             that PipeWire's float pipeline keeps), nothing in between.
-  capture   pw-play of the counter (same format and rate) into qpw_source
-            -> device -> guest `arecord -D hw:0,0`.  From the first
-            counter frame of the guest's file to its end, every index
-            once, in order, bit-exact.
+  capture   guest `arecord -D hw:0,0` starts; a second later pw-play
+            plays the counter (same format and rate) into qpw_source ->
+            device -> guest.  The guest's file holds silence, then every
+            index from the first (0) to the file's end, exactly once, in
+            order, bit-exact, nothing after it.
             (A host pw-record of qpw_source made alongside is compared
             too, to tell whether a fault was PipeWire's own, on a loaded
             machine.)
@@ -169,9 +170,10 @@ class FidelityTest(unittest.TestCase):
         what = f"capture {run.device} {run.fmt} {run.rate} Hz"
         if rep is None:
             return [f"{what}: the guest left no recording"]
-        self.say(f"fidelity {what}: {counts(rep)}, head at index "
-                 f"{rep.first} after {rep.lead} frames, tail n/a (the "
-                 f"guest stops first)")
+        self.say(f"fidelity {what}: {counts(rep)}, head "
+                 f"{'ok' if rep.found and rep.lowest == 0 else 'LOST'} "
+                 f"(index {rep.first} after {rep.lead} frames of silence), "
+                 f"tail n/a (the guest stops first)")
         self.say(f"  {rep.summary()}")
         if ref is not None and ex is not None:
             self.say(f"  source (host recording): {ref.summary()}")
@@ -192,7 +194,13 @@ class FidelityTest(unittest.TestCase):
                 f"{ex.summary() if ex else '-'}" +
                 ("\n  (the same faults: PipeWire's graph itself missed "
                  "cycles; a loaded machine?)" if same else ""))
-        # The counter runs to the end of the guest's file (it outlasts it).
+        # The counter starts while the guest records: its first frame must
+        # be there, as for playback.
+        if rep.lowest != 0 or rep.first != 0:
+            problems.append(f"{what}: lost head: the first index is "
+                            f"{rep.first}")
+        # The counter runs to the end of the guest's file (it outlasts it):
+        # with the checks above, every frame after the lead is one.
         if rep.trail:
             problems.append(f"{what}: {rep.trail} non-counter frames at "
                             f"the end")

@@ -250,6 +250,19 @@ class CounterWavTest(unittest.TestCase):
                         self.assertTrue(rep.clean, rep.summary())
                         self.assertEqual((rep.first, rep.last), (0, 4799))
 
+    def test_lead_of_silence(self):
+        """write_counter_wav(lead=n): n silent frames, then the counter
+        from its first index."""
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "lead.wav")
+            counter.write_counter_wav(path, 4800, 48000, "s16", lead=1000)
+            ints, _, _ = counter.read_raw_wav(path)
+            self.assertEqual(ints.shape, (5800, 2))
+            self.assertFalse(ints[:1000].any())
+            rep = counter.decode_wav(path)
+            self.assertTrue(rep.clean, rep.summary())
+            self.assertEqual((rep.lead, rep.first, rep.last), (1000, 0, 4799))
+
     def test_sox_widened_s16_is_no_s32_counter(self):
         """An independent WAV tool (sox) widening S16 to S32 gives the
         counter's words in the top 16 bits: not an s32 counter frame,

@@ -90,10 +90,13 @@ def write_raw_wav(path, ints, rate, bits):
                 + b"data" + struct.pack("<I", len(raw)) + raw)
 
 
-def write_counter_wav(path, frames, rate, fmt="s16", start=0):
+def write_counter_wav(path, frames, rate, fmt="s16", start=0, lead=0):
     """Write the counter, frames start..start+frames-1, as an S16 or S32
-    stereo WAV at rate."""
-    write_raw_wav(path, samples(start, frames, fmt), rate, FORMATS[fmt][0])
+    stereo WAV at rate, after `lead` frames of digital silence."""
+    ints = samples(start, frames, fmt)
+    if lead:
+        ints = np.concatenate([np.zeros((lead, 2), dtype=np.int64), ints])
+    write_raw_wav(path, ints, rate, FORMATS[fmt][0])
 
 
 def read_raw_wav(path):

@@ -26,9 +26,13 @@ whose process callback is late loses a quantum of its own, which the sink
 did carry.  Frames missing in one recording but present in the other were
 at the sink; run.played is the recording with fewer faults.
 
-Capture: pw-play starts playing the counter into qpw_source when the
-guest's scenario starts (a serial console marker), while a host
-pw-record records qpw_source itself: the reference.  On a loaded machine
+Capture: the guest starts `arecord` and, CAPTURE_LEAD_SECONDS later, once
+its stream is running, prints a serial console marker; at that marker
+pw-play starts playing into qpw_source SOURCE_LEAD_FRAMES of silence (a
+player's first quantum can be lost while its link settles: seen here)
+and then the counter, so the guest's file holds silence, then the counter
+from its first frame (index 0) to the file's end.  A host pw-record records qpw_source itself alongside: the
+reference.  On a loaded machine
 PipeWire's graph can miss cycles (pw-play's data then arrives late, as
 silence, or not at all), mostly seen alike by every consumer of the
 source, though a consumer that is late itself loses a quantum of its own.
@@ -56,13 +60,19 @@ DEVICES = {
 ALSA_FORMAT = {"s16": "S16_LE", "s32": "S32_LE"}
 # The capture counter outlasts the guest's recording with room to spare.
 CAPTURE_COUNTER_SECONDS = 30
+# How long the guest records before the counter starts (its stream runs
+# well within this, even on a TCG guest).
+CAPTURE_LEAD_SECONDS = 1
+# Silence before the counter in the file played into the source: a few
+# graph cycles (1024 frames each at the test PipeWire's default quantum).
+SOURCE_LEAD_FRAMES = 4096
 # Trace events kept for every run: lifecycle and faults, not per buffer.
 TRACE_EVENTS = ("qpw_stream_new", "qpw_state_changed", "qpw_format_negotiated",
                 "qpw_enable", "qpw_xrun", "qpw_volume", "qpw_silent",
                 "qpw_core_error", "virtio_snd_pcm_state", "virtio_snd_xrun",
                 "virtio_snd_xfer_bad", "hda_audio_running",
                 "hda_audio_overrun")
-SCENARIO_START = "QPW: scenario start"
+CAPTURE_RUNNING = "QPW: capture running"
 
 
 def trace_args(path, events=TRACE_EVENTS):
@@ -248,6 +258,7 @@ def run_guest_counter(pw, work, device, fmt, rate, play_seconds=0.0,
     if capture_seconds:
         lines.append(f"arecord -D hw:0,0 -f {ALSA_FORMAT[fmt]} -r {rate} "
                      f"-c 2 -d {capture_seconds} /out/captured.wav &")
+        lines.append(f"sleep {CAPTURE_LEAD_SECONDS}; echo '{CAPTURE_RUNNING}'")
     if frames:
         counter.write_counter_wav(work / "counter.wav", frames, rate, fmt)
         inputs["counter.wav"] = work / "counter.wav"
@@ -265,9 +276,9 @@ def run_guest_counter(pw, work, device, fmt, rate, play_seconds=0.0,
         recs = [pw.record_sink(path, fmt=fmt, rate=rate) for path in played]
     if capture_seconds:
         counter.write_counter_wav(source_wav, rate * CAPTURE_COUNTER_SECONDS,
-                                  rate, fmt)
+                                  rate, fmt, lead=SOURCE_LEAD_FRAMES)
         ref = pw.record_source(reference, fmt=fmt, rate=rate)
-        trigger = SerialTrigger(SCENARIO_START, lambda: pw.play_into_source(
+        trigger = SerialTrigger(CAPTURE_RUNNING, lambda: pw.play_into_source(
             source_wav, wait=False))
     watcher = GraphWatcher(pw)
     try:

@@ -201,6 +201,25 @@ class PipeWire:
         if self._own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 
+    def realtime_threads(self):
+        """The names of the PipeWire daemon's threads that run realtime
+        (SCHED_FIFO or SCHED_RR: module-rt's data loop, where it may)."""
+        names = []
+        for task in Path("/proc").glob("[0-9]*/task/[0-9]*"):
+            try:
+                stat = (task / "stat").read_text()
+            except OSError:
+                continue
+            # pid (comm) state ppid pgrp ...; policy is field 41.
+            comm = (task.parent.parent / "comm").read_text().strip() \
+                if (task.parent.parent / "comm").exists() else ""
+            fields = stat[stat.rindex(")") + 2:].split()
+            if comm == "pipewire" and self._daemon and \
+                    int(fields[2]) == self._daemon.pid and \
+                    int(fields[38]) in (1, 2):
+                names.append(stat[stat.index("(") + 1:stat.rindex(")")])
+        return names
+
     def stop_daemon(self):
         """Stop all clients started here, then the daemons, keeping the
         directory: start() then brings PipeWire back on the same runtime

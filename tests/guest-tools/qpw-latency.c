@@ -21,12 +21,17 @@
  *             the playback stream and its onset in the capture stream
  *             (both count from the common start), in ms; median, min, max.
  *             That is what the device, QEMU and the host add past the
- *             hardware pointers; an application adds its own buffering
+ *             hardware pointers (it can come out a little below 0 when a
+ *             restart leaves capture counting ahead of playback); each
+ *             onset belongs to the click written last before it was read,
+ *             so a round trip must be shorter than the click interval.
+ *             An application adds its own buffering
  *             (app_*_ms: CLOCK_MONOTONIC from the return of the write that
  *             held the click's first frame to the return of the read that
  *             held its onset, with the playback buffer kept full).
  *             Clicks that had time to come back and did not are "missed";
- *             onsets with no click before them "spurious".  Each restart
+ *             onsets with no click waiting for them (none written yet, or
+ *             the last one already matched) "spurious".  Each restart
  *             flips the clicks' polarity: onsets of the other polarity,
  *             sent before the restart, are "stale" and ignored.
  *   xruns     -EPIPE (underrun/overrun) seen on each stream, split into
@@ -775,16 +780,15 @@ static void detect(struct rt *r, snd_pcm_uframes_t n, long long base)
             continue;
         }
         /* an onset: above the threshold after at least half an interval
-         * of quiet (the rest of a click is not an onset) */
+         * of quiet (the rest of a click is not an onset).  It belongs to
+         * the click written last: the round trip is shorter than the
+         * interval, so the next click has not been written yet.  (Not the
+         * last click at or before frame f: a restart can leave the
+         * capture stream's count a little ahead of the playback's, and
+         * that would match the onset with the click before.) */
         if (r->quiet >= r->sig.interval / 2 ||
             f - r->last_onset >= r->sig.interval) {
-            int k, best = -1;
-            for (k = 0; k < r->nclicks; k++) {
-                if (r->clicks[k].frame <= f &&
-                    f - r->clicks[k].frame < r->sig.interval) {
-                    best = k;
-                }
-            }
+            int best = r->nclicks - 1;
             if (sign != r->sig.sign) {
                 r->stale++;     /* sent before the last restart */
             } else if (best >= 0 && !r->clicks[best].matched) {

@@ -22,11 +22,13 @@
 #include "qemu/error-report.h"
 #include "qemu/log.h"
 #include "qemu/module.h"
+#include "qemu/main-loop.h"
 #include "qemu/timer.h"
 #include "qapi/error.h"
 #include "hw/qdev-properties.h"
 #include "migration/qemu-file-types.h"
 #include "migration/vmstate.h"
+#include "sysemu/runstate.h"
 #include "hw/audio/virtio-snd.h"
 #include "standard-headers/linux/virtio_ids.h"
 #include "virtio-snd-req.h"
@@ -69,12 +71,121 @@ static bool virtio_snd_is_output(const VirtIOSoundStream *s)
     return s->pcm.caps.direction == VIRTIO_SND_D_OUTPUT;
 }
 
+/* Handing used elements back */
+
+/* A used element waiting for virtio_snd_done_bh(). */
+struct VirtIOSoundDone {
+    unsigned int queue;
+    VirtQueueElement *elem;
+    unsigned int len;
+    QSIMPLEQ_ENTRY(VirtIOSoundDone) next;
+};
+
+/*
+ * Give @elem back on @queue with @len bytes used, soon. Handing an element
+ * back writes to guest memory (the bounce buffer of a buffer that is not
+ * RAM is written then), and the guest may have aimed a buffer at a
+ * register that resets this very device. Done from the audio layer's
+ * callbacks, that reset would close the voices the audio layer is
+ * iterating over; done from our queue handlers, it would pull the streams
+ * away under them. So every element goes back from a bottom half guarded
+ * by the transport's re-entrancy guard: the memory core refuses the
+ * device's writes to its own registers while it runs, and what runs it
+ * holds no state of ours.
+ */
+static void virtio_snd_complete(VirtIOSound *snd, unsigned int queue,
+                                VirtQueueElement *elem, size_t len)
+{
+    VirtIOSoundDone *d = g_new(VirtIOSoundDone, 1);
+
+    d->queue = queue;
+    d->elem = elem;
+    d->len = len;
+    QSIMPLEQ_INSERT_TAIL(&snd->done, d, next);
+    qemu_bh_schedule(snd->done_bh);
+}
+
+static void virtio_snd_flush_events(VirtIOSound *snd);
+
+/*
+ * Push every used element, then notify the queues that got some. Elements
+ * are pushed in the order they were completed, so a RELEASE's reply
+ * follows the messages it handed back.
+ */
+static void virtio_snd_done_bh(void *opaque)
+{
+    VirtIOSound *snd = opaque;
+    VirtIODevice *vdev = VIRTIO_DEVICE(snd);
+    uint32_t resets = snd->resets;
+    unsigned int notify = 0, i;
+    VirtIOSoundDone *d;
+
+    virtio_snd_flush_events(snd);
+    while ((d = QSIMPLEQ_FIRST(&snd->done))) {
+        QSIMPLEQ_REMOVE_HEAD(&snd->done, next);
+        trace_virtio_snd_push(d->queue, d->len);
+        notify |= 1u << d->queue;
+        virtqueue_push(snd->queues[d->queue], d->elem, d->len);
+        g_free(d->elem);
+        g_free(d);
+        if (snd->resets != resets) {
+            /*
+             * The write reset the device by another way than its own
+             * registers (the guard stops those): the rest went with the
+             * queues, and there is no one to notify.
+             */
+            return;
+        }
+    }
+    for (i = 0; i < VIRTIO_SND_QUEUE_COUNT; i++) {
+        if (notify & (1u << i)) {
+            virtio_notify(vdev, snd->queues[i]);
+        }
+    }
+}
+
+/* The bottom half's work now, under the same guard. */
+static void virtio_snd_done_now(VirtIOSound *snd)
+{
+    bool engaged = snd->guard->engaged_in_io;
+
+    qemu_bh_cancel(snd->done_bh);
+    snd->guard->engaged_in_io = true;
+    virtio_snd_done_bh(snd);
+    snd->guard->engaged_in_io = engaged;
+}
+
+/*
+ * When the VM stops, hand back what is done: a migration saves the guest's
+ * memory after this, and the device's state without these elements.
+ */
+static void virtio_snd_vm_state_change(void *opaque, bool running,
+                                       RunState state)
+{
+    if (!running) {
+        virtio_snd_done_now(opaque);
+    }
+}
+
+/* On reset, unplug and loadvm the queues go away: forget what is done. */
+static void virtio_snd_done_drop_all(VirtIOSound *snd)
+{
+    VirtIOSoundDone *d;
+
+    while ((d = QSIMPLEQ_FIRST(&snd->done))) {
+        QSIMPLEQ_REMOVE_HEAD(&snd->done, next);
+        virtqueue_detach_element(snd->queues[d->queue], d->elem, 0);
+        g_free(d->elem);
+        g_free(d);
+    }
+}
+
 /* Events */
 
+/* Fill the event buffers the guest gave with the events waiting. */
 static void virtio_snd_flush_events(VirtIOSound *snd)
 {
     VirtQueue *vq = snd->queues[VIRTIO_SND_VQ_EVENT];
-    bool pushed = false;
 
     while (snd->events_count) {
         struct virtio_snd_event *ev = &snd->events[snd->events_head];
@@ -92,14 +203,9 @@ static void virtio_snd_flush_events(VirtIOSound *snd)
         }
         trace_virtio_snd_event(le32_to_cpu(ev->hdr.code),
                                le32_to_cpu(ev->data));
-        virtqueue_push(vq, elem, len);
-        g_free(elem);
-        pushed = true;
         snd->events_head = (snd->events_head + 1) % VIRTIO_SND_EVENTS_MAX;
         snd->events_count--;
-    }
-    if (pushed) {
-        virtio_notify(VIRTIO_DEVICE(snd), vq);
+        virtio_snd_complete(snd, VIRTIO_SND_VQ_EVENT, elem, len);
     }
 }
 
@@ -118,35 +224,34 @@ static void virtio_snd_post_event(VirtIOSound *snd, uint32_t code,
     snd->events[tail].hdr.code = cpu_to_le32(code);
     snd->events[tail].data = cpu_to_le32(data);
     snd->events_count++;
-    virtio_snd_flush_events(snd);
+    qemu_bh_schedule(snd->done_bh);     /* which fills the buffers */
 }
 
 static void virtio_snd_handle_event(VirtIODevice *vdev, VirtQueue *vq)
 {
-    virtio_snd_flush_events(VIRTIO_SND(vdev));
+    qemu_bh_schedule(VIRTIO_SND(vdev)->done_bh);
 }
 
 /* I/O messages */
 
-static VirtQueue *virtio_snd_data_queue(VirtIOSoundStream *s)
+static unsigned int virtio_snd_data_queue(VirtIOSoundStream *s)
 {
-    return s->snd->queues[virtio_snd_is_output(s) ? VIRTIO_SND_VQ_TX
-                                                  : VIRTIO_SND_VQ_RX];
+    return virtio_snd_is_output(s) ? VIRTIO_SND_VQ_TX : VIRTIO_SND_VQ_RX;
 }
 
 /*
  * Give an I/O message back to the guest. The used length is what the
  * device wrote: the status, and for capture the frames before it.
  */
-static void virtio_snd_xfer_return(VirtQueue *vq, VirtQueueElement *elem,
+static void virtio_snd_xfer_return(VirtIOSound *snd, unsigned int queue,
+                                   VirtQueueElement *elem,
                                    const VSndXfer *xfer, size_t captured,
                                    uint32_t status, uint32_t latency)
 {
     size_t len = vsnd_xfer_write_status(elem->in_sg, elem->in_num, xfer,
                                         status, latency);
 
-    virtqueue_push(vq, elem, len ? len + captured : 0);
-    g_free(elem);
+    virtio_snd_complete(snd, queue, elem, len ? len + captured : 0);
 }
 
 /*
@@ -173,21 +278,16 @@ static void virtio_snd_stream_return_first(VirtIOSoundStream *s,
     QSIMPLEQ_REMOVE_HEAD(&s->xfers, next);
     trace_virtio_snd_xfer_done(s->id, x->xfer.data_len, x->done, status,
                                latency);
-    virtio_snd_xfer_return(virtio_snd_data_queue(s), x->elem, &x->xfer,
-                           captured, status, latency);
+    virtio_snd_xfer_return(s->snd, virtio_snd_data_queue(s), x->elem,
+                           &x->xfer, captured, status, latency);
     g_free(x);
 }
 
 /* Return every message the stream holds, as RELEASE must (5.14.6.6.5.1). */
 static void virtio_snd_stream_return_all(VirtIOSoundStream *s)
 {
-    bool any = !QSIMPLEQ_EMPTY(&s->xfers);
-
     while (!QSIMPLEQ_EMPTY(&s->xfers)) {
         virtio_snd_stream_return_first(s, VIRTIO_SND_S_OK, 0);
-    }
-    if (any) {
-        virtio_notify(VIRTIO_DEVICE(s->snd), virtio_snd_data_queue(s));
     }
 }
 
@@ -198,7 +298,8 @@ static void virtio_snd_stream_drop_all(VirtIOSoundStream *s)
 
     while ((x = QSIMPLEQ_FIRST(&s->xfers))) {
         QSIMPLEQ_REMOVE_HEAD(&s->xfers, next);
-        virtqueue_detach_element(virtio_snd_data_queue(s), x->elem, 0);
+        virtqueue_detach_element(s->snd->queues[virtio_snd_data_queue(s)],
+                                 x->elem, 0);
         g_free(x->elem);
         g_free(x);
     }
@@ -309,7 +410,6 @@ static int virtio_snd_stream_transfer(VirtIOSoundStream *s, int avail)
     uint8_t buf[VIRTIO_SND_CHUNK];
     size_t frame = virtio_snd_frame_bytes(s);
     size_t chunk = sizeof(buf) - sizeof(buf) % frame;
-    bool returned = false;
     int64_t now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
     uint64_t room = vsnd_pcm_pacer_room(&s->pacer, now);
 
@@ -331,7 +431,6 @@ static int virtio_snd_stream_transfer(VirtIOSoundStream *s, int avail)
                                            out ? virtio_snd_latency(s, avail)
                                                : 0);
             s->last_return_ns = now;
-            returned = true;
             continue;
         }
         if (avail <= 0 || !room) {
@@ -348,9 +447,6 @@ static int virtio_snd_stream_transfer(VirtIOSoundStream *s, int avail)
         if (x->xfer.data_len - x->done >= frame && (moved < want || !moved)) {
             break;
         }
-    }
-    if (returned) {
-        virtio_notify(VIRTIO_DEVICE(s->snd), virtio_snd_data_queue(s));
     }
     return avail;
 }
@@ -387,8 +483,8 @@ static void virtio_snd_return_timer_cb(void *opaque)
  * with IO_ERR when it is malformed or its stream cannot take it. Returns
  * whether it was answered.
  */
-static bool virtio_snd_handle_xfer(VirtIOSound *snd, VirtQueue *vq,
-                                   uint32_t dir, VirtQueueElement *elem)
+static void virtio_snd_handle_xfer(VirtIOSound *snd, uint32_t dir,
+                                   VirtQueueElement *elem)
 {
     size_t in_len = vsnd_iov_size(elem->in_sg, elem->in_num);
     VSndXfer xfer = { 0 };
@@ -406,8 +502,10 @@ static bool virtio_snd_handle_xfer(VirtIOSound *snd, VirtQueue *vq,
                       dir == VIRTIO_SND_D_OUTPUT ? "tx" : "rx",
                       xfer.stream_id);
         trace_virtio_snd_xfer_bad(dir, xfer.stream_id);
-        virtio_snd_xfer_return(vq, elem, &xfer, 0, status, 0);
-        return true;
+        virtio_snd_xfer_return(snd, dir == VIRTIO_SND_D_OUTPUT ?
+                               VIRTIO_SND_VQ_TX : VIRTIO_SND_VQ_RX,
+                               elem, &xfer, 0, status, 0);
+        return;
     }
 
     x = g_new0(VirtIOSoundXfer, 1);
@@ -417,7 +515,6 @@ static bool virtio_snd_handle_xfer(VirtIOSound *snd, VirtQueue *vq,
     snd->stream[xfer.stream_id].starved = false;
     snd->stream[xfer.stream_id].empty_since_ns = -1;
     trace_virtio_snd_xfer(xfer.stream_id, xfer.data_len);
-    return false;
 }
 
 static void virtio_snd_handle_data(VirtIODevice *vdev, VirtQueue *vq,
@@ -425,13 +522,9 @@ static void virtio_snd_handle_data(VirtIODevice *vdev, VirtQueue *vq,
 {
     VirtIOSound *snd = VIRTIO_SND(vdev);
     VirtQueueElement *elem;
-    bool answered = false;
 
     while ((elem = virtqueue_pop(vq, sizeof(*elem)))) {
-        answered |= virtio_snd_handle_xfer(snd, vq, dir, elem);
-    }
-    if (answered) {
-        virtio_notify(vdev, vq);
+        virtio_snd_handle_xfer(snd, dir, elem);
     }
 }
 
@@ -783,7 +876,7 @@ static VSndDeviceCounts virtio_snd_counts(VirtIOSound *snd)
     };
 }
 
-static void virtio_snd_handle_ctrl_elem(VirtIOSound *snd, VirtQueue *vq,
+static void virtio_snd_handle_ctrl_elem(VirtIOSound *snd,
                                         VirtQueueElement *elem)
 {
     VSndDeviceCounts counts = virtio_snd_counts(snd);
@@ -808,22 +901,16 @@ static void virtio_snd_handle_ctrl_elem(VirtIOSound *snd, VirtQueue *vq,
     if (!vsnd_ctrl_write_status(elem->in_sg, elem->in_num, status)) {
         reply_len = 0;              /* nowhere to put the status */
     }
-    virtqueue_push(vq, elem, reply_len);
-    g_free(elem);
+    virtio_snd_complete(snd, VIRTIO_SND_VQ_CONTROL, elem, reply_len);
 }
 
 static void virtio_snd_handle_ctrl(VirtIODevice *vdev, VirtQueue *vq)
 {
     VirtIOSound *snd = VIRTIO_SND(vdev);
     VirtQueueElement *elem;
-    bool any = false;
 
     while ((elem = virtqueue_pop(vq, sizeof(*elem)))) {
-        virtio_snd_handle_ctrl_elem(snd, vq, elem);
-        any = true;
-    }
-    if (any) {
-        virtio_notify(vdev, vq);
+        virtio_snd_handle_ctrl_elem(snd, elem);
     }
 }
 
@@ -878,6 +965,7 @@ static void virtio_snd_streams_reset(VirtIOSound *snd)
 {
     uint32_t i;
 
+    virtio_snd_done_drop_all(snd);
     for (i = 0; i < snd->streams; i++) {
         VirtIOSoundStream *s = &snd->stream[i];
 
@@ -896,6 +984,7 @@ static void virtio_snd_reset(VirtIODevice *vdev)
     VirtIOSound *snd = VIRTIO_SND(vdev);
 
     trace_virtio_snd_reset();
+    snd->resets++;
     virtio_snd_streams_reset(snd);
     if (snd->ctl_table) {
         vsnd_ctls_reset(snd->ctl_table);    /* defaults, as after power-on */
@@ -951,6 +1040,16 @@ static void virtio_snd_realize(DeviceState *dev, Error **errp)
     snd->queues[VIRTIO_SND_VQ_RX] =
         virtio_add_queue(vdev, VIRTIO_SND_QUEUE_SIZE, virtio_snd_handle_rx);
 
+    /*
+     * The guard of the transport, whose registers are the ones a guest
+     * can reach (virtio-pci's BARs belong to the proxy, not to us).
+     */
+    snd->guard = &qdev_get_parent_bus(dev)->parent->mem_reentrancy_guard;
+    QSIMPLEQ_INIT(&snd->done);
+    snd->done_bh = qemu_bh_new_guarded(virtio_snd_done_bh, snd, snd->guard);
+    snd->vm_state = qemu_add_vm_change_state_handler(
+        virtio_snd_vm_state_change, snd);
+
     snd->stream = g_new0(VirtIOSoundStream, snd->streams);
     for (i = 0; i < snd->streams; i++) {
         virtio_snd_stream_init(snd, i);
@@ -972,7 +1071,9 @@ static void virtio_snd_unrealize(DeviceState *dev)
     VirtIOSound *snd = VIRTIO_SND(dev);
     int i;
 
+    qemu_del_vm_change_state_handler(snd->vm_state);
     virtio_snd_streams_reset(snd);
+    qemu_bh_delete(snd->done_bh);
     for (i = 0; i < snd->streams; i++) {
         timer_free(snd->stream[i].return_timer);
     }

@@ -23,6 +23,7 @@
 #include "libqos/virtio-pci.h"
 #include "standard-headers/linux/virtio_config.h"
 #include "standard-headers/linux/virtio_ids.h"
+#include "standard-headers/linux/virtio_pci.h"
 #include "standard-headers/linux/virtio_snd.h"
 
 #define PCI_SLOT_SND 4
@@ -969,6 +970,168 @@ static void test_odd_frames(void)
     vsnd_stop(s);
 }
 
+/*
+ * Re-entrancy. A guest may point any device-writable buffer at the
+ * device's own registers; here the status of an I/O message, an event
+ * buffer and a control reply go to the common configuration's
+ * device_status, where the zero low byte of what the device writes (the
+ * OK status 0x8000, the XRUN event 0x1100) resets the device. The write
+ * happens when the buffer is handed back, which for I/O and events is
+ * from inside the audio layer's callbacks: a reset there would close the
+ * voices the audio layer is iterating over. Whatever the device does
+ * with such a write, QEMU must stay up (no ASan report in the ASan
+ * build), and once the guest resets it properly the device must work.
+ */
+
+/* The guest address of device_status in the device's BAR. */
+static uint64_t device_status_addr(VSnd *s)
+{
+    g_assert_false(s->dev->bar.is_io);
+    return s->dev->bar.addr + s->dev->common_cfg_offset +
+           offsetof(struct virtio_pci_common_cfg, device_status);
+}
+
+/* An I/O message of one period whose status goes to @status_addr. */
+static VSndMsg io_queue_status_at(VSnd *s, int q, uint32_t stream,
+                                  uint64_t status_addr)
+{
+    bool tx = q == VIRTIO_SND_VQ_TX;
+    VSndMsg m = { .data_len = PERIOD_BYTES };
+    VSndSeg seg[3];
+
+    m.addr = guest_alloc(s->alloc, XFER_LEN + PERIOD_BYTES);
+    qtest_writel(s->qts, m.addr, cpu_to_le32(stream));
+    qtest_memset(s->qts, m.addr + XFER_LEN, tx ? 0x11 : 0xa5, PERIOD_BYTES);
+    seg[0] = (VSndSeg) { m.addr, XFER_LEN, false };
+    seg[1] = (VSndSeg) { m.addr + XFER_LEN, PERIOD_BYTES, !tx };
+    seg[2] = (VSndSeg) { status_addr, STATUS_LEN, true };
+    m.head = vq_add(s, q, seg, 3);
+    vq_notify(s, q);
+    return m;
+}
+
+/*
+ * After the device wrote into its own registers: QEMU still answers, and
+ * after a proper reset by the guest the device plays, records and
+ * answers control requests again.
+ */
+static void reentry_recover(VSnd *s, uint64_t *to_free, int n)
+{
+    QDict *rsp;
+    int i;
+
+    qtest_clock_step(s->qts, 200 * MS);
+    g_assert_true(qtest_probe_child(s->qts));
+    rsp = qtest_qmp(s->qts, "{'execute': 'query-status'}");
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+
+    vsnd_reset(s);
+    for (i = 0; i < n; i++) {
+        guest_free(s->alloc, to_free[i]);
+    }
+    g_assert_cmphex(query(s, VIRTIO_SND_R_PCM_INFO, 0, 2,
+                          sizeof(struct virtio_snd_pcm_info), NULL), ==,
+                    VIRTIO_SND_S_OK);
+    io_cycle(s, 0);
+    io_cycle(s, 1);
+}
+
+/* A tx or rx message completed from the audio layer's callback. */
+static void reentry_io(int q)
+{
+    VSnd *s = vsnd_start("");
+    uint32_t stream = q == VIRTIO_SND_VQ_TX ? 0 : 1;
+    VSndMsg m;
+
+    g_assert_cmphex(set_params_std(s, stream), ==, VIRTIO_SND_S_OK);
+    prepare_start(s, stream);
+    m = io_queue_status_at(s, q, stream, device_status_addr(s));
+    reentry_recover(s, &m.addr, 1);
+    vsnd_stop(s);
+}
+
+static void test_reentry_tx(void)
+{
+    reentry_io(VIRTIO_SND_VQ_TX);
+}
+
+static void test_reentry_rx(void)
+{
+    reentry_io(VIRTIO_SND_VQ_RX);
+}
+
+/* An xrun event, posted from the playback callback. */
+static void test_reentry_event(void)
+{
+    VSnd *s = vsnd_start("");
+    VSndSeg seg = { device_status_addr(s),
+                    sizeof(struct virtio_snd_event), true };
+    VSndMsg m;
+
+    vq_add(s, VIRTIO_SND_VQ_EVENT, &seg, 1);
+    vq_notify(s, VIRTIO_SND_VQ_EVENT);
+    g_assert_cmphex(set_params(s, 0, 1u << VIRTIO_SND_PCM_F_EVT_XRUNS, 2,
+                               VIRTIO_SND_PCM_FMT_S16,
+                               VIRTIO_SND_PCM_RATE_48000, PERIOD_BYTES,
+                               BUFFER_BYTES), ==, VIRTIO_SND_S_OK);
+    prepare_start(s, 0);
+    m = io_queue(s, VIRTIO_SND_VQ_TX, 0, PERIOD_BYTES, false);
+    step_until_used(s, VIRTIO_SND_VQ_TX, 1000);
+    g_assert_cmphex(io_done(s, VIRTIO_SND_VQ_TX, &m, STATUS_LEN), ==,
+                    VIRTIO_SND_S_OK);
+    /* The stream runs dry: the xrun event goes to device_status. */
+    reentry_recover(s, NULL, 0);
+    vsnd_stop(s);
+}
+
+/*
+ * A control reply, and the playback messages a RELEASE hands back from
+ * the control queue's handler.
+ */
+static void test_reentry_ctrl(void)
+{
+    VSnd *s = vsnd_start("");
+    struct virtio_snd_query_info req = {
+        .hdr.code = cpu_to_le32(VIRTIO_SND_R_PCM_INFO),
+        .count = cpu_to_le32(1),
+        .size = cpu_to_le32(sizeof(struct virtio_snd_pcm_info)),
+    };
+    struct virtio_snd_pcm_hdr release = {
+        .hdr.code = cpu_to_le32(VIRTIO_SND_R_PCM_RELEASE),
+    };
+    uint64_t addr[3];
+    VSndSeg seg[2];
+    VSndMsg m;
+
+    /* PCM_INFO's reply header goes to device_status. */
+    addr[0] = guest_alloc(s->alloc, sizeof(req));
+    qtest_memwrite(s->qts, addr[0], &req, sizeof(req));
+    seg[0] = (VSndSeg) { addr[0], sizeof(req), false };
+    seg[1] = (VSndSeg) { device_status_addr(s),
+                         sizeof(struct virtio_snd_hdr), true };
+    vq_add(s, VIRTIO_SND_VQ_CONTROL, seg, 2);
+    vq_notify(s, VIRTIO_SND_VQ_CONTROL);
+    reentry_recover(s, addr, 1);
+
+    /* RELEASE returns a held message whose status goes there. */
+    g_assert_cmphex(set_params_std(s, 0), ==, VIRTIO_SND_S_OK);
+    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_PREPARE, 0), ==,
+                    VIRTIO_SND_S_OK);
+    m = io_queue_status_at(s, VIRTIO_SND_VQ_TX, 0, device_status_addr(s));
+    addr[0] = m.addr;
+    addr[1] = guest_alloc(s->alloc, sizeof(release) +
+                                    sizeof(struct virtio_snd_hdr));
+    qtest_memwrite(s->qts, addr[1], &release, sizeof(release));
+    seg[0] = (VSndSeg) { addr[1], sizeof(release), false };
+    seg[1] = (VSndSeg) { addr[1] + sizeof(release),
+                         sizeof(struct virtio_snd_hdr), true };
+    vq_add(s, VIRTIO_SND_VQ_CONTROL, seg, 2);
+    vq_notify(s, VIRTIO_SND_VQ_CONTROL);
+    reentry_recover(s, addr, 2);
+    vsnd_stop(s);
+}
+
 static void test_malformed(void)
 {
     VSnd *s = vsnd_start("");
@@ -1673,12 +1836,19 @@ static void fuzz_drain_all(Fuzz *f)
 
 static void fuzz_kick(Fuzz *f, int q)
 {
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
     vq_notify(f->s, q);
     f->unkicked[q] = false;
     fuzz_drain(f, q);
-    /* Control requests are answered at once (unless the device is broken). */
-    if (q == VIRTIO_SND_VQ_CONTROL) {
-        g_assert_cmpuint(f->s->pending[q], ==, 0);
+    /*
+     * Control requests are answered at once (unless the device is
+     * broken): from the device's bottom half, right after the kick.
+     */
+    while (q == VIRTIO_SND_VQ_CONTROL && f->s->pending[q]) {
+        g_assert(g_get_monotonic_time() < deadline);
+        g_usleep(100);
+        fuzz_drain(f, q);
     }
 }
 
@@ -2576,6 +2746,10 @@ int main(int argc, char **argv)
     qtest_add_func("/virtio-snd/xrun-event", test_xrun_event);
     qtest_add_func("/virtio-snd/odd-frames", test_odd_frames);
     qtest_add_func("/virtio-snd/malformed", test_malformed);
+    qtest_add_func("/virtio-snd/reentry/tx", test_reentry_tx);
+    qtest_add_func("/virtio-snd/reentry/rx", test_reentry_rx);
+    qtest_add_func("/virtio-snd/reentry/event", test_reentry_event);
+    qtest_add_func("/virtio-snd/reentry/ctrl", test_reentry_ctrl);
     qtest_add_func("/virtio-snd/bad-properties", test_bad_properties);
     qtest_add_func("/virtio-snd/ctl/config", test_ctl_config);
     qtest_add_func("/virtio-snd/ctl/info", test_ctl_info);

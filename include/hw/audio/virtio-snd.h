@@ -27,6 +27,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(VirtIOSound, VIRTIO_SND)
 #define VIRTIO_SND_CHMAPS_MAX 16
 
 typedef struct VirtIOSoundStream VirtIOSoundStream;
+typedef struct VirtIOSoundDone VirtIOSoundDone;
 
 /* What the device was configured with, as a migration stream carries it. */
 typedef struct VirtIOSoundMigConfig {
@@ -56,6 +57,17 @@ struct VirtIOSound {
     struct virtio_snd_event *events;    /* ring of VIRTIO_SND_EVENTS_MAX */
     unsigned int events_head;
     unsigned int events_count;
+
+    /*
+     * Used elements not yet handed back: only a bottom half guarded by the
+     * transport's re-entrancy guard writes them to the guest, never the
+     * audio layer's callbacks (see virtio_snd_complete()).
+     */
+    QSIMPLEQ_HEAD(, VirtIOSoundDone) done;
+    QEMUBH *done_bh;
+    MemReentrancyGuard *guard;          /* the transport's */
+    uint32_t resets;                    /* device resets so far */
+    VMChangeStateEntry *vm_state;
 
     /* Migration: the source's configuration, checked against ours. */
     VirtIOSoundMigConfig mig_config;

@@ -9,6 +9,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "hw/audio/soundhw.h"
 #include "hw/audio/virtio-snd.h"
 #include "hw/virtio/virtio-pci.h"
 #include "hw/qdev-properties.h"
@@ -77,6 +78,13 @@ static const VirtioPCIDeviceTypeInfo virtio_snd_pci_info = {
 static void virtio_snd_pci_register(void)
 {
     virtio_pci_types_register(&virtio_snd_pci_info);
+    /*
+     * "-audio DRIVER,model=virtio" (and -soundhw virtio): QEMU 7.2 creates
+     * the model's device on the PCI bus with "audiodev" set to the
+     * audiodev it defines, as for the other sound cards.
+     */
+    deprecated_register_soundhw("virtio", "Virtio sound card", 0,
+                                "virtio-sound-pci");
 }
 
 type_init(virtio_snd_pci_register)

@@ -17,6 +17,8 @@
 #include "qemu/bswap.h"
 #include "libqtest.h"
 #include "qapi/qmp/qdict.h"
+#include "qapi/qmp/qlist.h"
+#include "hw/pci/pci_ids.h"
 #include "hw/pci/pci_regs.h"
 #include "libqos/libqos-pc.h"
 #include "libqos/virtio.h"
@@ -2718,6 +2720,63 @@ static void test_migration_mismatch(void)
     vsnd_stop(s);
 }
 
+/*
+ * "-audio none,model=virtio" gives the machine a virtio-sound-pci on the
+ * audiodev -audio defines, as for QEMU's other sound cards.
+ */
+static void test_audio_model(void)
+{
+    QTestState *qts = qtest_init("-M pc -nic none -audio none,model=virtio");
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'query-pci'}");
+    const QListEntry *e;
+    QList *children;
+    int found = 0;
+
+    e = qlist_first(qdict_get_qlist(rsp, "return"));
+    e = qlist_first(qdict_get_qlist(qobject_to(QDict, qlist_entry_obj(e)),
+                                    "devices"));
+    for (; e; e = qlist_next(e)) {
+        QDict *dev = qobject_to(QDict, qlist_entry_obj(e));
+        QDict *id = qdict_get_qdict(dev, "id");
+        QDict *class = qdict_get_qdict(dev, "class_info");
+
+        if (qdict_get_int(id, "vendor") == 0x1af4 &&     /* virtio */
+            qdict_get_int(id, "device") == 0x1040 + VIRTIO_ID_SOUND) {
+            g_assert_cmphex(qdict_get_int(class, "class"), ==,
+                            PCI_CLASS_MULTIMEDIA_AUDIO);
+            found++;
+        }
+    }
+    g_assert_cmpint(found, ==, 1);
+    qobject_unref(rsp);
+
+    /* The device -audio made, on the audiodev it defined. */
+    rsp = qtest_qmp(qts, "{'execute': 'qom-list', 'arguments': "
+                    "{'path': '/machine/unattached'}}");
+    children = qdict_get_qlist(rsp, "return");
+    found = 0;
+    for (e = qlist_first(children); e; e = qlist_next(e)) {
+        QDict *prop = qobject_to(QDict, qlist_entry_obj(e));
+        g_autofree char *path = NULL;
+        QDict *val;
+
+        if (g_strcmp0(qdict_get_str(prop, "type"),
+                      "child<virtio-sound-pci>")) {
+            continue;
+        }
+        path = g_strdup_printf("/machine/unattached/%s",
+                               qdict_get_str(prop, "name"));
+        val = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
+                        "{'path': %s, 'property': 'audiodev'}}", path);
+        g_assert_cmpstr(qdict_get_str(val, "return"), ==, "audiodev0");
+        qobject_unref(val);
+        found++;
+    }
+    g_assert_cmpint(found, ==, 1);
+    qobject_unref(rsp);
+    qtest_quit(qts);
+}
+
 static void test_bad_properties(void)
 {
     g_autofree char *no_audiodev = NULL;
@@ -2751,6 +2810,7 @@ int main(int argc, char **argv)
     qtest_add_func("/virtio-snd/reentry/event", test_reentry_event);
     qtest_add_func("/virtio-snd/reentry/ctrl", test_reentry_ctrl);
     qtest_add_func("/virtio-snd/bad-properties", test_bad_properties);
+    qtest_add_func("/virtio-snd/audio-model", test_audio_model);
     qtest_add_func("/virtio-snd/ctl/config", test_ctl_config);
     qtest_add_func("/virtio-snd/ctl/info", test_ctl_info);
     qtest_add_func("/virtio-snd/ctl/values", test_ctl_values);

@@ -25,10 +25,13 @@
  *   STOP           -> start, release
  *   RELEASE        -> set parameters, prepare
  *
- * The spec says nothing of a stream that has had no command yet. Since
- * PREPARE needs parameters and nothing else makes sense without them,
- * INITIAL only takes SET_PARAMS. A stream keeps its parameters across
- * RELEASE, so PREPARE right after RELEASE is fine, as the spec says.
+ * The spec names no state before the first command, and does not make
+ * SET_PARAMS the first one: a driver may PREPARE at once, with the
+ * device's own parameters. So the device starts its streams in
+ * PARAMS_SET, with vsnd_pcm_default_params(). INITIAL is a stream with
+ * no parameters at all, which only SET_PARAMS can leave. A stream keeps
+ * its parameters across RELEASE, so PREPARE right after RELEASE is fine,
+ * as the spec says.
  *
  * The table holds the new state plus one, so that the zero of an omitted
  * entry marks a request that is not allowed. It is indexed by state and by
@@ -254,6 +257,34 @@ void vsnd_pcm_info_from_caps(const VSndPcmCaps *caps,
     info->direction = caps->direction;
     info->channels_min = caps->channels_min;
     info->channels_max = caps->channels_max;
+}
+
+static unsigned int vsnd_pick(uint64_t offered, unsigned int preferred)
+{
+    unsigned int bit;
+
+    if (preferred < 64 && (offered >> preferred) & 1) {
+        return preferred;
+    }
+    for (bit = 0; bit < 63 && !((offered >> bit) & 1); bit++) {
+        continue;
+    }
+    return bit;
+}
+
+void vsnd_pcm_default_params(const VSndPcmCaps *caps, VSndPcmParams *params)
+{
+    uint32_t frames;
+
+    memset(params, 0, sizeof(*params));
+    params->format = vsnd_pick(caps->formats, VIRTIO_SND_PCM_FMT_S16);
+    params->rate = vsnd_pick(caps->rates, VIRTIO_SND_PCM_RATE_48000);
+    params->channels = caps->channels_min > 2 ? caps->channels_min :
+                       caps->channels_max < 2 ? caps->channels_max : 2;
+    frames = vsnd_pcm_rate_hz(params->rate) / 100;
+    params->period_bytes = (frames ? frames : 1) *
+                           vsnd_pcm_frame_bytes(params);
+    params->buffer_bytes = VSND_PCM_DEFAULT_PERIODS * params->period_bytes;
 }
 
 /*

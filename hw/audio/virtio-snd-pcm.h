@@ -134,6 +134,17 @@ int64_t vsnd_pcm_return_due_ns(const VSndPcmParams *params, bool capture,
  */
 bool vsnd_pcm_caps_valid(const VSndPcmCaps *caps);
 
+/*
+ * The parameters a stream has before the driver sets any (a driver may
+ * PREPARE first, see virtio-snd-pcm.c): 48 kHz, S16, stereo where @caps
+ * offers them, else the format and rate of lowest VIRTIO_SND_PCM_* value
+ * it offers and the channel count nearest 2 it offers; periods of 10 ms
+ * (one frame at the least), VSND_PCM_DEFAULT_PERIODS of them. Valid for
+ * any valid @caps.
+ */
+#define VSND_PCM_DEFAULT_PERIODS 4
+void vsnd_pcm_default_params(const VSndPcmCaps *caps, VSndPcmParams *params);
+
 /* Fill @info (little-endian, padding zeroed) with what @caps offers. */
 void vsnd_pcm_info_from_caps(const VSndPcmCaps *caps,
                              struct virtio_snd_pcm_info *info);

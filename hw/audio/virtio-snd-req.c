@@ -371,19 +371,22 @@ static uint32_t vsnd_check_features(const VSndPcmCaps *caps, uint32_t f)
     return VIRTIO_SND_S_OK;
 }
 
+/*
+ * VIRTIO 1.2 (5.14.6.6.3) puts no rule on buffer_bytes and period_bytes
+ * for the driver, so sizes are never a malformed request: the ones this
+ * device cannot run are NOT_SUPP. It needs a period to return messages
+ * and report xruns by, a buffer of whole periods (its return spacing and
+ * pacing assume the guest's buffer is a ring of periods, as ALSA's is),
+ * periods of whole frames (else every period-elapsed point falls
+ * mid-frame) and a bounded buffer.
+ */
 static uint32_t vsnd_check_sizes(const VSndPcmParams *p)
 {
     uint32_t frame = vsnd_pcm_frame_bytes(p);
 
     if (p->period_bytes == 0 || p->buffer_bytes == 0 ||
-        p->buffer_bytes % p->period_bytes != 0) {
-        return VIRTIO_SND_S_BAD_MSG;
-    }
-    /*
-     * The spec does not ask for whole frames, but a period that splits a
-     * frame makes every period-elapsed point fall mid-frame.
-     */
-    if (p->period_bytes % frame != 0 ||
+        p->buffer_bytes % p->period_bytes != 0 ||
+        p->period_bytes % frame != 0 ||
         p->buffer_bytes > VSND_PCM_BUFFER_BYTES_MAX) {
         return VIRTIO_SND_S_NOT_SUPP;
     }

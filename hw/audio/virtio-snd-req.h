@@ -117,12 +117,12 @@ size_t vsnd_info_write_item(const struct iovec *in_sg, unsigned int in_num,
  *  - VIRTIO_SND_S_BAD_MSG for what the spec forbids the driver: undefined
  *    feature, format or rate values; a feature, format or rate the stream
  *    does not offer; channels outside channels_min..channels_max; the
- *    shared memory features (placeholders that must not be selected); a
- *    zero period_bytes or buffer_bytes; buffer_bytes not a multiple of
- *    period_bytes;
+ *    shared memory features (placeholders that must not be selected);
  *  - VIRTIO_SND_S_NOT_SUPP for what the spec allows but this device does
- *    not: a format without a whole-byte sample size, a period that is not
- *    a whole number of frames, a buffer over VSND_PCM_BUFFER_BYTES_MAX.
+ *    not: a format without a whole-byte sample size; a zero period_bytes
+ *    or buffer_bytes, buffer_bytes not a multiple of period_bytes, a
+ *    period that is not a whole number of frames, a buffer over
+ *    VSND_PCM_BUFFER_BYTES_MAX (the spec sets no rule on the sizes).
  */
 uint32_t vsnd_pcm_params_check(const VSndPcmCaps *caps,
                                const VSndPcmParams *params);

@@ -938,6 +938,18 @@ static uint64_t virtio_snd_get_features(VirtIODevice *vdev, uint64_t features,
     return features;
 }
 
+/*
+ * VIRTIO 1.2 does not make SET_PARAMS a stream's first command: a driver
+ * may PREPARE at once, with the device's parameters. So after realize and
+ * reset every stream has parameters of the device's choosing, as if they
+ * had been set.
+ */
+static void virtio_snd_stream_set_defaults(VirtIOSoundStream *s)
+{
+    vsnd_pcm_default_params(&s->pcm.caps, &s->pcm.params);
+    s->pcm.state = VSND_PCM_STATE_PARAMS_SET;
+}
+
 /* Stream i is for playback when i is even, for capture when it is odd. */
 static void virtio_snd_stream_init(VirtIOSound *snd, uint32_t id)
 {
@@ -953,7 +965,7 @@ static void virtio_snd_stream_init(VirtIOSound *snd, uint32_t id)
         .channels_min = 1,
         .channels_max = VSND_PCM_CHANNELS_MAX,
     };
-    s->pcm.state = VSND_PCM_STATE_INITIAL;
+    virtio_snd_stream_set_defaults(s);
     QSIMPLEQ_INIT(&s->xfers);
     s->empty_since_ns = -1;
     s->return_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL,
@@ -971,8 +983,7 @@ static void virtio_snd_streams_reset(VirtIOSound *snd)
 
         virtio_snd_stream_drop_all(s);
         virtio_snd_stream_close(s);
-        s->pcm.state = VSND_PCM_STATE_INITIAL;
-        memset(&s->pcm.params, 0, sizeof(s->pcm.params));
+        virtio_snd_stream_set_defaults(s);
         s->starved = false;
     }
     snd->events_head = 0;

@@ -689,15 +689,16 @@ static uint32_t spec_params(const VSndPcmCaps *caps, const VSndPcmParams *p)
         p->rate > VIRTIO_SND_PCM_RATE_24000 ||
         !((caps->rates >> p->rate) & 1) ||
         p->channels < caps->channels_min || p->channels == 0 ||
-        p->channels > caps->channels_max ||
-        p->period_bytes == 0 || p->buffer_bytes == 0 ||
-        p->buffer_bytes % p->period_bytes) {
+        p->channels > caps->channels_max) {
         return VIRTIO_SND_S_BAD_MSG;
     }
     CHECK(width > 0);
     frame = width * p->channels;
     CHECK(vsnd_pcm_frame_bytes(p) == frame);
-    if (p->period_bytes % frame || p->buffer_bytes > (4u << 20)) {
+    /* VIRTIO 1.2 asks nothing of the driver about the sizes. */
+    if (p->period_bytes == 0 || p->buffer_bytes == 0 ||
+        p->buffer_bytes % p->period_bytes ||
+        p->period_bytes % frame || p->buffer_bytes > (4u << 20)) {
         return VIRTIO_SND_S_NOT_SUPP;
     }
     return VIRTIO_SND_S_OK;

@@ -1134,6 +1134,35 @@ static void test_reentry_ctrl(void)
     vsnd_stop(s);
 }
 
+/*
+ * VIRTIO 1.2 does not make SET_PARAMS a stream's first command: a stream
+ * prepared at once runs with the device's parameters, 48 kHz S16 stereo
+ * in 10 ms periods, after realize and again after a reset.
+ */
+static void test_prepare_first(void)
+{
+    VSnd *s = vsnd_start("");
+    uint32_t stream;
+    int round;
+
+    for (round = 0; round < 2; round++) {
+        for (stream = 0; stream < 2; stream++) {
+            int q = stream ? VIRTIO_SND_VQ_RX : VIRTIO_SND_VQ_TX;
+            VSndMsg m;
+
+            prepare_start(s, stream);
+            m = io_queue(s, q, stream, PERIOD_BYTES, false);
+            step_until_used(s, q, 1000);
+            g_assert_cmphex(io_done(s, q, &m, stream ? PERIOD_BYTES +
+                                    STATUS_LEN : STATUS_LEN), ==,
+                            VIRTIO_SND_S_OK);
+            stop_release(s, stream);
+        }
+        vsnd_reset(s);
+    }
+    vsnd_stop(s);
+}
+
 static void test_malformed(void)
 {
     VSnd *s = vsnd_start("");
@@ -1174,9 +1203,7 @@ static void test_malformed(void)
     g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_PREPARE, 2), ==,
                     VIRTIO_SND_S_BAD_MSG);
 
-    /* The lifecycle order: parameters first, START only when prepared. */
-    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_PREPARE, 0), ==,
-                    VIRTIO_SND_S_BAD_MSG);
+    /* The lifecycle order: START only when prepared. */
     g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_START, 0), ==,
                     VIRTIO_SND_S_BAD_MSG);
     g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_STOP, 0), ==,
@@ -1197,20 +1224,21 @@ static void test_malformed(void)
     g_assert_cmphex(set_params(s, 0, 0, 2, VIRTIO_SND_PCM_FMT_IMA_ADPCM,
                                VIRTIO_SND_PCM_RATE_48000, PERIOD_BYTES,
                                BUFFER_BYTES), ==, VIRTIO_SND_S_BAD_MSG);
+    /* Sizes the device cannot run (the spec does not forbid them). */
     g_assert_cmphex(set_params(s, 0, 0, 2, VIRTIO_SND_PCM_FMT_S16,
                                VIRTIO_SND_PCM_RATE_48000, PERIOD_BYTES,
                                BUFFER_BYTES + FRAME_BYTES), ==,
-                    VIRTIO_SND_S_BAD_MSG);
+                    VIRTIO_SND_S_NOT_SUPP);
     g_assert_cmphex(set_params(s, 0, 0, 2, VIRTIO_SND_PCM_FMT_S16,
                                VIRTIO_SND_PCM_RATE_48000, 0, BUFFER_BYTES),
-                    ==, VIRTIO_SND_S_BAD_MSG);
+                    ==, VIRTIO_SND_S_NOT_SUPP);
+    g_assert_cmphex(set_params(s, 0, 0, 2, VIRTIO_SND_PCM_FMT_S16,
+                               VIRTIO_SND_PCM_RATE_48000, PERIOD_BYTES, 0),
+                    ==, VIRTIO_SND_S_NOT_SUPP);
     g_assert_cmphex(set_params(s, 0, 1u << VIRTIO_SND_PCM_F_SHMEM_HOST, 2,
                                VIRTIO_SND_PCM_FMT_S16,
                                VIRTIO_SND_PCM_RATE_48000, PERIOD_BYTES,
                                BUFFER_BYTES), ==, VIRTIO_SND_S_BAD_MSG);
-    /* Still no parameters, so still no PREPARE. */
-    g_assert_cmphex(pcm_cmd(s, VIRTIO_SND_R_PCM_PREPARE, 0), ==,
-                    VIRTIO_SND_S_BAD_MSG);
 
     /* Unknown codes, remapping no jack offers, controls not negotiated. */
     stl_le_p(req, 0x0999);
@@ -2805,6 +2833,7 @@ int main(int argc, char **argv)
     qtest_add_func("/virtio-snd/xrun-event", test_xrun_event);
     qtest_add_func("/virtio-snd/odd-frames", test_odd_frames);
     qtest_add_func("/virtio-snd/malformed", test_malformed);
+    qtest_add_func("/virtio-snd/prepare-first", test_prepare_first);
     qtest_add_func("/virtio-snd/reentry/tx", test_reentry_tx);
     qtest_add_func("/virtio-snd/reentry/rx", test_reentry_rx);
     qtest_add_func("/virtio-snd/reentry/event", test_reentry_event);

@@ -173,27 +173,31 @@ static void test_channels(void)
                     VIRTIO_SND_S_BAD_MSG);
 }
 
+/*
+ * VIRTIO 1.2 sets the driver no rule on the sizes: what the device cannot
+ * run is NOT_SUPP, never BAD_MSG.
+ */
 static void test_sizes(void)
 {
     VSndPcmParams p = vsnd_test_params();   /* frame: 4 bytes */
 
     p.period_bytes = 0;
-    g_assert_cmphex(check(&p), ==, VIRTIO_SND_S_BAD_MSG);
+    g_assert_cmphex(check(&p), ==, VIRTIO_SND_S_NOT_SUPP);
     p = vsnd_test_params();
     p.buffer_bytes = 0;
-    g_assert_cmphex(check(&p), ==, VIRTIO_SND_S_BAD_MSG);
+    g_assert_cmphex(check(&p), ==, VIRTIO_SND_S_NOT_SUPP);
     p.period_bytes = 0;
-    g_assert_cmphex(check(&p), ==, VIRTIO_SND_S_BAD_MSG);
+    g_assert_cmphex(check(&p), ==, VIRTIO_SND_S_NOT_SUPP);
 
     /* buffer not a multiple of period */
     p = vsnd_test_params();
     p.buffer_bytes = 3 * 1920 + 4;
-    g_assert_cmphex(check(&p), ==, VIRTIO_SND_S_BAD_MSG);
+    g_assert_cmphex(check(&p), ==, VIRTIO_SND_S_NOT_SUPP);
     /* period larger than buffer */
     p = vsnd_test_params();
     p.period_bytes = 2 * 1920;
     p.buffer_bytes = 1920;
-    g_assert_cmphex(check(&p), ==, VIRTIO_SND_S_BAD_MSG);
+    g_assert_cmphex(check(&p), ==, VIRTIO_SND_S_NOT_SUPP);
     /* one period of one frame is the minimum, and fine */
     p.period_bytes = 4;
     p.buffer_bytes = 4;
@@ -223,6 +227,47 @@ static void test_buffer_cap(void)
     p.period_bytes = 0x80000000;
     p.buffer_bytes = 0x80000000;
     g_assert_cmphex(check(&p), ==, VIRTIO_SND_S_NOT_SUPP);
+}
+
+/* What a stream has before any SET_PARAMS is always valid for it. */
+static void test_defaults(void)
+{
+    VSndPcmCaps caps = vsnd_test_caps();
+    VSndPcmParams p;
+
+    caps.formats = VSND_PCM_FORMATS_SUPPORTED;
+    caps.rates = VSND_PCM_RATES_ALL;
+    caps.channels_min = 1;
+    caps.channels_max = 8;
+    vsnd_pcm_default_params(&caps, &p);
+    g_assert_cmpuint(p.format, ==, VIRTIO_SND_PCM_FMT_S16);
+    g_assert_cmpuint(p.rate, ==, VIRTIO_SND_PCM_RATE_48000);
+    g_assert_cmpuint(p.channels, ==, 2);
+    g_assert_cmpuint(p.features, ==, 0);
+    g_assert_cmpuint(p.period_bytes, ==, 480 * 4);
+    g_assert_cmpuint(p.buffer_bytes, ==, VSND_PCM_DEFAULT_PERIODS * 480 * 4);
+    g_assert_cmphex(vsnd_pcm_params_check(&caps, &p), ==, VIRTIO_SND_S_OK);
+
+    /* Neither S16 nor 48 kHz nor stereo offered. */
+    caps.formats = (1ULL << VIRTIO_SND_PCM_FMT_FLOAT) |
+                   (1ULL << VIRTIO_SND_PCM_FMT_U32);
+    caps.rates = 1ULL << VIRTIO_SND_PCM_RATE_44100;
+    caps.channels_min = 4;
+    caps.channels_max = 6;
+    vsnd_pcm_default_params(&caps, &p);
+    g_assert_cmpuint(p.format, ==, VIRTIO_SND_PCM_FMT_U32);
+    g_assert_cmpuint(p.rate, ==, VIRTIO_SND_PCM_RATE_44100);
+    g_assert_cmpuint(p.channels, ==, 4);
+    g_assert_cmpuint(p.period_bytes, ==, 441 * 16);
+    g_assert_cmphex(vsnd_pcm_params_check(&caps, &p), ==, VIRTIO_SND_S_OK);
+
+    caps.rates = 1ULL << VIRTIO_SND_PCM_RATE_5512;
+    caps.channels_min = 1;
+    caps.channels_max = 1;
+    vsnd_pcm_default_params(&caps, &p);
+    g_assert_cmpuint(p.channels, ==, 1);
+    g_assert_cmpuint(p.period_bytes, ==, 55 * 4);
+    g_assert_cmphex(vsnd_pcm_params_check(&caps, &p), ==, VIRTIO_SND_S_OK);
 }
 
 static VSndPcmStream test_stream(VSndPcmState state)
@@ -308,6 +353,7 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-snd/params/channels", test_channels);
     g_test_add_func("/virtio-snd/params/sizes", test_sizes);
     g_test_add_func("/virtio-snd/params/buffer-cap", test_buffer_cap);
+    g_test_add_func("/virtio-snd/params/defaults", test_defaults);
     g_test_add_func("/virtio-snd/params/request-check", test_request_check);
     return g_test_run();
 }

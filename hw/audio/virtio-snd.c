@@ -305,20 +305,26 @@ static void virtio_snd_stream_drop_all(VirtIOSoundStream *s)
     }
 }
 
-/* A running playback stream ran out of data: tell the guest once. */
-static void virtio_snd_stream_starved(VirtIOSoundStream *s)
+/*
+ * A running stream has no message to move audio with: playback ran out of
+ * data, capture has nowhere to put what was recorded. Tell the guest once,
+ * until it gives a message again. Returns whether it was told.
+ */
+static bool virtio_snd_stream_xrun(VirtIOSoundStream *s)
 {
     int64_t now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
     uint64_t rate = vsnd_pcm_bytes_per_second(&s->pcm.params);
     int64_t grace;
 
     if (s->starved || s->pcm.state != VSND_PCM_STATE_RUNNING || !rate) {
-        return;
+        return s->starved;
     }
     /*
      * Give the guest one period to send more: at the natural end of a
      * sound its STOP comes right after the last message returns, and that
-     * is no xrun (older Linux drivers would turn the event into one).
+     * is no xrun (older Linux drivers would turn the event into one); a
+     * capture buffer comes back a moment after the guest read it, while
+     * the audio waits in the backend.
      */
     grace = muldiv64(s->pcm.params.period_bytes, NANOSECONDS_PER_SECOND,
                      rate);
@@ -326,13 +332,14 @@ static void virtio_snd_stream_starved(VirtIOSoundStream *s)
         s->empty_since_ns = now;
     }
     if (now - s->empty_since_ns < grace) {
-        return;
+        return false;
     }
     s->starved = true;
     trace_virtio_snd_xrun(s->id);
     if (s->pcm.params.features & (1u << VIRTIO_SND_PCM_F_EVT_XRUNS)) {
         virtio_snd_post_event(s->snd, VIRTIO_SND_EVT_PCM_XRUN, s->id);
     }
+    return true;
 }
 
 /*
@@ -458,14 +465,43 @@ static void virtio_snd_output_cb(void *opaque, int avail)
 
     avail = virtio_snd_stream_transfer(s, avail);
     if (QSIMPLEQ_EMPTY(&s->xfers) && avail > 0) {
-        virtio_snd_stream_starved(s);
+        virtio_snd_stream_xrun(s);
     }
+}
+
+/*
+ * Capture overrun: drop the @avail bytes the audio layer holds, as a sound
+ * card overwrites its full ring, so that the guest's next message gets
+ * what is recorded then rather than audio from before the gap.
+ */
+static void virtio_snd_capture_drop(VirtIOSoundStream *s, int avail)
+{
+    uint8_t buf[VIRTIO_SND_CHUNK];
+    size_t frame = virtio_snd_frame_bytes(s);
+    size_t chunk = sizeof(buf) - sizeof(buf) % frame;
+    size_t got, dropped = 0;
+
+    while (avail > 0) {
+        got = AUD_read(s->voice_in, buf, MIN((size_t)avail, chunk));
+        if (!got) {
+            break;
+        }
+        avail -= got;
+        dropped += got;
+    }
+    trace_virtio_snd_capture_dropped(s->id, dropped);
 }
 
 /* Capture: the audio layer has @avail bytes for us. */
 static void virtio_snd_input_cb(void *opaque, int avail)
 {
-    virtio_snd_stream_transfer(opaque, avail);
+    VirtIOSoundStream *s = opaque;
+
+    avail = virtio_snd_stream_transfer(s, avail);
+    if (QSIMPLEQ_EMPTY(&s->xfers) && avail > 0 &&
+        virtio_snd_stream_xrun(s)) {
+        virtio_snd_capture_drop(s, avail);
+    }
 }
 
 /* Capture: a full message waited for its time; take nothing new now. */

@@ -903,6 +903,60 @@ static void test_xrun_event(void)
 }
 
 /*
+ * A capture stream the guest gives no messages loses what is recorded:
+ * an overrun, reported once (the guest asked for xrun events) until the
+ * guest gives a message again, and none while messages come in time.
+ */
+static void test_capture_overrun(void)
+{
+    VSnd *s = vsnd_start("");
+    VSndMsg ev[3], m[2];
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        ev[i] = event_queue(s);
+    }
+    g_assert_cmphex(set_params(s, 1, 1u << VIRTIO_SND_PCM_F_EVT_XRUNS, 2,
+                               VIRTIO_SND_PCM_FMT_S16,
+                               VIRTIO_SND_PCM_RATE_48000, PERIOD_BYTES,
+                               BUFFER_BYTES), ==, VIRTIO_SND_S_OK);
+    prepare_start(s, 1);
+    for (i = 0; i < 2; i++) {
+        step_until_used(s, VIRTIO_SND_VQ_EVENT, 100);
+        event_done(s, &ev[i], VIRTIO_SND_EVT_PCM_XRUN, 1);
+        qtest_clock_step(s->qts, 100 * MS);
+        g_assert_false(used_ready(s, VIRTIO_SND_VQ_EVENT));
+        /* Recording goes on once the guest gives a message. */
+        m[0] = io_queue(s, VIRTIO_SND_VQ_RX, 1, PERIOD_BYTES, false);
+        step_until_used(s, VIRTIO_SND_VQ_RX, 100);
+        g_assert_cmphex(io_done(s, VIRTIO_SND_VQ_RX, &m[0],
+                                PERIOD_BYTES + STATUS_LEN), ==,
+                        VIRTIO_SND_S_OK);
+    }
+
+    /* Two messages, each given again as soon as it is back: no overrun. */
+    for (i = 0; i < 2; i++) {
+        m[i] = io_queue(s, VIRTIO_SND_VQ_RX, 1, PERIOD_BYTES, false);
+    }
+    for (i = 0; i < 20; i++) {
+        step_until_used(s, VIRTIO_SND_VQ_RX, 100);
+        g_assert_cmphex(io_done(s, VIRTIO_SND_VQ_RX, &m[i % 2],
+                                PERIOD_BYTES + STATUS_LEN), ==,
+                        VIRTIO_SND_S_OK);
+        m[i % 2] = io_queue(s, VIRTIO_SND_VQ_RX, 1, PERIOD_BYTES, false);
+    }
+    g_assert_false(used_ready(s, VIRTIO_SND_VQ_EVENT));
+    stop_release(s, 1);
+    for (i = 0; i < 2; i++) {
+        /* RELEASE hands them back with what they hold so far. */
+        g_assert_cmpuint(wait_used(s, VIRTIO_SND_VQ_RX, m[i].head), >=,
+                         STATUS_LEN);
+        guest_free(s->alloc, m[i].addr);
+    }
+    vsnd_stop(s);
+}
+
+/*
  * A whole cycle of stream 0 (playback) or 1 (capture) with one message;
  * checks the device still plays or records.
  */
@@ -2831,6 +2885,7 @@ int main(int argc, char **argv)
     qtest_add_func("/virtio-snd/returns-apart", test_returns_apart);
     qtest_add_func("/virtio-snd/capture", test_capture);
     qtest_add_func("/virtio-snd/xrun-event", test_xrun_event);
+    qtest_add_func("/virtio-snd/capture-overrun", test_capture_overrun);
     qtest_add_func("/virtio-snd/odd-frames", test_odd_frames);
     qtest_add_func("/virtio-snd/malformed", test_malformed);
     qtest_add_func("/virtio-snd/prepare-first", test_prepare_first);

@@ -123,6 +123,103 @@ class GuestError(RuntimeError):
     """The guest image could not be built or booted."""
 
 
+class QemuFailure(GuestError):
+    """QEMU exited badly (a signal, a non-zero status) or its stderr holds a
+    sanitizer report; .result is the GuestResult (None outside run_guest).
+    Not an AssertionError on purpose: a test that retries failed checks
+    (e.g. on a loaded host) must not retry past a crash or a report."""
+
+    def __init__(self, message, result=None):
+        super().__init__(message)
+        self.result = result
+
+
+# A line that starts (or sums up) a report of ASan, LSan or UBSan.
+SANITIZER_START = re.compile(r"ERROR: (?:AddressSanitizer|LeakSanitizer)\b|"
+                             r"\bruntime error: ")
+SANITIZER_SUMMARY = re.compile(r"^SUMMARY: (?:AddressSanitizer|LeakSanitizer|"
+                               r"UndefinedBehaviorSanitizer)\b")
+
+
+def sanitizer_reports(stderr):
+    """The sanitizer reports in a QEMU's stderr text, each as one string:
+    from the line that starts it ("==PID==ERROR: AddressSanitizer: ...",
+    "...ERROR: LeakSanitizer: ...", "file:line:col: runtime error: ...")
+    to its "SUMMARY: ..." line.  Reports whether or not the binary was
+    built with sanitizers (a plain build prints none)."""
+    reports, current = [], None
+    for line in stderr.splitlines():
+        if SANITIZER_START.search(line):
+            if current:
+                reports.append("\n".join(current))
+            current = [line]
+        elif SANITIZER_SUMMARY.search(line):
+            reports.append("\n".join((current or []) + [line]))
+            current = None
+        elif current is not None:
+            current.append(line)
+    if current:
+        reports.append("\n".join(current))
+    return reports
+
+
+def _clip(text, lines):
+    """The last lines of text, saying how many were left out."""
+    all_lines = text.rstrip("\n").splitlines()
+    if len(all_lines) <= lines:
+        return "\n".join(all_lines)
+    return (f"[... {len(all_lines) - lines} earlier lines ...]\n" +
+            "\n".join(all_lines[-lines:]))
+
+
+def _head(text, lines):
+    """The first lines of text and its last line, saying how many were
+    left out between them."""
+    all_lines = text.rstrip("\n").splitlines()
+    if len(all_lines) <= lines:
+        return "\n".join(all_lines)
+    return "\n".join(all_lines[:lines - 1] + [
+        f"[... {len(all_lines) - lines} more lines ...]", all_lines[-1]])
+
+
+def qemu_problems(returncode, stderr, name="QEMU", report_lines=150,
+                  tail_lines=20):
+    """What went wrong with a QEMU that has exited, as a list of messages
+    (empty: it exited 0 and printed no sanitizer report).  A guest that
+    powers off, a `quit` on QMP and SIGTERM all end QEMU with status 0;
+    anything else (a signal, abort(), exit(1), LeakSanitizer's exit code)
+    is a failure, shown with the end of stderr.  Every sanitizer report in
+    stderr is a failure too, shown whole (up to report_lines lines).
+    For the QEMUs tests start themselves (test_migration.py's Vm,
+    test_pwaudio.py's runs without a guest); run_guest() applies it to
+    every guest run."""
+    problems, reports = [], sanitizer_reports(stderr)
+    # With a report, the report is the part of stderr worth showing.
+    tail = ("" if reports else
+            f"; its stderr ends:\n{_clip(stderr, tail_lines)}")
+    if returncode is None:
+        problems.append(f"{name} has not exited")
+    elif returncode < 0:
+        try:
+            sig = signal.Signals(-returncode).name
+        except ValueError:
+            sig = str(-returncode)
+        problems.append(f"{name} was killed by {sig}{tail}")
+    elif returncode > 0:
+        problems.append(f"{name} exited with status {returncode}{tail}")
+    for report in reports:
+        problems.append(f"sanitizer report in {name}'s stderr:\n"
+                        f"{_head(report, report_lines)}")
+    return problems
+
+
+def check_qemu_exit(returncode, stderr, name="QEMU"):
+    """Raise QemuFailure naming every problem qemu_problems() finds."""
+    problems = qemu_problems(returncode, stderr, name)
+    if problems:
+        raise QemuFailure("\n".join(problems))
+
+
 def cache_dir():
     """Root of everything cached: ${QPW_CACHE:-/var/tmp/qemu-pipewire}."""
     return Path(os.environ.get("QPW_CACHE") or "/var/tmp/qemu-pipewire")
@@ -420,6 +517,11 @@ class GuestResult:
     boot_seconds: float | None  # QEMU start to "QPW: init ok"
     wall_seconds: float
     qemu_stderr: str
+    # What went wrong with QEMU itself (qemu_problems(): a bad exit
+    # status, a sanitizer report), or None.  run_guest(check=True) raises
+    # QemuFailure when it is set.
+    qemu_failure: str | None = None
+    workdir: Path | None = None
 
     def scenario_output(self):
         """Serial console lines between scenario start and exit markers."""
@@ -427,13 +529,18 @@ class GuestResult:
                       self.serial_log, re.S)
         return m.group(1) if m else ""
 
-    def describe(self, lines=25):
-        """Summary plus the end of the serial log, for failure messages."""
+    def describe(self, lines=25, stderr_lines=60):
+        """Summary, QEMU's failure if any, the end of its stderr and of the
+        serial log, for failure messages."""
         tail = "\n".join(self.serial_log.splitlines()[-lines:])
+        failure = (f"QEMU FAILED: {self.qemu_failure}\n"
+                   if self.qemu_failure else "")
+        where = f" (all of it in {self.workdir})" if self.workdir else ""
         return (f"scenario exit {self.exit_code}, qemu rc "
                 f"{self.qemu_returncode}, timed out {self.timed_out}, "
                 f"{self.wall_seconds:.1f} s wall, {self.qemu_cpu_seconds:.1f}"
-                f" s CPU\n--- qemu stderr ---\n{self.qemu_stderr}"
+                f" s CPU\n{failure}--- qemu stderr{where} ---\n"
+                f"{_clip(self.qemu_stderr, stderr_lines)}\n"
                 f"--- serial (last {lines} lines) ---\n{tail}")
 
 
@@ -477,7 +584,7 @@ def driver_errors(output):
 
 def run_guest(qemu_args, scenario, inputs=None, timeout=120.0, workdir=None,
               env=None, scenario_timeout=None, out_mb=64, echo=None,
-              image=None):
+              image=None, check=True):
     """Boot the guest with the caller's (audio) QEMU args, run scenario (sh
     text) with inputs ({name: host path} -> /in/name), and collect /out.
 
@@ -486,7 +593,12 @@ def run_guest(qemu_args, scenario, inputs=None, timeout=120.0, workdir=None,
     scenario after this long so that outputs are still saved (default
     max(timeout/2, timeout-20)).  env: QEMU's environment (e.g. a private
     PipeWire's).  echo: a file to copy the serial console to as it comes.
-    Files go to workdir (default: a new temporary directory)."""
+    Files go to workdir (default: a new temporary directory).
+
+    QEMU must end with status 0 (the guest powers off; SIGTERM at the time
+    limit also ends it with 0) and print no sanitizer report on stderr
+    (qemu_problems()); otherwise the result's qemu_failure says why and,
+    with check (the default), QemuFailure is raised carrying the result."""
     qemu = qemu_binary()
     image = image or build_guest()
     work = Path(workdir or tempfile.mkdtemp(prefix="qpw-guest-"))
@@ -557,7 +669,14 @@ def run_guest(qemu_args, scenario, inputs=None, timeout=120.0, workdir=None,
     out_dir = work / "out"
     shutil.rmtree(out_dir, ignore_errors=True)
     saved = "QPW: out saved" in log and _extract_out(out_img, out_dir)
-    return GuestResult(log, int(m.group(1)) if m else None,
-                       out_dir if saved else None, proc.returncode, timed_out,
-                       cpu, boot[0] if boot else None, wall,
-                       stderr_path.read_text(errors="replace"))
+    stderr = stderr_path.read_text(errors="replace")
+    problems = qemu_problems(proc.returncode, stderr,
+                             "QEMU (sent SIGTERM at the time limit)"
+                             if timed_out else "QEMU")
+    res = GuestResult(log, int(m.group(1)) if m else None,
+                      out_dir if saved else None, proc.returncode, timed_out,
+                      cpu, boot[0] if boot else None, wall, stderr,
+                      "\n".join(problems) or None, work)
+    if check and res.qemu_failure:
+        raise QemuFailure(res.describe(), res)
+    return res

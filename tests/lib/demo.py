@@ -12,7 +12,6 @@ index.html. Exits non-zero when a stage fails or the sound is not right.
 import argparse
 import html
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -24,7 +23,7 @@ import numpy as np
 
 import analyze
 import guest
-from pipewire import PipeWire, SINK
+from pipewire import PipeWire
 
 RATE = 48000
 MAX_GAP_MS = 5.0

@@ -11,9 +11,12 @@
  * Threads: QEMU's audio callbacks run in its main loop. PipeWire events
  * (core, stream state, format, drain and retry timers) run in the thread
  * loop with its lock held, and QEMU takes that lock around every PipeWire
- * call. The process callbacks run in PipeWire's realtime data thread
- * (PW_STREAM_FLAG_RT_PROCESS): they touch only the ring and a few atomic
- * counters, and never block, allocate, log or take the loop lock.
+ * call. The process callbacks run in PipeWire's data thread
+ * (PW_STREAM_FLAG_RT_PROCESS), which the context's configuration
+ * (client-rt.conf: module-rt) makes realtime where the user may have it,
+ * that thread only: they touch the ring and a few atomic counters, and may
+ * schedule a bottom half (an eventfd write), but never block, allocate,
+ * log or take the loop lock.
  *
  * The daemon going away: the core's error event marks the connection
  * lost, and every voice falls back to silence paced by QEMU's clock (so
@@ -41,6 +44,7 @@
 #include "qemu/queue.h"
 #include "audio.h"
 
+#include <sched.h>
 #include <pipewire/pipewire.h>
 #include <spa/param/format-utils.h>
 #include <spa/param/audio/format-utils.h>
@@ -99,6 +103,13 @@ typedef struct QPwAudio {
     /* Every voice of this audiodev, whether it has a stream or not. */
     QLIST_HEAD(, QPwStream) streams;
     uint32_t last_epoch;
+
+    /*
+     * The data thread's scheduling policy, as its first process callback
+     * found it (-1 until then), and whether QEMU's thread has said so.
+     */
+    int data_thread_policy;
+    bool data_thread_reported;
 } QPwAudio;
 
 /* Per voice: one pw_stream and the ring feeding or fed by it. */
@@ -414,6 +425,18 @@ static void qpw_stream_wake(QPwStream *s, bool needed)
     }
 }
 
+/*
+ * Realtime thread: note the thread's scheduling policy once, for QEMU's
+ * thread to report (qpw_report_scheduling()); a system call that does not
+ * block, made in the first cycle only.
+ */
+static void qpw_note_data_thread(QPwAudio *pw)
+{
+    if (unlikely(qatomic_read(&pw->data_thread_policy) < 0)) {
+        qatomic_set(&pw->data_thread_policy, sched_getscheduler(0));
+    }
+}
+
 static void qpw_on_process_out(void *opaque)
 {
     QPwStream *s = opaque;
@@ -423,6 +446,7 @@ static void qpw_on_process_out(void *opaque)
     struct spa_data *d;
     uint32_t len, got;
 
+    qpw_note_data_thread(s->pw);
     if (!b) {
         /* Every buffer is queued already; nothing to fill this cycle. */
         return;
@@ -480,6 +504,7 @@ static void qpw_on_process_in(void *opaque)
     struct pw_buffer *b = pw_stream_dequeue_buffer(s->stream);
     struct spa_data *d;
 
+    qpw_note_data_thread(s->pw);
     if (!b) {
         return;
     }
@@ -1176,6 +1201,28 @@ static uint32_t qpw_out_room(QPwStream *s)
                                                          true));
 }
 
+/*
+ * Main loop: say once what scheduling the data thread got. Without
+ * realtime scheduling a busy host delays it past the graph's deadline, and
+ * PipeWire plays silence for the cycle it missed.
+ */
+static void qpw_report_scheduling(QPwAudio *pw)
+{
+    int policy = qatomic_read(&pw->data_thread_policy);
+    bool realtime = policy == SCHED_FIFO || policy == SCHED_RR;
+
+    if (pw->data_thread_reported || policy < 0) {
+        return;
+    }
+    pw->data_thread_reported = true;
+    trace_qpw_data_thread(pw->dev->id, policy, realtime);
+    if (!realtime) {
+        dolog("audiodev '%s': PipeWire's data thread has no realtime "
+              "scheduling (neither RTKit nor RLIMIT_RTPRIO allowed it): on a "
+              "busy host the sound can drop out\n", pw->dev->id);
+    }
+}
+
 static size_t qpw_write(HWVoiceOut *hw, void *buf, size_t len)
 {
     QPwStream *s = &container_of(hw, QPwVoiceOut, hw)->s;
@@ -1184,6 +1231,7 @@ static size_t qpw_write(HWVoiceOut *hw, void *buf, size_t len)
     if (qpw_stream_silent(s)) {
         return audio_rate_get_bytes(&s->rate, &hw->info, len);
     }
+    qpw_report_scheduling(s->pw);
     qpw_report_xruns(s, "underrun");
     n = qpw_ring_write(&s->ring, buf, MIN(MIN(len, UINT32_MAX),
                                           qpw_out_room(s)));
@@ -1305,6 +1353,7 @@ static size_t qpw_read(HWVoiceIn *hw, void *buf, size_t len)
         qpw_format_fill_silence(s->format, s->big_endian, buf, bytes);
         return bytes;
     }
+    qpw_report_scheduling(s->pw);
     qpw_report_xruns(s, "overrun");
     n = qpw_ring_read(&s->ring, buf, MIN(len, UINT32_MAX));
     trace_qpw_read(s->name, len, n, qpw_ring_fill(&s->ring));
@@ -1478,6 +1527,7 @@ static void *qpw_audio_init(Audiodev *dev)
     pw->dev = dev;
     pw->wake_bh = qemu_bh_new(qpw_on_wake, pw);
     pw->state = QPW_CONN_DOWN;
+    pw->data_thread_policy = -1;
     QLIST_INIT(&pw->streams);
     if (!qpw_retry_init(&pw->retry, QPW_RETRY_FIRST_MS, QPW_RETRY_MAX_MS)) {
         g_assert_not_reached();
@@ -1489,7 +1539,16 @@ static void *qpw_audio_init(Audiodev *dev)
         what = "cannot create its PipeWire thread";
         goto fail;
     }
-    pw->context = pw_context_new(pw_thread_loop_get_loop(pw->loop), NULL, 0);
+    /*
+     * client-rt.conf, as PipeWire's own realtime clients use: its
+     * module-rt gives the data thread (our process callbacks) realtime
+     * priority, directly or through RTKit, and leaves QEMU's other threads
+     * alone.
+     */
+    pw->context = pw_context_new(pw_thread_loop_get_loop(pw->loop),
+                                 pw_properties_new(PW_KEY_CONFIG_NAME,
+                                                   "client-rt.conf", NULL),
+                                 0);
     if (!pw->context) {
         err = -errno;
         what = "cannot create its PipeWire context";

@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT / "tests" / "lib"))
 import analyze  # noqa: E402
 import guest  # noqa: E402
 from pipewire import SINK, PipeWire  # noqa: E402
+from procs import thread_policies  # noqa: E402
 
 WORK = Path(os.environ.get("QPW_E2E_WORK", "/tmp/qpw-e2e")) / "pwaudio"
 SINK2 = "qpw_sink2"
@@ -258,6 +259,43 @@ class PwAudioTest(unittest.TestCase):
                     f"{res.qemu_cpu_seconds:.1f} s")
         self.check_tone(a, 440, 5.0)
         self.assertEqual(early, [], "dropout right after the stream started")
+
+    def test_data_thread_realtime(self):
+        """While the guest plays, the thread that runs the backend's process
+        callbacks inside QEMU is realtime (module-rt, as root may), and no
+        other thread of QEMU is; the trace says so too."""
+        tone = analyze.sox_tone(self.work / "tone.wav", 3, 440)
+        trace = self.work / "trace.log"
+        seen = {}
+        with PipeWire(workdir=self.work / "pw") as pw:
+            def on_mark(name, rest, when):
+                # This run's QEMU: the one writing this test's trace.
+                for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+                    try:
+                        argv = cmdline.read_bytes().split(b"\0")
+                    except OSError:
+                        continue
+                    if str(trace).encode() in argv:
+                        seen["threads"] = thread_policies(cmdline.parent.name)
+
+            res, _ = run_marked(
+                ["-audiodev", "pipewire,id=snd0", *HDA, *trace_args(trace),
+                 "-trace", "enable=qpw_data_thread"],
+                "aplay -D hw:0,0 /in/tone.wav &\n"
+                f"sleep 1; echo '{MARK} playing'; wait",
+                {"tone.wav": tone}, pw.env(), self.work / "guest", on_mark)
+        self.assertEqual(res.exit_code, 0, res.describe())
+        self.assertIn("threads", seen, "no QEMU playback stream seen")
+        realtime = sorted(name for name, policy in seen["threads"]
+                          if policy in (1, 2))
+        self.report(f"QEMU's threads: {sorted(seen['threads'])}; realtime: "
+                    f"{realtime}")
+        if os.geteuid() != 0:
+            self.skipTest("only root may be given realtime scheduling here")
+        self.assertEqual(len(realtime), 1, seen["threads"])
+        self.assertRegex(realtime[0], r"data-loop", seen["threads"])
+        self.assertRegex(read_trace(trace),
+                         r"qpw_data_thread audiodev snd0: .* realtime 1")
 
     # -- (b) capture --------------------------------------------------------
 

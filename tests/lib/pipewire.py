@@ -28,7 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from procs import sigterm_raises, start_group, stop_group, tail
+from procs import (sigterm_raises, start_group, stop_group, tail,
+                   thread_policies)
 
 SINK = "qpw_sink"
 SOURCE = "qpw_source"
@@ -204,21 +205,12 @@ class PipeWire:
     def realtime_threads(self):
         """The names of the PipeWire daemon's threads that run realtime
         (SCHED_FIFO or SCHED_RR: module-rt's data loop, where it may)."""
-        names = []
-        for task in Path("/proc").glob("[0-9]*/task/[0-9]*"):
-            try:
-                stat = (task / "stat").read_text()
-            except OSError:
-                continue
-            # pid (comm) state ppid pgrp ...; policy is field 41.
-            comm = (task.parent.parent / "comm").read_text().strip() \
-                if (task.parent.parent / "comm").exists() else ""
-            fields = stat[stat.rindex(")") + 2:].split()
-            if comm == "pipewire" and self._daemon and \
-                    int(fields[2]) == self._daemon.pid and \
-                    int(fields[38]) in (1, 2):
-                names.append(stat[stat.index("(") + 1:stat.rindex(")")])
-        return names
+        daemons = [p.parent.name for p in Path("/proc").glob("[0-9]*/comm")
+                   if _read(p) == "pipewire\n" and self._daemon and
+                   _read(p.parent / "stat").split(") ")[-1].split()[2] ==
+                   str(self._daemon.pid)]
+        return [name for pid in daemons
+                for name, policy in thread_policies(pid) if policy in (1, 2)]
 
     def stop_daemon(self):
         """Stop all clients started here, then the daemons, keeping the
@@ -468,6 +460,14 @@ def _parse_dump(text):
             else:
                 objects[obj.get("id")] = obj
     return list(objects.values())
+
+
+def _read(path):
+    """A /proc file's text, '' if the process is gone."""
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
 
 
 def _props(obj):

@@ -433,7 +433,9 @@ static void qpw_stream_wake(QPwStream *s, bool needed)
 static void qpw_note_data_thread(QPwAudio *pw)
 {
     if (unlikely(qatomic_read(&pw->data_thread_policy) < 0)) {
-        qatomic_set(&pw->data_thread_policy, sched_getscheduler(0));
+        /* module-rt also asks for SCHED_RESET_ON_FORK: not a policy. */
+        qatomic_set(&pw->data_thread_policy,
+                    sched_getscheduler(0) & ~SCHED_RESET_ON_FORK);
     }
 }
 

@@ -210,7 +210,8 @@ class PipeWire:
                    _read(p.parent / "stat").split(") ")[-1].split()[2] ==
                    str(self._daemon.pid)]
         return [name for pid in daemons
-                for name, policy in thread_policies(pid) if policy in (1, 2)]
+                for _, name, policy in thread_policies(pid)
+                if policy in (1, 2)]
 
     def stop_daemon(self):
         """Stop all clients started here, then the daemons, keeping the

@@ -15,8 +15,8 @@ from pathlib import Path
 
 
 def thread_policies(pid):
-    """(name, scheduling policy: 0 other, 1 FIFO, 2 RR, ...) of each thread
-    of process pid, from /proc; [] once it is gone."""
+    """(thread id, name, scheduling policy: 0 other, 1 FIFO, 2 RR, ...) of
+    each thread of process pid, from /proc; [] once it is gone."""
     out = []
     for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
         try:
@@ -25,7 +25,8 @@ def thread_policies(pid):
             continue
         # pid (comm) state ppid ...: the policy is field 41.
         fields = text[text.rindex(")") + 2:].split()
-        out.append((text[text.index("(") + 1:text.rindex(")")],
+        out.append((int(stat.parent.name),
+                    text[text.index("(") + 1:text.rindex(")")],
                     int(fields[38])))
     return out
 

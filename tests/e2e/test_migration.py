@@ -151,6 +151,14 @@ class Vm:
         return (f"\n--- {self.name} stderr ---\n{err}--- {self.name} serial "
                 f"---\n{tail}")
 
+    def check_exit(self):
+        """QEMU exited 0 and printed no sanitizer report."""
+        self.stderr.flush()
+        guest.check_qemu_exit(
+            self.proc.returncode,
+            Path(self.stderr.name).read_text(errors="replace"),
+            f"{self.name} QEMU")
+
     def stop(self):
         try:
             self.qmp.close()
@@ -255,6 +263,7 @@ class MigrationCase(unittest.TestCase):
                              "postmigrate")
             src.qmp.cmd("quit")
             src.proc.wait(10)
+            src.check_exit()
             self.assertEqual(dst.qmp.cmd("query-status")["status"],
                              "running", dst.describe())
             print(f"\n  migration took {switch:.2f} s wall, downtime "
@@ -263,6 +272,7 @@ class MigrationCase(unittest.TestCase):
                                (work / "trace-src.log").read_text())
             print("  saved: " + "; ".join(saved), file=sys.stderr)
             dst.proc.wait(120)
+            dst.check_exit()
             log = dst.log()
             self.assertRegex(log, r"QPW: aplay rc 0", dst.describe(40))
             self.assertRegex(log, r"QPW: second aplay rc 0", dst.describe(40))

@@ -521,6 +521,9 @@ class PwAudioTest(unittest.TestCase):
                                  stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired as e:
             return None, time.monotonic() - t0, (e.stderr or b"").decode()
+        # Refusing to start is an exit status, never a crash or a report.
+        self.assertGreaterEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(guest.sanitizer_reports(res.stderr), [])
         return res.returncode, time.monotonic() - t0, res.stderr
 
     def env_without_daemon(self):
@@ -582,7 +585,7 @@ class PwAudioTest(unittest.TestCase):
                   '{"execute": "query-audiodevs"}\n'
                   '{"execute": "quit"}\n')
         self.report(f"rc {res.returncode}; stderr {res.stderr.strip()!r}")
-        self.assertEqual(res.returncode, 0, res.stderr)
+        guest.check_qemu_exit(res.returncode, res.stderr)
         replies = [json.loads(l) for l in res.stdout.splitlines() if l.strip()]
         devs = next(r["return"] for r in replies
                     if isinstance(r.get("return"), list))

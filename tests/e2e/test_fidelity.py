@@ -66,6 +66,7 @@ sys.path.insert(0, str(ROOT / "tests" / "lib"))
 import counter  # noqa: E402
 import fidelity  # noqa: E402
 import guest  # noqa: E402
+import retry  # noqa: E402
 from pipewire import PipeWire  # noqa: E402
 
 WORK = Path(os.environ.get("QPW_E2E_WORK", "/tmp/qpw-e2e")) / "fidelity"
@@ -107,6 +108,7 @@ class FidelityTest(unittest.TestCase):
     def say(self, text):
         print(f"  {text}", file=sys.stderr)
 
+    @retry.attempts(2)
     def run_case(self, device, fmt, rate):
         """Play and capture the counter in one guest run; check both and
         fail with everything that is wrong."""

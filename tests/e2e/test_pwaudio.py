@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "lib"))
 import analyze  # noqa: E402
 import guest  # noqa: E402
+import retry  # noqa: E402
 from pipewire import SINK, PipeWire  # noqa: E402
 from procs import thread_policies  # noqa: E402
 
@@ -226,6 +227,7 @@ class PwAudioTest(unittest.TestCase):
 
     # -- (a) playback -------------------------------------------------------
 
+    @retry.attempts(2)
     def test_playback(self):
         """A 5 s 440 Hz tone aplay'd in the guest reaches the default sink:
         1 % frequency, 5 % length, no gap over 5 ms; and no dropout at all
@@ -303,6 +305,7 @@ class PwAudioTest(unittest.TestCase):
 
     # -- (b) capture --------------------------------------------------------
 
+    @retry.attempts(2)
     def test_capture(self):
         """A 1 kHz tone played into the PipeWire source is what the guest's
         arecord gets: 1 % frequency, no gap over 5 ms in its steady middle
@@ -684,6 +687,7 @@ class PwAudioTest(unittest.TestCase):
                 if e == event and text in rest and w >= wall["back"]]
         return hits[0] if hits else None
 
+    @retry.attempts(2)
     def test_daemon_restarts(self):
         """PipeWire is stopped 2 s into a 10 s aplay (and arecord) and
         started again 2 s later on the same runtime dir: QEMU reports the

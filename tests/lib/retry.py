@@ -11,8 +11,13 @@ When the last attempt fails too, its failure message carries the load.
     class MyTest(unittest.TestCase):
         def test_x(self):
             retry.retried(self, lambda attempt: self.check(attempt), 2)
+
+        @retry.attempts(2)
+        def test_y(self):
+            ...
 """
 
+import functools
 import os
 import sys
 
@@ -47,3 +52,15 @@ def retried(test, run, attempts):
                     f"{e}\n(all {attempts} attempts failed; "
                     f"{load_note()})") from e
     return None
+
+
+def attempts(n):
+    """Decorator: a test method (or a helper a test calls) that is run
+    again through retried() when its assertions fail, up to n times."""
+    def wrap(method):
+        @functools.wraps(method)
+        def run(self, *args, **kwargs):
+            return retried(self, lambda attempt: method(self, *args, **kwargs),
+                           n)
+        return run
+    return wrap

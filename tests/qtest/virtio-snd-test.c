@@ -870,6 +870,25 @@ static void test_capture(void)
     vsnd_stop(s);
 }
 
+/*
+ * Give the event queue @n buffers (@ev) and start @stream, 48 kHz S16
+ * stereo, asking for xrun events.
+ */
+static void start_with_xrun_events(VSnd *s, uint32_t stream, VSndMsg *ev,
+                                   int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        ev[i] = event_queue(s);
+    }
+    g_assert_cmphex(set_params(s, stream, 1u << VIRTIO_SND_PCM_F_EVT_XRUNS, 2,
+                               VIRTIO_SND_PCM_FMT_S16,
+                               VIRTIO_SND_PCM_RATE_48000, PERIOD_BYTES,
+                               BUFFER_BYTES), ==, VIRTIO_SND_S_OK);
+    prepare_start(s, stream);
+}
+
 /* A playback stream that runs dry reports one xrun, if asked to. */
 static void test_xrun_event(void)
 {
@@ -877,14 +896,7 @@ static void test_xrun_event(void)
     VSndMsg ev[2], m;
     int i;
 
-    for (i = 0; i < 2; i++) {
-        ev[i] = event_queue(s);
-    }
-    g_assert_cmphex(set_params(s, 0, 1u << VIRTIO_SND_PCM_F_EVT_XRUNS, 2,
-                               VIRTIO_SND_PCM_FMT_S16,
-                               VIRTIO_SND_PCM_RATE_48000, PERIOD_BYTES,
-                               BUFFER_BYTES), ==, VIRTIO_SND_S_OK);
-    prepare_start(s, 0);
+    start_with_xrun_events(s, 0, ev, 2);
 
     /* Each time data runs out after some came, one event. */
     for (i = 0; i < 2; i++) {
@@ -913,14 +925,7 @@ static void test_capture_overrun(void)
     VSndMsg ev[3], m[2];
     int i;
 
-    for (i = 0; i < 3; i++) {
-        ev[i] = event_queue(s);
-    }
-    g_assert_cmphex(set_params(s, 1, 1u << VIRTIO_SND_PCM_F_EVT_XRUNS, 2,
-                               VIRTIO_SND_PCM_FMT_S16,
-                               VIRTIO_SND_PCM_RATE_48000, PERIOD_BYTES,
-                               BUFFER_BYTES), ==, VIRTIO_SND_S_OK);
-    prepare_start(s, 1);
+    start_with_xrun_events(s, 1, ev, 3);
     for (i = 0; i < 2; i++) {
         step_until_used(s, VIRTIO_SND_VQ_EVENT, 100);
         event_done(s, &ev[i], VIRTIO_SND_EVT_PCM_XRUN, 1);

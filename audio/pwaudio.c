@@ -126,12 +126,14 @@ struct QPwStream {
 
     /*
      * Under the loop lock: the current stream (NULL while there is no
-     * connection), and whether it failed, which leaves it in place but
-     * useless until the next connection.
+     * connection); whether it went unconnected, which leaves it in place
+     * but useless until the next connection; and whether an error it
+     * reported was logged, until it runs again.
      */
     struct pw_stream *stream;
     struct spa_hook listener;
     bool failed;
+    bool error_logged;
 
     /*
      * Under the loop lock: what QEMU last asked for, applied to every new
@@ -276,7 +278,7 @@ static void qpw_stream_publish(QPwStream *s)
     qatomic_store_release(&s->epoch, pw->last_epoch);
 }
 
-/* The current stream exists, has not failed and its core is alive. */
+/* The current stream exists, is connected and its core is alive. */
 static bool qpw_stream_usable(QPwStream *s)
 {
     return s->stream && !s->failed && s->pw->state == QPW_CONN_UP;
@@ -293,11 +295,14 @@ static bool qpw_stream_usable(QPwStream *s)
  */
 static void qpw_stream_check_flowing(QPwStream *s)
 {
+    enum pw_stream_state state;
+
     if (qatomic_read(&s->epoch) || !qpw_stream_usable(s)) {
         return;
     }
-    if (!s->active ||
-        pw_stream_get_state(s->stream, NULL) == PW_STREAM_STATE_STREAMING) {
+    state = pw_stream_get_state(s->stream, NULL);
+    if (state == PW_STREAM_STATE_STREAMING ||
+        (!s->active && state != PW_STREAM_STATE_ERROR)) {
         qpw_stream_publish(s);
     }
 }
@@ -353,22 +358,37 @@ static void qpw_on_state_changed(void *opaque, enum pw_stream_state old,
                             error ? error : "");
 
     /*
-     * ERROR: PipeWire failed the stream (e.g. refused its format);
      * UNCONNECTED: its node or the whole connection went away under it
      * (the latter is reported once for all streams, as a lost connection).
-     * Either way it carries nothing any more, until the next connection
-     * gives the voice a new stream.
+     * It carries nothing any more, until the next connection gives the
+     * voice a new stream.
      */
-    if ((state == PW_STREAM_STATE_ERROR ||
-         state == PW_STREAM_STATE_UNCONNECTED) && !s->failed) {
+    if (state == PW_STREAM_STATE_UNCONNECTED) {
         s->failed = true;
         qpw_stream_unpublish(s);
-        if (state == PW_STREAM_STATE_ERROR && s->pw->state == QPW_CONN_UP) {
-            dolog("audiodev '%s': %s stream '%s' failed (%s); "
-                  "it goes on in silence\n", s->pw->dev->id, s->dir,
-                  s->name, error ? error : "unknown error");
+        return;
+    }
+
+    /*
+     * ERROR: an error was reported on the stream, by PipeWire (e.g. a
+     * refused format) or by the session manager (WirePlumber's "no node
+     * available" while it finds no sink, as when it is starting again
+     * after the daemon restarted). The node stays, and the session
+     * manager may still link it: the voice runs on silence until the
+     * stream runs again.
+     */
+    if (state == PW_STREAM_STATE_ERROR) {
+        qpw_stream_unpublish(s);
+        if (!s->error_logged && s->pw->state == QPW_CONN_UP) {
+            s->error_logged = true;
+            dolog("audiodev '%s': %s stream '%s': %s; silence until it "
+                  "runs again\n", s->pw->dev->id, s->dir, s->name,
+                  error ? error : "unknown error");
         }
         return;
+    }
+    if (state == PW_STREAM_STATE_STREAMING) {
+        s->error_logged = false;
     }
     qpw_stream_check_flowing(s);
 }

@@ -7,6 +7,8 @@ attempts, through retried().  Every failed attempt is printed at once with
 the load average it met, and recorded in RETRIED; tests/run-e2e names every
 test that passed only on a later attempt on a `flaky:` line of its summary.
 When the last attempt fails too, its failure message carries the load.
+QPW_ATTEMPTS=1 in the environment runs every test once, to chase a flake
+with the evidence of its first failure kept.
 
     class MyTest(unittest.TestCase):
         def test_x(self):
@@ -36,6 +38,7 @@ def retried(test, run, attempts):
     """Call run(attempt) for attempt 1, 2, ... until it returns without a
     failed assertion or `attempts` ran; returns what it returned.  Errors
     other than failed assertions are not retried."""
+    attempts = min(attempts, int(os.environ.get("QPW_ATTEMPTS") or attempts))
     for attempt in range(1, attempts + 1):
         try:
             return run(attempt)

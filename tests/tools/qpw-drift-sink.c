@@ -1,0 +1,443 @@
+/*
+ * qpw-drift-sink: a PipeWire sink whose clock is not the host's.
+ *
+ * A real sound card runs on its own crystal, some tens to hundreds of ppm
+ * away from the host's clock. This test tool is an Audio/Sink node that
+ * drives the graph itself and runs its cycles at the nominal rate offset
+ * by --ppm, timed on CLOCK_MONOTONIC: at --ppm 300 and 48 kHz the graph
+ * takes 48014.4 frames per second of host time, like a card that fast.
+ * Everything linked to it (the QEMU stream under test) follows that pace.
+ *
+ * It records what it receives (--record FILE, a 16-bit WAV). When it
+ * ends (SIGINT or SIGTERM, or --seconds) it prints one line: cycles,
+ * frames, late ticks (a tick that found the cycle it started before not
+ * done yet: a peer was late), ticks where it was not the graph's driver,
+ * and the rate measured at its process callback: the frames received
+ * against host time, fitted by least squares over every cycle after the
+ * first --settle seconds (while its peers link, the graph may pause), so
+ * a graph that did not follow its clock, or lost cycles, shows up as the
+ * wrong rate.
+ *
+ * Its process callback runs on its main thread, as its clock does; run
+ * it with realtime scheduling (chrt -f) where the machine is busy.
+ *
+ * Copyright (c) 2026 The qemu-pipewire-sound authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <pipewire/pipewire.h>
+#include <spa/param/audio/format-utils.h>
+#include <spa/utils/result.h>
+
+/* A card further off than this is not a crystal error but a wrong rate. */
+#define MAX_PPM 5000.0
+
+typedef struct {
+    double ppm;
+    uint32_t rate;
+    uint32_t channels;
+    uint32_t quantum;
+    double seconds;
+    double settle;
+    const char *name;
+    const char *record;
+} Options;
+
+/* Least-squares fit of frames received against host time. */
+typedef struct {
+    uint64_t n;
+    double t0;
+    double sx, sy, sxx, sxy;
+} RateFit;
+
+typedef struct {
+    Options opt;
+    struct pw_main_loop *loop;
+    struct pw_stream *stream;
+    struct spa_hook listener;
+    struct spa_source *timer;
+    struct timespec start;
+    uint64_t ticks;             /* timer expirations so far */
+    uint64_t cycles;            /* process callbacks so far */
+    uint64_t frames;            /* frames received so far */
+    uint64_t late;              /* ticks after the settling with no cycle */
+    uint64_t not_driving;       /* ticks after the settling not driving */
+    uint64_t cycles_at_tick;
+    bool settled;               /* past --settle, with cycles running */
+    RateFit fit;
+    FILE *wav;
+    uint64_t wav_bytes;
+} DriftSink;
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void fit_add(RateFit *f, double t, double frames)
+{
+    if (f->n++ == 0) {
+        f->t0 = t;
+    }
+    t -= f->t0;
+    f->sx += t;
+    f->sy += frames;
+    f->sxx += t * t;
+    f->sxy += t * frames;
+}
+
+/* Frames per second of host time, or 0 with fewer than 3 points. */
+static double fit_rate(const RateFit *f)
+{
+    double n = f->n;
+    double d = n * f->sxx - f->sx * f->sx;
+
+    return f->n < 3 || d <= 0 ? 0 : (n * f->sxy - f->sx * f->sy) / d;
+}
+
+static void put_le(FILE *f, uint32_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++) {
+        fputc((v >> (8 * i)) & 0xff, f);
+    }
+}
+
+/* A 16-bit PCM WAV header for @data_bytes of audio. */
+static void wav_header(DriftSink *d, uint32_t data_bytes)
+{
+    uint32_t frame = d->opt.channels * 2;
+
+    fseek(d->wav, 0, SEEK_SET);
+    fputs("RIFF", d->wav);
+    put_le(d->wav, 36 + data_bytes, 4);
+    fputs("WAVEfmt ", d->wav);
+    put_le(d->wav, 16, 4);
+    put_le(d->wav, 1, 2);
+    put_le(d->wav, d->opt.channels, 2);
+    put_le(d->wav, d->opt.rate, 4);
+    put_le(d->wav, d->opt.rate * frame, 4);
+    put_le(d->wav, frame, 2);
+    put_le(d->wav, 16, 2);
+    fputs("data", d->wav);
+    put_le(d->wav, data_bytes, 4);
+}
+
+/* Main loop thread: one graph cycle of audio has arrived. */
+static void on_process(void *opaque)
+{
+    DriftSink *d = opaque;
+    struct pw_buffer *b = pw_stream_dequeue_buffer(d->stream);
+    double t = now_s();
+    uint32_t stride = d->opt.channels * 2;
+
+    if (!b) {
+        return;
+    }
+    if (b->buffer->n_datas > 0 && b->buffer->datas[0].data) {
+        struct spa_data *sd = &b->buffer->datas[0];
+        uint32_t offset = SPA_MIN(sd->chunk->offset, sd->maxsize);
+        uint32_t size = SPA_MIN(sd->chunk->size, sd->maxsize - offset);
+
+        if (d->wav) {
+            fwrite(SPA_PTROFF(sd->data, offset, void), 1, size, d->wav);
+            d->wav_bytes += size;
+        }
+        d->frames += size / stride;
+    }
+    d->cycles++;
+    if (d->settled) {
+        fit_add(&d->fit, t, d->frames);
+    }
+    pw_stream_queue_buffer(d->stream, b);
+}
+
+/*
+ * Main loop thread: the card's clock ticks. The ticks are on an absolute
+ * schedule (tick n at start + n * period), so a late wake-up does not
+ * shift the ones after it.
+ */
+static void on_tick(void *opaque, uint64_t expirations SPA_UNUSED)
+{
+    DriftSink *d = opaque;
+    double period = d->opt.quantum / (d->opt.rate * (1 + d->opt.ppm / 1e6));
+    uint64_t ns = (uint64_t)llround((d->ticks + 1) * period * 1e9);
+    struct timespec next = {
+        .tv_sec = d->start.tv_sec + (d->start.tv_nsec + ns) / 1000000000,
+        .tv_nsec = (d->start.tv_nsec + ns) % 1000000000,
+    };
+
+    d->ticks++;
+    if (d->settled && d->cycles_at_tick == d->cycles) {
+        d->late++;
+    }
+    if (d->settled && !pw_stream_is_driving(d->stream)) {
+        d->not_driving++;
+    }
+    d->settled = d->cycles && d->ticks * period >= d->opt.settle;
+    d->cycles_at_tick = d->cycles;
+    pw_loop_update_timer(pw_main_loop_get_loop(d->loop), d->timer, &next,
+                         NULL, true);
+    if (pw_stream_is_driving(d->stream)) {
+        pw_stream_trigger_process(d->stream);
+    }
+    if (d->opt.seconds > 0 &&
+        d->ticks * period >= d->opt.seconds) {
+        pw_main_loop_quit(d->loop);
+    }
+}
+
+static void on_state_changed(void *opaque, enum pw_stream_state old,
+                             enum pw_stream_state state, const char *error)
+{
+    DriftSink *d = opaque;
+
+    fprintf(stderr, "qpw-drift-sink: %s -> %s%s%s\n",
+            pw_stream_state_as_string(old), pw_stream_state_as_string(state),
+            error ? ": " : "", error ? error : "");
+    if (state == PW_STREAM_STATE_ERROR) {
+        pw_main_loop_quit(d->loop);
+    }
+}
+
+static const struct pw_stream_events stream_events = {
+    PW_VERSION_STREAM_EVENTS,
+    .state_changed = on_state_changed,
+    .process = on_process,
+};
+
+static void on_signal(void *opaque, int signal_number SPA_UNUSED)
+{
+    DriftSink *d = opaque;
+
+    pw_main_loop_quit(d->loop);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: qpw-drift-sink [options]\n"
+            "  --ppm N        clock offset from the host's, -%g..%g "
+            "(default 0)\n"
+            "  --rate HZ      nominal rate (default 48000)\n"
+            "  --channels N   (default 2)\n"
+            "  --quantum N    frames per cycle (default 1024)\n"
+            "  --name NAME    node.name (default qpw_drift_sink)\n"
+            "  --record FILE  write what arrives as a 16-bit WAV\n"
+            "  --seconds S    stop after S seconds of its own clock\n"
+            "  --settle S     measure from S seconds on (default 1)\n",
+            MAX_PPM, MAX_PPM);
+}
+
+/* Parse @s as a number in [@min, @max] into *@out; false if it is not. */
+static bool parse_number(const char *what, const char *s, double min,
+                         double max, double *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < min || v > max) {
+        fprintf(stderr, "qpw-drift-sink: --%s %s: not a number from %g to "
+                "%g\n", what, s, min, max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static bool parse_options(int argc, char **argv, Options *o)
+{
+    static const struct option longopts[] = {
+        { "ppm", required_argument, NULL, 'p' },
+        { "rate", required_argument, NULL, 'r' },
+        { "channels", required_argument, NULL, 'c' },
+        { "quantum", required_argument, NULL, 'q' },
+        { "name", required_argument, NULL, 'n' },
+        { "record", required_argument, NULL, 'w' },
+        { "seconds", required_argument, NULL, 's' },
+        { "settle", required_argument, NULL, 'S' },
+        { "help", no_argument, NULL, 'h' },
+        { 0 }
+    };
+    double v;
+    int c;
+
+    *o = (Options) {
+        .rate = 48000, .channels = 2, .quantum = 1024,
+        .settle = 1, .name = "qpw_drift_sink",
+    };
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            if (!parse_number("ppm", optarg, -MAX_PPM, MAX_PPM, &o->ppm)) {
+                return false;
+            }
+            break;
+        case 'r':
+            if (!parse_number("rate", optarg, 8000, 192000, &v)) {
+                return false;
+            }
+            o->rate = v;
+            break;
+        case 'c':
+            if (!parse_number("channels", optarg, 1, 8, &v)) {
+                return false;
+            }
+            o->channels = v;
+            break;
+        case 'q':
+            if (!parse_number("quantum", optarg, 32, 8192, &v)) {
+                return false;
+            }
+            o->quantum = v;
+            break;
+        case 's':
+            if (!parse_number("seconds", optarg, 0, 86400, &o->seconds)) {
+                return false;
+            }
+            break;
+        case 'S':
+            if (!parse_number("settle", optarg, 0, 3600, &o->settle)) {
+                return false;
+            }
+            break;
+        case 'n':
+            o->name = optarg;
+            break;
+        case 'w':
+            o->record = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return false;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "qpw-drift-sink: unexpected argument '%s'\n",
+                argv[optind]);
+        return false;
+    }
+    return true;
+}
+
+static struct pw_properties *sink_props(const Options *o)
+{
+    return pw_properties_new(
+        PW_KEY_MEDIA_TYPE, "Audio",
+        PW_KEY_MEDIA_CATEGORY, "Playback",
+        PW_KEY_MEDIA_CLASS, "Audio/Sink",
+        PW_KEY_NODE_NAME, o->name,
+        PW_KEY_NODE_DESCRIPTION, o->name,
+        /* It is the card: the graph it is in runs on its clock. */
+        PW_KEY_NODE_DRIVER, "true",
+        PW_KEY_PRIORITY_DRIVER, "30000",
+        PW_KEY_NODE_AUTOCONNECT, "false",
+        NULL);
+}
+
+static int connect_sink(DriftSink *d)
+{
+    uint8_t buf[1024];
+    struct spa_pod_builder b = SPA_POD_BUILDER_INIT(buf, sizeof(buf));
+    struct spa_audio_info_raw info = {
+        .format = SPA_AUDIO_FORMAT_S16_LE,
+        .rate = d->opt.rate,
+        .channels = d->opt.channels,
+    };
+    const struct spa_pod *params[1];
+    struct pw_properties *props = sink_props(&d->opt);
+
+    pw_properties_setf(props, PW_KEY_NODE_LATENCY, "%u/%u", d->opt.quantum,
+                       d->opt.rate);
+    pw_properties_setf(props, PW_KEY_NODE_RATE, "1/%u", d->opt.rate);
+    d->stream = pw_stream_new_simple(pw_main_loop_get_loop(d->loop),
+                                     d->opt.name, props, &stream_events, d);
+    if (!d->stream) {
+        return -errno;
+    }
+    params[0] = spa_format_audio_raw_build(&b, SPA_PARAM_EnumFormat, &info);
+    return pw_stream_connect(d->stream, PW_DIRECTION_INPUT, PW_ID_ANY,
+                             PW_STREAM_FLAG_DRIVER |
+                             PW_STREAM_FLAG_MAP_BUFFERS, params, 1);
+}
+
+static void report(DriftSink *d)
+{
+    double rate = fit_rate(&d->fit);
+    double ppm = rate ? (rate / d->opt.rate - 1) * 1e6 : 0;
+
+    printf("qpw-drift-sink: ppm %+.1f asked, %" PRIu64 " cycles, %" PRIu64
+           " frames, %" PRIu64 " ticks late, %" PRIu64 " not driving, "
+           "measured %.3f frames/s = %+.1f ppm over %.2f s\n", d->opt.ppm,
+           d->cycles, d->frames, d->late, d->not_driving, rate, ppm,
+           d->fit.n ? now_s() - d->fit.t0 : 0.0);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    DriftSink d = { 0 };
+    struct pw_loop *loop;
+    int r;
+
+    if (!parse_options(argc, argv, &d.opt)) {
+        return 2;
+    }
+    if (d.opt.record) {
+        d.wav = fopen(d.opt.record, "wb");
+        if (!d.wav) {
+            fprintf(stderr, "qpw-drift-sink: %s: %s\n", d.opt.record,
+                    strerror(errno));
+            return 1;
+        }
+        wav_header(&d, 0);
+    }
+
+    pw_init(&argc, &argv);
+    d.loop = pw_main_loop_new(NULL);
+    loop = pw_main_loop_get_loop(d.loop);
+    pw_loop_add_signal(loop, SIGINT, on_signal, &d);
+    pw_loop_add_signal(loop, SIGTERM, on_signal, &d);
+    r = connect_sink(&d);
+    if (r < 0) {
+        fprintf(stderr, "qpw-drift-sink: cannot connect: %s\n",
+                spa_strerror(r));
+        return 1;
+    }
+
+    clock_gettime(CLOCK_MONOTONIC, &d.start);
+    d.timer = pw_loop_add_timer(loop, on_tick, &d);
+    on_tick(&d, 0);
+    pw_main_loop_run(d.loop);
+
+    report(&d);
+    pw_stream_destroy(d.stream);
+    pw_main_loop_destroy(d.loop);
+    pw_deinit();
+    if (d.wav) {
+        wav_header(&d, d.wav_bytes);
+        if (fclose(d.wav)) {
+            fprintf(stderr, "qpw-drift-sink: %s: %s\n", d.opt.record,
+                    strerror(errno));
+            return 1;
+        }
+    }
+    return 0;
+}

@@ -64,6 +64,16 @@ struct VirtIOSoundStream {
     int64_t empty_since_ns;             /* playback ran out of messages; -1 */
     int64_t last_return_ns;             /* when a message was last returned */
     QEMUTimer *return_timer;            /* capture: returns a held message */
+    /*
+     * For latency_bytes, in the guest's bytes. Playback: the most room
+     * the voice has offered since it was opened, i.e. its room when it
+     * holds nothing of ours. Capture: what the audio layer had for us
+     * at its last callback that we have not taken (0 where it does not
+     * say, as without the mixing engine).
+     */
+    int out_room_max;
+    int in_left;
+    struct audsettings opened;          /* the voice's settings */
 };
 
 static bool virtio_snd_is_output(const VirtIOSoundStream *s)
@@ -255,17 +265,34 @@ static void virtio_snd_xfer_return(VirtIOSound *snd, unsigned int queue,
 }
 
 /*
- * Playback: the bytes queued in the audio layer behind a message that is
- * returned now, its buffer less its free space. The driver adds this to
- * what it still counts as queued in the device (the messages not yet
- * returned) to report the PCM delay, so those are not counted here.
+ * latency_bytes of the message returned now, in the guest's bytes: the
+ * driver adds it to what it still counts as queued in the device (the
+ * messages not yet returned) to report the PCM delay.
+ *
+ * Playback: what the audio layer holds of the stream, its room when
+ * empty less its room now (@free_bytes). Both are the audio layer's own
+ * counts in the guest's bytes, so they stay right when it resamples or
+ * converts (its buffer size is in its own format, not the guest's).
+ *
+ * Capture: what was captured and not delivered with this message, i.e.
+ * the frames already in the stream's later messages and what the audio
+ * layer still had for us at its last callback.
  */
 static uint32_t virtio_snd_latency(VirtIOSoundStream *s, int free_bytes)
 {
-    int size = virtio_snd_is_output(s) && s->voice_out ?
-               AUD_get_buffer_size_out(s->voice_out) : 0;
+    VirtIOSoundXfer *x;
+    uint64_t held;
 
-    return size > free_bytes && free_bytes >= 0 ? size - free_bytes : 0;
+    if (virtio_snd_is_output(s)) {
+        return s->out_room_max > free_bytes && free_bytes >= 0 ?
+               s->out_room_max - free_bytes : 0;
+    }
+    held = MAX(s->in_left, 0);
+    x = QSIMPLEQ_FIRST(&s->xfers);
+    while (x && (x = QSIMPLEQ_NEXT(x, next))) {
+        held += x->done;
+    }
+    return MIN(held, UINT32_MAX);
 }
 
 /* Return the first message of @s's queue with @status. */
@@ -435,8 +462,7 @@ static int virtio_snd_stream_transfer(VirtIOSoundStream *s, int avail)
                 break;
             }
             virtio_snd_stream_return_first(s, VIRTIO_SND_S_OK,
-                                           out ? virtio_snd_latency(s, avail)
-                                               : 0);
+                                           virtio_snd_latency(s, avail));
             s->last_return_ns = now;
             continue;
         }
@@ -449,6 +475,9 @@ static int virtio_snd_stream_transfer(VirtIOSoundStream *s, int avail)
                     : virtio_snd_capture_chunk(s, x, buf, want);
         x->done += moved;
         avail -= moved;
+        if (!out) {
+            s->in_left = MAX(s->in_left - (int)moved, 0);
+        }
         room -= moved;
         vsnd_pcm_pacer_consume(&s->pacer, moved);
         if (x->xfer.data_len - x->done >= frame && (moved < want || !moved)) {
@@ -463,6 +492,7 @@ static void virtio_snd_output_cb(void *opaque, int avail)
 {
     VirtIOSoundStream *s = opaque;
 
+    s->out_room_max = MAX(s->out_room_max, avail);
     avail = virtio_snd_stream_transfer(s, avail);
     if (QSIMPLEQ_EMPTY(&s->xfers) && avail > 0) {
         virtio_snd_stream_xrun(s);
@@ -497,10 +527,16 @@ static void virtio_snd_input_cb(void *opaque, int avail)
 {
     VirtIOSoundStream *s = opaque;
 
+    /*
+     * Without the mixing engine the audio layer offers INT_MAX, and reads
+     * from the backend whatever is asked: what it holds is not known.
+     */
+    s->in_left = avail == INT_MAX ? 0 : avail;
     avail = virtio_snd_stream_transfer(s, avail);
     if (QSIMPLEQ_EMPTY(&s->xfers) && avail > 0 &&
         virtio_snd_stream_xrun(s)) {
         virtio_snd_capture_drop(s, avail);
+        s->in_left = 0;
     }
 }
 
@@ -649,6 +685,16 @@ static bool virtio_snd_stream_open(VirtIOSoundStream *s)
      * can keep its own buffering below the guest's and move each period
      * when it comes rather than on the audio layer's timer.
      */
+    /*
+     * The audio layer keeps a voice opened again with the same settings,
+     * and what it still holds: the room it had when empty still applies.
+     */
+    if (!(s->voice_out || s->voice_in) || as.freq != s->opened.freq ||
+        as.nchannels != s->opened.nchannels || as.fmt != s->opened.fmt) {
+        s->out_room_max = 0;
+        s->in_left = 0;
+    }
+    s->opened = as;
     if (virtio_snd_is_output(s)) {
         s->voice_out = AUD_open_out(&s->snd->card, s->voice_out, name, s,
                                     virtio_snd_output_cb, &as);

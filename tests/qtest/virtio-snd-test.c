@@ -1032,6 +1032,110 @@ static void test_odd_frames(void)
 }
 
 /*
+ * latency_bytes: what the audio layer holds of the stream when a message
+ * comes back, in the guest's bytes, whatever the audio layer converts.
+ * Returns the status of @m, taken back with @used_len used, and its
+ * latency_bytes in *@latency.
+ */
+static uint32_t io_done_latency(VSnd *s, int q, VSndMsg *m, uint32_t used_len,
+                                uint32_t *latency)
+{
+    struct virtio_snd_pcm_status st;
+
+    g_assert_cmpuint(wait_used(s, q, m->head), ==, used_len);
+    qtest_memread(s->qts, m->addr + XFER_LEN + m->data_len, &st, sizeof(st));
+    guest_free(s->alloc, m->addr);
+    *latency = le32_to_cpu(st.latency_bytes);
+    return le32_to_cpu(st.status);
+}
+
+/*
+ * Playback with "-audiodev none" at @freq Hz, the guest at 48 kHz S16
+ * stereo. The audio layer's first tick takes the first message (1600
+ * bytes, less than its mixing buffer of 1024 of its frames holds at any
+ * of the rates used here) before it plays anything, and the message goes
+ * back at once as the guest has given another: all 1600 bytes are then
+ * queued behind it. The audio layer counts in its own frames, so a
+ * guest frame (4 bytes) of rounding is allowed.
+ */
+static void check_latency_playback(int freq)
+{
+    g_autofree char *audiodev =
+        g_strdup_printf("none,id=snd0,out.frequency=%d", freq);
+    VSnd *s = vsnd_start_with(audiodev, "", 0);
+    uint32_t first = 1600, latency;
+    VSndMsg m[2];
+
+    g_assert_cmphex(set_params(s, 0, 0, 2, VIRTIO_SND_PCM_FMT_S16,
+                               VIRTIO_SND_PCM_RATE_48000, PERIOD_BYTES,
+                               8 * PERIOD_BYTES), ==, VIRTIO_SND_S_OK);
+    prepare_start(s, 0);
+    m[0] = io_queue(s, VIRTIO_SND_VQ_TX, 0, first, false);
+    m[1] = io_queue(s, VIRTIO_SND_VQ_TX, 0, PERIOD_BYTES, false);
+    step_until_used(s, VIRTIO_SND_VQ_TX, 100);
+    g_assert_cmphex(io_done_latency(s, VIRTIO_SND_VQ_TX, &m[0], STATUS_LEN,
+                                    &latency), ==, VIRTIO_SND_S_OK);
+    g_test_message("%d Hz: %u bytes queued, latency_bytes %u", freq, first,
+                   latency);
+    g_assert_cmpuint(latency, >=, first - FRAME_BYTES);
+    g_assert_cmpuint(latency, <=, first + FRAME_BYTES);
+
+    /* What the audio layer holds never exceeds what was written. */
+    step_until_used(s, VIRTIO_SND_VQ_TX, 100);
+    g_assert_cmphex(io_done_latency(s, VIRTIO_SND_VQ_TX, &m[1], STATUS_LEN,
+                                    &latency), ==, VIRTIO_SND_S_OK);
+    g_assert_cmpuint(latency, <=, first + PERIOD_BYTES + FRAME_BYTES);
+    stop_release(s, 0);
+    vsnd_stop(s);
+}
+
+/*
+ * Capture: when a message comes back, latency_bytes is what was captured
+ * and not delivered with it. The first tick records more than the first
+ * message (960 bytes) holds; the rest goes to the second message, which
+ * has room for all of it. With the clock standing still after that, the
+ * second message, handed back by RELEASE, holds exactly what the first
+ * one's latency_bytes announced.
+ */
+static void check_latency_capture(int freq)
+{
+    g_autofree char *audiodev =
+        g_strdup_printf("none,id=snd0,in.frequency=%d", freq);
+    VSnd *s = vsnd_start_with(audiodev, "", 0);
+    uint32_t first = 960, latency, used;
+    VSndMsg m[2];
+
+    g_assert_cmphex(set_params_std(s, 1), ==, VIRTIO_SND_S_OK);
+    prepare_start(s, 1);
+    m[0] = io_queue(s, VIRTIO_SND_VQ_RX, 1, first, false);
+    m[1] = io_queue(s, VIRTIO_SND_VQ_RX, 1, BUFFER_BYTES, false);
+    step_until_used(s, VIRTIO_SND_VQ_RX, 100);
+    g_assert_cmphex(io_done_latency(s, VIRTIO_SND_VQ_RX, &m[0],
+                                    first + STATUS_LEN, &latency), ==,
+                    VIRTIO_SND_S_OK);
+    stop_release(s, 1);
+    used = wait_used(s, VIRTIO_SND_VQ_RX, m[1].head);
+    guest_free(s->alloc, m[1].addr);
+    g_test_message("%d Hz: latency_bytes %u, then %u bytes in the next "
+                   "message", freq, latency, used - (uint32_t)STATUS_LEN);
+    g_assert_cmpuint(used, >, STATUS_LEN);
+    g_assert_cmpuint(latency, ==, used - STATUS_LEN);
+    vsnd_stop(s);
+}
+
+/* Without conversion (48 kHz), and resampled down and up. */
+static void test_latency_bytes(void)
+{
+    static const int freqs[] = { 48000, 44100, 96000 };
+    int i;
+
+    for (i = 0; i < ARRAY_SIZE(freqs); i++) {
+        check_latency_playback(freqs[i]);
+        check_latency_capture(freqs[i]);
+    }
+}
+
+/*
  * Re-entrancy. A guest may point any device-writable buffer at the
  * device's own registers; here the status of an I/O message, an event
  * buffer and a control reply go to the common configuration's
@@ -2892,6 +2996,7 @@ int main(int argc, char **argv)
     qtest_add_func("/virtio-snd/xrun-event", test_xrun_event);
     qtest_add_func("/virtio-snd/capture-overrun", test_capture_overrun);
     qtest_add_func("/virtio-snd/odd-frames", test_odd_frames);
+    qtest_add_func("/virtio-snd/latency-bytes", test_latency_bytes);
     qtest_add_func("/virtio-snd/malformed", test_malformed);
     qtest_add_func("/virtio-snd/prepare-first", test_prepare_first);
     qtest_add_func("/virtio-snd/reentry/tx", test_reentry_tx);

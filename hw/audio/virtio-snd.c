@@ -390,12 +390,48 @@ static size_t virtio_snd_play_chunk(VirtIOSoundStream *s, VirtIOSoundXfer *x,
     return got ? AUD_write(s->voice_out, buf, got) : 0;
 }
 
+/*
+ * Capture frames go into a message the device may hold for a while, but
+ * guest RAM mapped for a message becomes dirty for migration only when
+ * the message goes back (the unmap). A migration copies RAM while the
+ * guest runs and then, the VM stopped, only what is dirty: the frames of
+ * a held message written since its pages were last copied would reach
+ * the destination stale, while the device's state says they were
+ * written. So mark the @len bytes at @offset of @iov dirty as they are
+ * written. Buffers that are not RAM (bounce buffers) are written back
+ * when the message goes back.
+ */
+static void virtio_snd_mark_dirty(const struct iovec *iov, unsigned int n,
+                                  size_t offset, size_t len)
+{
+    unsigned int i;
+
+    for (i = 0; i < n && len; i++) {
+        MemoryRegion *mr;
+        ram_addr_t in_mr;
+        size_t part;
+
+        if (offset >= iov[i].iov_len) {
+            offset -= iov[i].iov_len;
+            continue;
+        }
+        part = MIN(iov[i].iov_len - offset, len);
+        mr = memory_region_from_host((uint8_t *)iov[i].iov_base + offset,
+                                     &in_mr);
+        if (mr) {
+            memory_region_set_dirty(mr, in_mr, part);
+        }
+        offset = 0;
+        len -= part;
+    }
+}
+
 /* Capture: move up to @want bytes from the voice into @x. */
 static size_t virtio_snd_capture_chunk(VirtIOSoundStream *s,
                                        VirtIOSoundXfer *x,
                                        uint8_t *buf, size_t want)
 {
-    size_t got;
+    size_t got, written;
 
     /*
      * QEMU 7.2's mixing engine converts only mono and stereo: for more
@@ -404,7 +440,9 @@ static size_t virtio_snd_capture_chunk(VirtIOSoundStream *s,
      */
     memset(buf, 0, want);
     got = AUD_read(s->voice_in, buf, want);
-    vsnd_iov_from_buf(x->elem->in_sg, x->elem->in_num, x->done, buf, got);
+    written = vsnd_iov_from_buf(x->elem->in_sg, x->elem->in_num, x->done,
+                                buf, got);
+    virtio_snd_mark_dirty(x->elem->in_sg, x->elem->in_num, x->done, written);
     return got;
 }
 

@@ -30,6 +30,7 @@
 #include "migration/vmstate.h"
 #include "sysemu/runstate.h"
 #include "hw/audio/virtio-snd.h"
+#include "audio/audio_int.h"        /* the audiodev's options */
 #include "standard-headers/linux/virtio_ids.h"
 #include "virtio-snd-req.h"
 #include "virtio-snd-pcm.h"
@@ -859,30 +860,19 @@ static void virtio_snd_jack_info(uint32_t jack,
 
 /*
  * Channel map i has i / 2 + 1 channels and is for output for even i, input
- * for odd i. The layouts are ALSA's usual ones (mono as front center).
+ * for odd i: the positions vsnd_pcm_chmap_position() gives, the order in
+ * which the PipeWire backend labels the channels of its streams.
  */
 static void virtio_snd_chmap_info(uint32_t map,
                                   struct virtio_snd_chmap_info *info)
 {
-    static const uint8_t layout[VSND_PCM_CHANNELS_MAX] = {
-        VIRTIO_SND_CHMAP_FL, VIRTIO_SND_CHMAP_FR,
-        VIRTIO_SND_CHMAP_RL, VIRTIO_SND_CHMAP_RR,
-        VIRTIO_SND_CHMAP_FC, VIRTIO_SND_CHMAP_LFE,
-        VIRTIO_SND_CHMAP_SL, VIRTIO_SND_CHMAP_SR,
-    };
-    unsigned int channels = map / 2 + 1;
+    unsigned int channels = map / 2 + 1, i;
 
     memset(info, 0, sizeof(*info));
     info->direction = map & 1 ? VIRTIO_SND_D_INPUT : VIRTIO_SND_D_OUTPUT;
     info->channels = channels;
-    if (channels == 1) {
-        info->positions[0] = VIRTIO_SND_CHMAP_FC;
-    } else if (channels == 3) {
-        info->positions[0] = VIRTIO_SND_CHMAP_FL;
-        info->positions[1] = VIRTIO_SND_CHMAP_FR;
-        info->positions[2] = VIRTIO_SND_CHMAP_FC;
-    } else {
-        memcpy(info->positions, layout, channels);
+    for (i = 0; i < channels; i++) {
+        info->positions[i] = vsnd_pcm_chmap_position(channels, i);
     }
 }
 
@@ -1070,6 +1060,26 @@ static void virtio_snd_stream_set_defaults(VirtIOSoundStream *s)
     s->pcm.state = VSND_PCM_STATE_PARAMS_SET;
 }
 
+/*
+ * The most channels a stream can carry intact to or from the audiodev.
+ * QEMU 7.2's mixing engine converts mono and stereo only: through it a
+ * stream of 3 to 8 channels comes out garbled (and captures zeros beyond
+ * the first channels). Without it (mixing-engine=off, -audiodev pipewire's
+ * default) the backend gets the guest's stream as it is.
+ */
+static uint8_t virtio_snd_channels_max(VirtIOSound *snd, bool out)
+{
+    Audiodev *dev = snd->card.state ? snd->card.state->dev : NULL;
+    AudiodevPerDirectionOptions *pdo;
+
+    if (!dev) {
+        return 2;
+    }
+    pdo = out ? audio_get_pdo_out(dev) : audio_get_pdo_in(dev);
+    return pdo->has_mixing_engine && !pdo->mixing_engine ?
+           VSND_PCM_CHANNELS_MAX : 2;
+}
+
 /* Stream i is for playback when i is even, for capture when it is odd. */
 static void virtio_snd_stream_init(VirtIOSound *snd, uint32_t id)
 {
@@ -1083,7 +1093,7 @@ static void virtio_snd_stream_init(VirtIOSound *snd, uint32_t id)
         .rates = VSND_PCM_RATES_ALL,
         .direction = id & 1 ? VIRTIO_SND_D_INPUT : VIRTIO_SND_D_OUTPUT,
         .channels_min = 1,
-        .channels_max = VSND_PCM_CHANNELS_MAX,
+        .channels_max = virtio_snd_channels_max(snd, !(id & 1)),
     };
     virtio_snd_stream_set_defaults(s);
     QSIMPLEQ_INIT(&s->xfers);

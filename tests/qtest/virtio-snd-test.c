@@ -677,7 +677,8 @@ static void test_pcm_info(void)
         g_assert_cmphex(le64_to_cpu(info[i].formats), ==, FORMATS_EXPECTED);
         g_assert_cmphex(le64_to_cpu(info[i].rates), ==, RATES_EXPECTED);
         g_assert_cmpuint(info[i].channels_min, ==, 1);
-        g_assert_cmpuint(info[i].channels_max, ==, 8);
+        /* -audiodev none mixes: mono and stereo only. */
+        g_assert_cmpuint(info[i].channels_max, ==, 2);
     }
     g_assert_cmpuint(info[0].direction, ==, VIRTIO_SND_D_OUTPUT);
     g_assert_cmpuint(info[1].direction, ==, VIRTIO_SND_D_INPUT);
@@ -696,14 +697,58 @@ static void test_pcm_info(void)
     vsnd_stop(s);
 }
 
+/*
+ * Channels: more than two only where the audiodev passes streams to its
+ * backend as they are; through QEMU's mixing engine 3 to 8 channels come
+ * out garbled, so they are not offered, and SET_PARAMS with them is
+ * refused as for any count the stream does not offer.
+ */
+static void test_pcm_channels(void)
+{
+    static const char *const audiodev[2] = {
+        "none,id=snd0",
+        "none,id=snd0,out.mixing-engine=off,in.mixing-engine=off",
+    };
+    struct virtio_snd_pcm_info info[2];
+    int mix, i;
+
+    for (mix = 0; mix < 2; mix++) {
+        VSnd *s = vsnd_start_with(audiodev[mix], "", 0);
+        uint8_t most = mix ? 8 : 2;
+
+        g_assert_cmphex(query(s, VIRTIO_SND_R_PCM_INFO, 0, 2,
+                              sizeof(info[0]), info), ==, VIRTIO_SND_S_OK);
+        for (i = 0; i < 2; i++) {
+            g_assert_cmpuint(info[i].channels_min, ==, 1);
+            g_assert_cmpuint(info[i].channels_max, ==, most);
+            g_assert_cmphex(set_params(s, i, 0, most, VIRTIO_SND_PCM_FMT_S16,
+                                       VIRTIO_SND_PCM_RATE_48000,
+                                       most * 2 * 480, most * 2 * 1920), ==,
+                            VIRTIO_SND_S_OK);
+            g_assert_cmphex(set_params(s, i, 0, most + 1,
+                                       VIRTIO_SND_PCM_FMT_S16,
+                                       VIRTIO_SND_PCM_RATE_48000,
+                                       (most + 1) * 2 * 480,
+                                       (most + 1) * 2 * 1920), ==,
+                            VIRTIO_SND_S_BAD_MSG);
+        }
+        vsnd_stop(s);
+    }
+}
+
 static void test_jack_chmap_info(void)
 {
     VSnd *s = vsnd_start("");
     struct virtio_snd_jack_info jack[2];
     struct virtio_snd_chmap_info map[16];
+    /* The order the PipeWire backend gives its stream's channels. */
+    static const uint8_t six[6] = {
+        VIRTIO_SND_CHMAP_FL, VIRTIO_SND_CHMAP_FR, VIRTIO_SND_CHMAP_FC,
+        VIRTIO_SND_CHMAP_LFE, VIRTIO_SND_CHMAP_RL, VIRTIO_SND_CHMAP_RR,
+    };
     static const uint8_t eight[8] = {
-        VIRTIO_SND_CHMAP_FL, VIRTIO_SND_CHMAP_FR, VIRTIO_SND_CHMAP_RL,
-        VIRTIO_SND_CHMAP_RR, VIRTIO_SND_CHMAP_FC, VIRTIO_SND_CHMAP_LFE,
+        VIRTIO_SND_CHMAP_FL, VIRTIO_SND_CHMAP_FR, VIRTIO_SND_CHMAP_FC,
+        VIRTIO_SND_CHMAP_LFE, VIRTIO_SND_CHMAP_RL, VIRTIO_SND_CHMAP_RR,
         VIRTIO_SND_CHMAP_SL, VIRTIO_SND_CHMAP_SR,
     };
     int i;
@@ -728,8 +773,9 @@ static void test_jack_chmap_info(void)
                          i & 1 ? VIRTIO_SND_D_INPUT : VIRTIO_SND_D_OUTPUT);
         g_assert_cmpuint(map[i].channels, ==, i / 2 + 1);
     }
-    g_assert_cmpuint(map[0].positions[0], ==, VIRTIO_SND_CHMAP_FC);
+    g_assert_cmpuint(map[0].positions[0], ==, VIRTIO_SND_CHMAP_MONO);
     g_assert_cmpmem(map[3].positions, 2, eight, 2);
+    g_assert_cmpmem(map[10].positions, 6, six, 6);
     g_assert_cmpmem(map[15].positions, 8, eight, 8);
     g_assert_cmpuint(map[15].positions[8], ==, VIRTIO_SND_CHMAP_NONE);
     vsnd_stop(s);
@@ -987,7 +1033,8 @@ static void io_cycle(VSnd *s, uint32_t stream)
  */
 static void test_odd_frames(void)
 {
-    VSnd *s = vsnd_start("");
+    VSnd *s = vsnd_start_with("none,id=snd0,out.mixing-engine=off,"
+                              "in.mixing-engine=off", "", 0);
     uint32_t period = 480 * 24;         /* 10 ms of 6 channels of S32 */
     VSndMsg m[8];
     int i, q, ms = 0;
@@ -2989,6 +3036,7 @@ int main(int argc, char **argv)
     qtest_add_func("/virtio-snd/config", test_config);
     qtest_add_func("/virtio-snd/config-props", test_config_props);
     qtest_add_func("/virtio-snd/pcm-info", test_pcm_info);
+    qtest_add_func("/virtio-snd/pcm-channels", test_pcm_channels);
     qtest_add_func("/virtio-snd/jack-chmap-info", test_jack_chmap_info);
     qtest_add_func("/virtio-snd/playback", test_playback);
     qtest_add_func("/virtio-snd/returns-apart", test_returns_apart);

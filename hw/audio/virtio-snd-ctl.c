@@ -312,13 +312,24 @@ uint8_t vsnd_ctl_volume_level(uint32_t value)
     return MIN(MAX(level, 1), 255);
 }
 
-/* Whether channel @i of @n takes the left value (1), right (2) or both. */
+/*
+ * Whether channel @i of @n takes the left value (1), right (2) or both
+ * (0), by its position in the device's channel maps.
+ */
 static int vsnd_ctl_channel_side(uint32_t i, uint32_t n)
 {
-    if (n == 1 || (n == 3 && i == 2) || (n >= 4 && (i == 4 || i == 5))) {
-        return 0;                       /* mono, FC, LFE */
+    switch (vsnd_pcm_chmap_position(n, i)) {
+    case VIRTIO_SND_CHMAP_FL:
+    case VIRTIO_SND_CHMAP_RL:
+    case VIRTIO_SND_CHMAP_SL:
+        return 1;
+    case VIRTIO_SND_CHMAP_FR:
+    case VIRTIO_SND_CHMAP_RR:
+    case VIRTIO_SND_CHMAP_SR:
+        return 2;
+    default:
+        return 0;                       /* mono, FC, LFE, RC */
     }
-    return i % 2 ? 2 : 1;
 }
 
 void vsnd_ctls_stream_volume(const VSndCtls *ctls, uint32_t stream,

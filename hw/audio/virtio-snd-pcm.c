@@ -191,6 +191,33 @@ uint32_t vsnd_pcm_frame_bytes(const VSndPcmParams *params)
     return vsnd_pcm_format_bytes(params->format) * (uint32_t)params->channels;
 }
 
+uint8_t vsnd_pcm_chmap_position(unsigned int channels, unsigned int i)
+{
+    enum {
+        MONO = VIRTIO_SND_CHMAP_MONO, FL = VIRTIO_SND_CHMAP_FL,
+        FR = VIRTIO_SND_CHMAP_FR, FC = VIRTIO_SND_CHMAP_FC,
+        LFE = VIRTIO_SND_CHMAP_LFE, RL = VIRTIO_SND_CHMAP_RL,
+        RR = VIRTIO_SND_CHMAP_RR, RC = VIRTIO_SND_CHMAP_RC,
+        SL = VIRTIO_SND_CHMAP_SL, SR = VIRTIO_SND_CHMAP_SR,
+    };
+    static const uint8_t
+        layout[VSND_PCM_CHANNELS_MAX][VSND_PCM_CHANNELS_MAX] = {
+        { MONO },
+        { FL, FR },
+        { FL, FR, LFE },
+        { FL, FR, RL, RR },
+        { FL, FR, FC, RL, RR },
+        { FL, FR, FC, LFE, RL, RR },
+        { FL, FR, FC, LFE, RC, SL, SR },
+        { FL, FR, FC, LFE, RL, RR, SL, SR },
+    };
+
+    if (channels < 1 || channels > VSND_PCM_CHANNELS_MAX || i >= channels) {
+        return VIRTIO_SND_CHMAP_NONE;
+    }
+    return layout[channels - 1][i];
+}
+
 uint64_t vsnd_pcm_bytes_per_second(const VSndPcmParams *params)
 {
     return (uint64_t)vsnd_pcm_frame_bytes(params) *

@@ -107,6 +107,16 @@ uint32_t vsnd_pcm_rate_hz(uint32_t rate);
 /* Bytes of one frame of @params; 0 if its format has no whole-byte size. */
 uint32_t vsnd_pcm_frame_bytes(const VSndPcmParams *params);
 
+/*
+ * The position (VIRTIO_SND_CHMAP_*) of channel @i of a stream of
+ * @channels channels: the order in which the PipeWire backend labels the
+ * channels of its streams (MONO; FL FR; FL FR LFE; FL FR RL RR; FL FR FC
+ * RL RR; FL FR FC LFE RL RR; FL FR FC LFE RC SL SR; FL FR FC LFE RL RR SL
+ * SR), which the device's channel maps announce. NONE outside 1 to
+ * VSND_PCM_CHANNELS_MAX channels.
+ */
+uint8_t vsnd_pcm_chmap_position(unsigned int channels, unsigned int i);
+
 /* Bytes per second of @params; 0 if its format or rate is undefined. */
 uint64_t vsnd_pcm_bytes_per_second(const VSndPcmParams *params);
 

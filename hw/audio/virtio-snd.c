@@ -30,6 +30,7 @@
 #include "migration/vmstate.h"
 #include "sysemu/runstate.h"
 #include "hw/audio/virtio-snd.h"
+#include "audio/audio_int.h"        /* the audiodev's options */
 #include "standard-headers/linux/virtio_ids.h"
 #include "virtio-snd-req.h"
 #include "virtio-snd-pcm.h"
@@ -64,6 +65,16 @@ struct VirtIOSoundStream {
     int64_t empty_since_ns;             /* playback ran out of messages; -1 */
     int64_t last_return_ns;             /* when a message was last returned */
     QEMUTimer *return_timer;            /* capture: returns a held message */
+    /*
+     * For latency_bytes, in the guest's bytes. Playback: the most room
+     * the voice has offered since it was opened, i.e. its room when it
+     * holds nothing of ours. Capture: what the audio layer had for us
+     * at its last callback that we have not taken (0 where it does not
+     * say, as without the mixing engine).
+     */
+    int out_room_max;
+    int in_left;
+    struct audsettings opened;          /* the voice's settings */
 };
 
 static bool virtio_snd_is_output(const VirtIOSoundStream *s)
@@ -255,17 +266,34 @@ static void virtio_snd_xfer_return(VirtIOSound *snd, unsigned int queue,
 }
 
 /*
- * Playback: the bytes queued in the audio layer behind a message that is
- * returned now, its buffer less its free space. The driver adds this to
- * what it still counts as queued in the device (the messages not yet
- * returned) to report the PCM delay, so those are not counted here.
+ * latency_bytes of the message returned now, in the guest's bytes: the
+ * driver adds it to what it still counts as queued in the device (the
+ * messages not yet returned) to report the PCM delay.
+ *
+ * Playback: what the audio layer holds of the stream, its room when
+ * empty less its room now (@free_bytes). Both are the audio layer's own
+ * counts in the guest's bytes, so they stay right when it resamples or
+ * converts (its buffer size is in its own format, not the guest's).
+ *
+ * Capture: what was captured and not delivered with this message, i.e.
+ * the frames already in the stream's later messages and what the audio
+ * layer still had for us at its last callback.
  */
 static uint32_t virtio_snd_latency(VirtIOSoundStream *s, int free_bytes)
 {
-    int size = virtio_snd_is_output(s) && s->voice_out ?
-               AUD_get_buffer_size_out(s->voice_out) : 0;
+    VirtIOSoundXfer *x;
+    uint64_t held;
 
-    return size > free_bytes && free_bytes >= 0 ? size - free_bytes : 0;
+    if (virtio_snd_is_output(s)) {
+        return s->out_room_max > free_bytes && free_bytes >= 0 ?
+               s->out_room_max - free_bytes : 0;
+    }
+    held = MAX(s->in_left, 0);
+    x = QSIMPLEQ_FIRST(&s->xfers);
+    while (x && (x = QSIMPLEQ_NEXT(x, next))) {
+        held += x->done;
+    }
+    return MIN(held, UINT32_MAX);
 }
 
 /* Return the first message of @s's queue with @status. */
@@ -363,12 +391,48 @@ static size_t virtio_snd_play_chunk(VirtIOSoundStream *s, VirtIOSoundXfer *x,
     return got ? AUD_write(s->voice_out, buf, got) : 0;
 }
 
+/*
+ * Capture frames go into a message the device may hold for a while, but
+ * guest RAM mapped for a message becomes dirty for migration only when
+ * the message goes back (the unmap). A migration copies RAM while the
+ * guest runs and then, the VM stopped, only what is dirty: the frames of
+ * a held message written since its pages were last copied would reach
+ * the destination stale, while the device's state says they were
+ * written. So mark the @len bytes at @offset of @iov dirty as they are
+ * written. Buffers that are not RAM (bounce buffers) are written back
+ * when the message goes back.
+ */
+static void virtio_snd_mark_dirty(const struct iovec *iov, unsigned int n,
+                                  size_t offset, size_t len)
+{
+    unsigned int i;
+
+    for (i = 0; i < n && len; i++) {
+        MemoryRegion *mr;
+        ram_addr_t in_mr;
+        size_t part;
+
+        if (offset >= iov[i].iov_len) {
+            offset -= iov[i].iov_len;
+            continue;
+        }
+        part = MIN(iov[i].iov_len - offset, len);
+        mr = memory_region_from_host((uint8_t *)iov[i].iov_base + offset,
+                                     &in_mr);
+        if (mr) {
+            memory_region_set_dirty(mr, in_mr, part);
+        }
+        offset = 0;
+        len -= part;
+    }
+}
+
 /* Capture: move up to @want bytes from the voice into @x. */
 static size_t virtio_snd_capture_chunk(VirtIOSoundStream *s,
                                        VirtIOSoundXfer *x,
                                        uint8_t *buf, size_t want)
 {
-    size_t got;
+    size_t got, written;
 
     /*
      * QEMU 7.2's mixing engine converts only mono and stereo: for more
@@ -377,7 +441,9 @@ static size_t virtio_snd_capture_chunk(VirtIOSoundStream *s,
      */
     memset(buf, 0, want);
     got = AUD_read(s->voice_in, buf, want);
-    vsnd_iov_from_buf(x->elem->in_sg, x->elem->in_num, x->done, buf, got);
+    written = vsnd_iov_from_buf(x->elem->in_sg, x->elem->in_num, x->done,
+                                buf, got);
+    virtio_snd_mark_dirty(x->elem->in_sg, x->elem->in_num, x->done, written);
     return got;
 }
 
@@ -435,8 +501,7 @@ static int virtio_snd_stream_transfer(VirtIOSoundStream *s, int avail)
                 break;
             }
             virtio_snd_stream_return_first(s, VIRTIO_SND_S_OK,
-                                           out ? virtio_snd_latency(s, avail)
-                                               : 0);
+                                           virtio_snd_latency(s, avail));
             s->last_return_ns = now;
             continue;
         }
@@ -449,6 +514,9 @@ static int virtio_snd_stream_transfer(VirtIOSoundStream *s, int avail)
                     : virtio_snd_capture_chunk(s, x, buf, want);
         x->done += moved;
         avail -= moved;
+        if (!out) {
+            s->in_left = MAX(s->in_left - (int)moved, 0);
+        }
         room -= moved;
         vsnd_pcm_pacer_consume(&s->pacer, moved);
         if (x->xfer.data_len - x->done >= frame && (moved < want || !moved)) {
@@ -463,6 +531,7 @@ static void virtio_snd_output_cb(void *opaque, int avail)
 {
     VirtIOSoundStream *s = opaque;
 
+    s->out_room_max = MAX(s->out_room_max, avail);
     avail = virtio_snd_stream_transfer(s, avail);
     if (QSIMPLEQ_EMPTY(&s->xfers) && avail > 0) {
         virtio_snd_stream_xrun(s);
@@ -497,10 +566,16 @@ static void virtio_snd_input_cb(void *opaque, int avail)
 {
     VirtIOSoundStream *s = opaque;
 
+    /*
+     * Without the mixing engine the audio layer offers INT_MAX, and reads
+     * from the backend whatever is asked: what it holds is not known.
+     */
+    s->in_left = avail == INT_MAX ? 0 : avail;
     avail = virtio_snd_stream_transfer(s, avail);
     if (QSIMPLEQ_EMPTY(&s->xfers) && avail > 0 &&
         virtio_snd_stream_xrun(s)) {
         virtio_snd_capture_drop(s, avail);
+        s->in_left = 0;
     }
 }
 
@@ -649,6 +724,16 @@ static bool virtio_snd_stream_open(VirtIOSoundStream *s)
      * can keep its own buffering below the guest's and move each period
      * when it comes rather than on the audio layer's timer.
      */
+    /*
+     * The audio layer keeps a voice opened again with the same settings,
+     * and what it still holds: the room it had when empty still applies.
+     */
+    if (!(s->voice_out || s->voice_in) || as.freq != s->opened.freq ||
+        as.nchannels != s->opened.nchannels || as.fmt != s->opened.fmt) {
+        s->out_room_max = 0;
+        s->in_left = 0;
+    }
+    s->opened = as;
     if (virtio_snd_is_output(s)) {
         s->voice_out = AUD_open_out(&s->snd->card, s->voice_out, name, s,
                                     virtio_snd_output_cb, &as);
@@ -775,30 +860,19 @@ static void virtio_snd_jack_info(uint32_t jack,
 
 /*
  * Channel map i has i / 2 + 1 channels and is for output for even i, input
- * for odd i. The layouts are ALSA's usual ones (mono as front center).
+ * for odd i: the positions vsnd_pcm_chmap_position() gives, the order in
+ * which the PipeWire backend labels the channels of its streams.
  */
 static void virtio_snd_chmap_info(uint32_t map,
                                   struct virtio_snd_chmap_info *info)
 {
-    static const uint8_t layout[VSND_PCM_CHANNELS_MAX] = {
-        VIRTIO_SND_CHMAP_FL, VIRTIO_SND_CHMAP_FR,
-        VIRTIO_SND_CHMAP_RL, VIRTIO_SND_CHMAP_RR,
-        VIRTIO_SND_CHMAP_FC, VIRTIO_SND_CHMAP_LFE,
-        VIRTIO_SND_CHMAP_SL, VIRTIO_SND_CHMAP_SR,
-    };
-    unsigned int channels = map / 2 + 1;
+    unsigned int channels = map / 2 + 1, i;
 
     memset(info, 0, sizeof(*info));
     info->direction = map & 1 ? VIRTIO_SND_D_INPUT : VIRTIO_SND_D_OUTPUT;
     info->channels = channels;
-    if (channels == 1) {
-        info->positions[0] = VIRTIO_SND_CHMAP_FC;
-    } else if (channels == 3) {
-        info->positions[0] = VIRTIO_SND_CHMAP_FL;
-        info->positions[1] = VIRTIO_SND_CHMAP_FR;
-        info->positions[2] = VIRTIO_SND_CHMAP_FC;
-    } else {
-        memcpy(info->positions, layout, channels);
+    for (i = 0; i < channels; i++) {
+        info->positions[i] = vsnd_pcm_chmap_position(channels, i);
     }
 }
 
@@ -986,6 +1060,26 @@ static void virtio_snd_stream_set_defaults(VirtIOSoundStream *s)
     s->pcm.state = VSND_PCM_STATE_PARAMS_SET;
 }
 
+/*
+ * The most channels a stream can carry intact to or from the audiodev.
+ * QEMU 7.2's mixing engine converts mono and stereo only: through it a
+ * stream of 3 to 8 channels comes out garbled (and captures zeros beyond
+ * the first channels). Without it (mixing-engine=off, -audiodev pipewire's
+ * default) the backend gets the guest's stream as it is.
+ */
+static uint8_t virtio_snd_channels_max(VirtIOSound *snd, bool out)
+{
+    Audiodev *dev = snd->card.state ? snd->card.state->dev : NULL;
+    AudiodevPerDirectionOptions *pdo;
+
+    if (!dev) {
+        return 2;
+    }
+    pdo = out ? audio_get_pdo_out(dev) : audio_get_pdo_in(dev);
+    return pdo->has_mixing_engine && !pdo->mixing_engine ?
+           VSND_PCM_CHANNELS_MAX : 2;
+}
+
 /* Stream i is for playback when i is even, for capture when it is odd. */
 static void virtio_snd_stream_init(VirtIOSound *snd, uint32_t id)
 {
@@ -999,7 +1093,7 @@ static void virtio_snd_stream_init(VirtIOSound *snd, uint32_t id)
         .rates = VSND_PCM_RATES_ALL,
         .direction = id & 1 ? VIRTIO_SND_D_INPUT : VIRTIO_SND_D_OUTPUT,
         .channels_min = 1,
-        .channels_max = VSND_PCM_CHANNELS_MAX,
+        .channels_max = virtio_snd_channels_max(snd, !(id & 1)),
     };
     virtio_snd_stream_set_defaults(s);
     QSIMPLEQ_INIT(&s->xfers);

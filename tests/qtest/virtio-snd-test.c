@@ -677,7 +677,8 @@ static void test_pcm_info(void)
         g_assert_cmphex(le64_to_cpu(info[i].formats), ==, FORMATS_EXPECTED);
         g_assert_cmphex(le64_to_cpu(info[i].rates), ==, RATES_EXPECTED);
         g_assert_cmpuint(info[i].channels_min, ==, 1);
-        g_assert_cmpuint(info[i].channels_max, ==, 8);
+        /* -audiodev none mixes: mono and stereo only. */
+        g_assert_cmpuint(info[i].channels_max, ==, 2);
     }
     g_assert_cmpuint(info[0].direction, ==, VIRTIO_SND_D_OUTPUT);
     g_assert_cmpuint(info[1].direction, ==, VIRTIO_SND_D_INPUT);
@@ -696,14 +697,58 @@ static void test_pcm_info(void)
     vsnd_stop(s);
 }
 
+/*
+ * Channels: more than two only where the audiodev passes streams to its
+ * backend as they are; through QEMU's mixing engine 3 to 8 channels come
+ * out garbled, so they are not offered, and SET_PARAMS with them is
+ * refused as for any count the stream does not offer.
+ */
+static void test_pcm_channels(void)
+{
+    static const char *const audiodev[2] = {
+        "none,id=snd0",
+        "none,id=snd0,out.mixing-engine=off,in.mixing-engine=off",
+    };
+    struct virtio_snd_pcm_info info[2];
+    int mix, i;
+
+    for (mix = 0; mix < 2; mix++) {
+        VSnd *s = vsnd_start_with(audiodev[mix], "", 0);
+        uint8_t most = mix ? 8 : 2;
+
+        g_assert_cmphex(query(s, VIRTIO_SND_R_PCM_INFO, 0, 2,
+                              sizeof(info[0]), info), ==, VIRTIO_SND_S_OK);
+        for (i = 0; i < 2; i++) {
+            g_assert_cmpuint(info[i].channels_min, ==, 1);
+            g_assert_cmpuint(info[i].channels_max, ==, most);
+            g_assert_cmphex(set_params(s, i, 0, most, VIRTIO_SND_PCM_FMT_S16,
+                                       VIRTIO_SND_PCM_RATE_48000,
+                                       most * 2 * 480, most * 2 * 1920), ==,
+                            VIRTIO_SND_S_OK);
+            g_assert_cmphex(set_params(s, i, 0, most + 1,
+                                       VIRTIO_SND_PCM_FMT_S16,
+                                       VIRTIO_SND_PCM_RATE_48000,
+                                       (most + 1) * 2 * 480,
+                                       (most + 1) * 2 * 1920), ==,
+                            VIRTIO_SND_S_BAD_MSG);
+        }
+        vsnd_stop(s);
+    }
+}
+
 static void test_jack_chmap_info(void)
 {
     VSnd *s = vsnd_start("");
     struct virtio_snd_jack_info jack[2];
     struct virtio_snd_chmap_info map[16];
+    /* The order the PipeWire backend gives its stream's channels. */
+    static const uint8_t six[6] = {
+        VIRTIO_SND_CHMAP_FL, VIRTIO_SND_CHMAP_FR, VIRTIO_SND_CHMAP_FC,
+        VIRTIO_SND_CHMAP_LFE, VIRTIO_SND_CHMAP_RL, VIRTIO_SND_CHMAP_RR,
+    };
     static const uint8_t eight[8] = {
-        VIRTIO_SND_CHMAP_FL, VIRTIO_SND_CHMAP_FR, VIRTIO_SND_CHMAP_RL,
-        VIRTIO_SND_CHMAP_RR, VIRTIO_SND_CHMAP_FC, VIRTIO_SND_CHMAP_LFE,
+        VIRTIO_SND_CHMAP_FL, VIRTIO_SND_CHMAP_FR, VIRTIO_SND_CHMAP_FC,
+        VIRTIO_SND_CHMAP_LFE, VIRTIO_SND_CHMAP_RL, VIRTIO_SND_CHMAP_RR,
         VIRTIO_SND_CHMAP_SL, VIRTIO_SND_CHMAP_SR,
     };
     int i;
@@ -728,8 +773,9 @@ static void test_jack_chmap_info(void)
                          i & 1 ? VIRTIO_SND_D_INPUT : VIRTIO_SND_D_OUTPUT);
         g_assert_cmpuint(map[i].channels, ==, i / 2 + 1);
     }
-    g_assert_cmpuint(map[0].positions[0], ==, VIRTIO_SND_CHMAP_FC);
+    g_assert_cmpuint(map[0].positions[0], ==, VIRTIO_SND_CHMAP_MONO);
     g_assert_cmpmem(map[3].positions, 2, eight, 2);
+    g_assert_cmpmem(map[10].positions, 6, six, 6);
     g_assert_cmpmem(map[15].positions, 8, eight, 8);
     g_assert_cmpuint(map[15].positions[8], ==, VIRTIO_SND_CHMAP_NONE);
     vsnd_stop(s);
@@ -987,7 +1033,8 @@ static void io_cycle(VSnd *s, uint32_t stream)
  */
 static void test_odd_frames(void)
 {
-    VSnd *s = vsnd_start("");
+    VSnd *s = vsnd_start_with("none,id=snd0,out.mixing-engine=off,"
+                              "in.mixing-engine=off", "", 0);
     uint32_t period = 480 * 24;         /* 10 ms of 6 channels of S32 */
     VSndMsg m[8];
     int i, q, ms = 0;
@@ -1029,6 +1076,110 @@ static void test_odd_frames(void)
         }
     }
     vsnd_stop(s);
+}
+
+/*
+ * latency_bytes: what the audio layer holds of the stream when a message
+ * comes back, in the guest's bytes, whatever the audio layer converts.
+ * Returns the status of @m, taken back with @used_len used, and its
+ * latency_bytes in *@latency.
+ */
+static uint32_t io_done_latency(VSnd *s, int q, VSndMsg *m, uint32_t used_len,
+                                uint32_t *latency)
+{
+    struct virtio_snd_pcm_status st;
+
+    g_assert_cmpuint(wait_used(s, q, m->head), ==, used_len);
+    qtest_memread(s->qts, m->addr + XFER_LEN + m->data_len, &st, sizeof(st));
+    guest_free(s->alloc, m->addr);
+    *latency = le32_to_cpu(st.latency_bytes);
+    return le32_to_cpu(st.status);
+}
+
+/*
+ * Playback with "-audiodev none" at @freq Hz, the guest at 48 kHz S16
+ * stereo. The audio layer's first tick takes the first message (1600
+ * bytes, less than its mixing buffer of 1024 of its frames holds at any
+ * of the rates used here) before it plays anything, and the message goes
+ * back at once as the guest has given another: all 1600 bytes are then
+ * queued behind it. The audio layer counts in its own frames, so a
+ * guest frame (4 bytes) of rounding is allowed.
+ */
+static void check_latency_playback(int freq)
+{
+    g_autofree char *audiodev =
+        g_strdup_printf("none,id=snd0,out.frequency=%d", freq);
+    VSnd *s = vsnd_start_with(audiodev, "", 0);
+    uint32_t first = 1600, latency;
+    VSndMsg m[2];
+
+    g_assert_cmphex(set_params(s, 0, 0, 2, VIRTIO_SND_PCM_FMT_S16,
+                               VIRTIO_SND_PCM_RATE_48000, PERIOD_BYTES,
+                               8 * PERIOD_BYTES), ==, VIRTIO_SND_S_OK);
+    prepare_start(s, 0);
+    m[0] = io_queue(s, VIRTIO_SND_VQ_TX, 0, first, false);
+    m[1] = io_queue(s, VIRTIO_SND_VQ_TX, 0, PERIOD_BYTES, false);
+    step_until_used(s, VIRTIO_SND_VQ_TX, 100);
+    g_assert_cmphex(io_done_latency(s, VIRTIO_SND_VQ_TX, &m[0], STATUS_LEN,
+                                    &latency), ==, VIRTIO_SND_S_OK);
+    g_test_message("%d Hz: %u bytes queued, latency_bytes %u", freq, first,
+                   latency);
+    g_assert_cmpuint(latency, >=, first - FRAME_BYTES);
+    g_assert_cmpuint(latency, <=, first + FRAME_BYTES);
+
+    /* What the audio layer holds never exceeds what was written. */
+    step_until_used(s, VIRTIO_SND_VQ_TX, 100);
+    g_assert_cmphex(io_done_latency(s, VIRTIO_SND_VQ_TX, &m[1], STATUS_LEN,
+                                    &latency), ==, VIRTIO_SND_S_OK);
+    g_assert_cmpuint(latency, <=, first + PERIOD_BYTES + FRAME_BYTES);
+    stop_release(s, 0);
+    vsnd_stop(s);
+}
+
+/*
+ * Capture: when a message comes back, latency_bytes is what was captured
+ * and not delivered with it. The first tick records more than the first
+ * message (960 bytes) holds; the rest goes to the second message, which
+ * has room for all of it. With the clock standing still after that, the
+ * second message, handed back by RELEASE, holds exactly what the first
+ * one's latency_bytes announced.
+ */
+static void check_latency_capture(int freq)
+{
+    g_autofree char *audiodev =
+        g_strdup_printf("none,id=snd0,in.frequency=%d", freq);
+    VSnd *s = vsnd_start_with(audiodev, "", 0);
+    uint32_t first = 960, latency, used;
+    VSndMsg m[2];
+
+    g_assert_cmphex(set_params_std(s, 1), ==, VIRTIO_SND_S_OK);
+    prepare_start(s, 1);
+    m[0] = io_queue(s, VIRTIO_SND_VQ_RX, 1, first, false);
+    m[1] = io_queue(s, VIRTIO_SND_VQ_RX, 1, BUFFER_BYTES, false);
+    step_until_used(s, VIRTIO_SND_VQ_RX, 100);
+    g_assert_cmphex(io_done_latency(s, VIRTIO_SND_VQ_RX, &m[0],
+                                    first + STATUS_LEN, &latency), ==,
+                    VIRTIO_SND_S_OK);
+    stop_release(s, 1);
+    used = wait_used(s, VIRTIO_SND_VQ_RX, m[1].head);
+    guest_free(s->alloc, m[1].addr);
+    g_test_message("%d Hz: latency_bytes %u, then %u bytes in the next "
+                   "message", freq, latency, used - (uint32_t)STATUS_LEN);
+    g_assert_cmpuint(used, >, STATUS_LEN);
+    g_assert_cmpuint(latency, ==, used - STATUS_LEN);
+    vsnd_stop(s);
+}
+
+/* Without conversion (48 kHz), and resampled down and up. */
+static void test_latency_bytes(void)
+{
+    static const int freqs[] = { 48000, 44100, 96000 };
+    int i;
+
+    for (i = 0; i < ARRAY_SIZE(freqs); i++) {
+        check_latency_playback(freqs[i]);
+        check_latency_capture(freqs[i]);
+    }
 }
 
 /*
@@ -2885,6 +3036,7 @@ int main(int argc, char **argv)
     qtest_add_func("/virtio-snd/config", test_config);
     qtest_add_func("/virtio-snd/config-props", test_config_props);
     qtest_add_func("/virtio-snd/pcm-info", test_pcm_info);
+    qtest_add_func("/virtio-snd/pcm-channels", test_pcm_channels);
     qtest_add_func("/virtio-snd/jack-chmap-info", test_jack_chmap_info);
     qtest_add_func("/virtio-snd/playback", test_playback);
     qtest_add_func("/virtio-snd/returns-apart", test_returns_apart);
@@ -2892,6 +3044,7 @@ int main(int argc, char **argv)
     qtest_add_func("/virtio-snd/xrun-event", test_xrun_event);
     qtest_add_func("/virtio-snd/capture-overrun", test_capture_overrun);
     qtest_add_func("/virtio-snd/odd-frames", test_odd_frames);
+    qtest_add_func("/virtio-snd/latency-bytes", test_latency_bytes);
     qtest_add_func("/virtio-snd/malformed", test_malformed);
     qtest_add_func("/virtio-snd/prepare-first", test_prepare_first);
     qtest_add_func("/virtio-snd/reentry/tx", test_reentry_tx);

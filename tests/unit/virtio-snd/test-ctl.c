@@ -290,15 +290,15 @@ static void test_stream_volume(void)
     vsnd_ctls_stream_volume(c, 0, 1, &sv);
     g_assert_cmpuint(sv.channels, ==, 1);
     g_assert_cmpuint(sv.level[0], ==, vsnd_ctl_volume_level(90));
-    /* FL FR FC. */
+    /* FL FR LFE. */
     vsnd_ctls_stream_volume(c, 0, 3, &sv);
     g_assert_cmpuint(sv.level[0], ==, 255);
     g_assert_cmpuint(sv.level[1], ==, 81);
     g_assert_cmpuint(sv.level[2], ==, vsnd_ctl_volume_level(90));
-    /* FL FR RL RR FC LFE SL SR. */
+    /* FL FR FC LFE RL RR SL SR. */
     vsnd_ctls_stream_volume(c, 0, 8, &sv);
     for (i = 0; i < 8; i++) {
-        uint8_t want = i == 4 || i == 5 ? vsnd_ctl_volume_level(90) :
+        uint8_t want = i == 2 || i == 3 ? vsnd_ctl_volume_level(90) :
                        i % 2 ? 81 : 255;
 
         g_assert_cmpuint(sv.level[i], ==, want);

@@ -287,6 +287,50 @@ static void test_period_us(void)
     g_assert_cmpuint(vsnd_pcm_period_us(&p), ==, 0);
 }
 
+/*
+ * The channel maps follow the PipeWire backend's channel order
+ * (qpw_channel_positions() in audio/pwaudio-format.c).
+ */
+static void test_chmap_position(void)
+{
+    static const uint8_t six[6] = {
+        VIRTIO_SND_CHMAP_FL, VIRTIO_SND_CHMAP_FR, VIRTIO_SND_CHMAP_FC,
+        VIRTIO_SND_CHMAP_LFE, VIRTIO_SND_CHMAP_RL, VIRTIO_SND_CHMAP_RR,
+    };
+    static const uint8_t eight[8] = {
+        VIRTIO_SND_CHMAP_FL, VIRTIO_SND_CHMAP_FR, VIRTIO_SND_CHMAP_FC,
+        VIRTIO_SND_CHMAP_LFE, VIRTIO_SND_CHMAP_RL, VIRTIO_SND_CHMAP_RR,
+        VIRTIO_SND_CHMAP_SL, VIRTIO_SND_CHMAP_SR,
+    };
+    unsigned int n, i;
+
+    g_assert_cmpuint(vsnd_pcm_chmap_position(1, 0), ==, VIRTIO_SND_CHMAP_MONO);
+    g_assert_cmpuint(vsnd_pcm_chmap_position(3, 2), ==, VIRTIO_SND_CHMAP_LFE);
+    g_assert_cmpuint(vsnd_pcm_chmap_position(7, 4), ==, VIRTIO_SND_CHMAP_RC);
+    for (i = 0; i < 6; i++) {
+        g_assert_cmpuint(vsnd_pcm_chmap_position(6, i), ==, six[i]);
+    }
+    for (i = 0; i < 8; i++) {
+        g_assert_cmpuint(vsnd_pcm_chmap_position(8, i), ==, eight[i]);
+    }
+    /* Every channel of every map has a position, none twice. */
+    for (n = 1; n <= VSND_PCM_CHANNELS_MAX; n++) {
+        uint32_t seen = 0;
+
+        for (i = 0; i < n; i++) {
+            uint8_t p = vsnd_pcm_chmap_position(n, i);
+
+            g_assert_cmpuint(p, !=, VIRTIO_SND_CHMAP_NONE);
+            g_assert_false(seen & (1u << p));
+            seen |= 1u << p;
+        }
+        g_assert_cmpuint(vsnd_pcm_chmap_position(n, n), ==,
+                         VIRTIO_SND_CHMAP_NONE);
+    }
+    g_assert_cmpuint(vsnd_pcm_chmap_position(0, 0), ==, VIRTIO_SND_CHMAP_NONE);
+    g_assert_cmpuint(vsnd_pcm_chmap_position(9, 0), ==, VIRTIO_SND_CHMAP_NONE);
+}
+
 static void test_return_due(void)
 {
     VSndPcmParams p = vsnd_test_params();
@@ -427,6 +471,7 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-snd/pcm/frame-bytes", test_frame_bytes);
     g_test_add_func("/virtio-snd/pcm/period-us", test_period_us);
     g_test_add_func("/virtio-snd/pcm/return-due", test_return_due);
+    g_test_add_func("/virtio-snd/pcm/chmap-position", test_chmap_position);
     g_test_add_func("/virtio-snd/pcm/supported-masks", test_supported_masks);
     g_test_add_func("/virtio-snd/pcm/caps-valid", test_caps_valid);
     g_test_add_func("/virtio-snd/pcm/info-from-caps", test_info_from_caps);

@@ -158,9 +158,9 @@ struct QPwStream {
 
     /* Playback: the length of the last graph cycle (realtime thread). */
     uint32_t cycle_bytes;
-    QPwFormat format;
-    bool big_endian;
     enum spa_audio_format spa_format;
+    /* What QEMU was told; its silence pads underruns (any thread). */
+    struct audio_pcm_info *pcm;
     QPwRing ring;
     uint8_t *ring_buf;
 
@@ -480,16 +480,20 @@ static void qpw_on_process_out(void *opaque)
 
         qpw_ring_read(&s->ring, d->data, 0);
         if (qpw_ring_fill(&s->ring) < need && !qatomic_read(&s->draining)) {
-            qpw_format_fill_silence(s->format, s->big_endian, d->data, len);
+            audio_pcm_info_clear_buf(s->pcm, d->data, len / stride);
             qpw_stream_wake(s, woken);
             goto done;
         }
         qatomic_set(&s->primed, true);
     }
 
-    got = qpw_ring_read_padded(&s->ring, d->data, len);
-    if (got < len && !qatomic_read(&s->draining)) {
-        qpw_count_xrun(s, len - got);
+    got = qpw_ring_read(&s->ring, d->data, len);
+    if (got < len) {
+        audio_pcm_info_clear_buf(s->pcm, (uint8_t *)d->data + got,
+                                 (len - got) / stride);
+        if (!qatomic_read(&s->draining)) {
+            qpw_count_xrun(s, len - got);
+        }
     }
     qpw_stream_wake(s, woken && qpw_wake_out(qpw_ring_fill(&s->ring), len));
 
@@ -983,12 +987,10 @@ static int qpw_stream_setup(QPwStream *s,
               reason);
         return -1;
     }
-    s->format = fmt;
-    s->big_endian = be;
     s->spa_format = qpw_format_to_spa(fmt, be);
 
     s->ring_buf = g_malloc0(s->geo.capacity_bytes);
-    if (!qpw_ring_init(&s->ring, s->ring_buf, s->geo.capacity_bytes, fmt, be,
+    if (!qpw_ring_init(&s->ring, s->ring_buf, s->geo.capacity_bytes,
                        s->geo.bytes_per_frame)) {
         dolog("audiodev '%s': %s stream '%s': cannot set up its buffer\n",
               id, s->dir, s->name);
@@ -1047,16 +1049,17 @@ static int qpw_stream_setup(QPwStream *s,
 }
 
 /*
- * Set up @s for @as and, if the daemon is there, connect its stream,
- * inactive; without a connection the voice starts silent and gets its
- * stream when the daemon is back. On failure the caller runs
- * qpw_stream_fini().
+ * Set up @s for @as, fill @info with what QEMU gets and, if the daemon is
+ * there, connect its stream, inactive; without a connection the voice
+ * starts silent and gets its stream when the daemon is back. On failure
+ * the caller runs qpw_stream_fini().
  */
 static int qpw_stream_init(QPwStream *s, QPwAudio *pw,
                            AudiodevPipewirePerDirectionOptions *pdo,
                            enum pw_direction dir, struct audsettings *as,
-                           struct audsettings *obt)
+                           struct audio_pcm_info *info)
 {
+    struct audsettings obt;
     int r = 0;
 
     s->pw = pw;
@@ -1064,9 +1067,12 @@ static int qpw_stream_init(QPwStream *s, QPwAudio *pw,
     s->dir = dir == PW_DIRECTION_OUTPUT ? "playback" : "capture";
     s->name = g_strdup(pdo->has_stream_name ? pdo->stream_name : pw->dev->id);
 
-    if (qpw_stream_setup(s, pdo, as, obt) < 0) {
+    if (qpw_stream_setup(s, pdo, as, &obt) < 0) {
         return -1;
     }
+    /* Before any process callback can pad with its silence. */
+    audio_pcm_init_info(info, &obt);
+    s->pcm = info;
 
     pw_thread_loop_lock(pw->loop);
     QLIST_INSERT_HEAD(&pw->streams, s, link);
@@ -1147,11 +1153,14 @@ static int qpw_voice_init(QPwStream *s, QPwAudio *pw, AudioState *audio,
     struct audsettings obt;
 
     pw->audio = audio;
-    if (qpw_stream_init(s, pw, pdo, dir, as, &obt) < 0) {
+    if (qpw_stream_init(s, pw, pdo, dir, as, info) < 0) {
         qpw_stream_fini(s);
         return -1;
     }
-    audio_pcm_init_info(info, &obt);
+    obt = (struct audsettings) {
+        .freq = info->freq,
+        .nchannels = info->nchannels,
+    };
     *samples = audio_buffer_frames(
         qapi_AudiodevPipewirePerDirectionOptions_base(pdo), &obt,
         s->geo.latency_us);
@@ -1352,7 +1361,8 @@ static size_t qpw_read(HWVoiceIn *hw, void *buf, size_t len)
     if (qpw_stream_silent(s)) {
         size_t bytes = audio_rate_get_bytes(&s->rate, &hw->info, len);
 
-        qpw_format_fill_silence(s->format, s->big_endian, buf, bytes);
+        audio_pcm_info_clear_buf(&hw->info, buf,
+                                 bytes / hw->info.bytes_per_frame);
         return bytes;
     }
     qpw_report_scheduling(s->pw);

@@ -170,10 +170,16 @@ struct QPwStream {
     uint32_t xruns_reported;        /* QEMU's thread */
 
     /*
-     * Playback: the realtime thread has started taking audio from the
-     * ring since the stream was last started (QEMU clears it).
+     * Playback priming, one writer each: @prime_requests is bumped
+     * (atomically) by whoever wants the next cycles to wait for a full
+     * ring again (a start, a new stream); @primed_for is written by the
+     * realtime thread alone, to the request it has primed for. The stream
+     * takes audio from the ring while the two are equal. A request made
+     * while the realtime thread is priming is not lost: it sees the
+     * counter move on the next cycle.
      */
-    bool primed;
+    uint32_t prime_requests;
+    uint32_t primed_for;
 
     /*
      * Playback stop: QEMU has handed over its last audio, so the stream
@@ -408,6 +414,17 @@ static void qpw_on_param_changed(void *opaque, uint32_t id,
 
 /* Process callbacks (realtime data thread). */
 
+/*
+ * Any thread: from the next cycle on, the playback stream plays silence
+ * until the ring holds enough to start on (see qpw_on_process_out()).
+ * The increment is sequentially consistent, so the realtime thread that
+ * sees the new request also sees a ring drop requested before it.
+ */
+static void qpw_stream_request_prime(QPwStream *s)
+{
+    qatomic_fetch_inc(&s->prime_requests);
+}
+
 static void qpw_count_xrun(QPwStream *s, uint32_t bytes)
 {
     qatomic_inc(&s->xruns);
@@ -416,7 +433,10 @@ static void qpw_count_xrun(QPwStream *s, uint32_t bytes)
 
 /*
  * Realtime thread: have QEMU's main loop run the audio layer now, if
- * @needed. Scheduling a bottom half neither blocks nor allocates.
+ * @needed. Scheduling a bottom half is a few atomic operations (its
+ * flags, a lock-free list insert) and, when the main loop is waiting,
+ * a write to the loop's eventfd: a system call, but one that does not
+ * block here, with no allocation and no lock.
  */
 static void qpw_stream_wake(QPwStream *s, bool needed)
 {
@@ -446,7 +466,7 @@ static void qpw_on_process_out(void *opaque)
     uint32_t stride = s->geo.bytes_per_frame;
     struct pw_buffer *b = pw_stream_dequeue_buffer(s->stream);
     struct spa_data *d;
-    uint32_t len, got;
+    uint32_t len, got, prime_req;
 
     qpw_note_data_thread(s->pw);
     if (!b) {
@@ -475,7 +495,8 @@ static void qpw_on_process_out(void *opaque)
      * qpw_enable_out() first, so stale audio does not count. The
      * geometry's quantum is not used: PipeWire may run a smaller one.
      */
-    if (!qatomic_read(&s->primed)) {
+    prime_req = qatomic_load_acquire(&s->prime_requests);
+    if (s->primed_for != prime_req) {
         uint32_t need = qpw_prime_bytes(&s->geo, len, woken);
 
         qpw_ring_read(&s->ring, d->data, 0);
@@ -484,7 +505,7 @@ static void qpw_on_process_out(void *opaque)
             qpw_stream_wake(s, woken);
             goto done;
         }
-        qatomic_set(&s->primed, true);
+        s->primed_for = prime_req;
     }
 
     got = qpw_ring_read(&s->ring, d->data, len);
@@ -632,7 +653,7 @@ static int qpw_stream_connect_locked(QPwStream *s)
      */
     if (s->direction == PW_DIRECTION_OUTPUT) {
         qpw_ring_drop(&s->ring);
-        qatomic_set(&s->primed, false);
+        qpw_stream_request_prime(s);
     }
 
     /* Takes @props, even on failure. */
@@ -908,7 +929,7 @@ static bool qpw_stream_silent(QPwStream *s)
      */
     if (s->direction == PW_DIRECTION_OUTPUT) {
         qpw_ring_request_drop(&s->ring);
-        qatomic_set(&s->primed, false);
+        qpw_stream_request_prime(s);
     } else {
         qpw_ring_drop(&s->ring);
     }
@@ -1255,16 +1276,17 @@ static void qpw_start_out_locked(QPwStream *s)
 {
     qpw_stream_cancel_drain_locked(s);
     qatomic_set(&s->draining, false);
-    qatomic_set(&s->primed, false);
     /*
      * If the stream was stopped before the ring ran dry (nothing was
      * pulling, or the connection went), what is left is stale: drop it
-     * rather than play it ahead of the new audio.
+     * rather than play it ahead of the new audio. The drop goes first, so
+     * the priming it asks for next cannot start on the stale audio.
      */
     if (s->deactivated) {
         s->deactivated = false;
         qpw_ring_request_drop(&s->ring);
     }
+    qpw_stream_request_prime(s);
     qpw_stream_set_active_locked(s, true);
 }
 

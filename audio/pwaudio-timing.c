@@ -131,19 +131,49 @@ bool qpw_geometry_init(QPwStreamGeometry *geo, QPwFormat format,
     return true;
 }
 
+/* The quantum to ask for, from the base, the period hint and the floor. */
+static bool update_quantum(QPwStreamGeometry *geo)
+{
+    uint32_t old = geo->quantum_frames;
+    uint32_t q = geo->base_quantum_frames;
+
+    if (geo->period_hint_frames && geo->period_hint_frames < q) {
+        q = geo->period_hint_frames;
+        if (q < geo->min_quantum_frames) {
+            q = geo->min_quantum_frames < geo->base_quantum_frames ?
+                geo->min_quantum_frames : geo->base_quantum_frames;
+        }
+    }
+    geo->quantum_frames = q;
+    format_node_latency(geo);
+    return q != old;
+}
+
 bool qpw_geometry_set_period_hint(QPwStreamGeometry *geo, uint32_t period_us)
 {
     uint64_t hint = qpw_us_to_frames(period_us, geo->rate);
-    uint32_t old = geo->quantum_frames;
 
     geo->period_hint_frames = hint < UINT32_MAX ? (uint32_t)hint : UINT32_MAX;
-    geo->quantum_frames = geo->base_quantum_frames;
-    if (geo->period_hint_frames &&
-        geo->period_hint_frames < geo->quantum_frames) {
-        geo->quantum_frames = geo->period_hint_frames;
+    return update_quantum(geo);
+}
+
+bool qpw_min_quantum_validate(uint32_t min_quantum_us, const char **reason)
+{
+    if (min_quantum_us > QPW_MIN_QUANTUM_MAX_US) {
+        return fail(reason,
+                    "min-quantum is above the maximum of 10000000 us (10 s)");
     }
-    format_node_latency(geo);
-    return geo->quantum_frames != old;
+    return true;
+}
+
+bool qpw_geometry_set_min_quantum(QPwStreamGeometry *geo,
+                                  uint32_t min_quantum_us)
+{
+    uint64_t floor = qpw_us_to_frames(min_quantum_us, geo->rate);
+
+    geo->min_quantum_frames = floor < UINT32_MAX ? (uint32_t)floor
+                                                 : UINT32_MAX;
+    return update_quantum(geo);
 }
 
 uint32_t qpw_prime_bytes(const QPwStreamGeometry *geo, uint32_t cycle_bytes,

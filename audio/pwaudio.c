@@ -1008,6 +1008,7 @@ static int qpw_stream_setup(QPwStream *s,
               reason);
         return -1;
     }
+    qpw_geometry_set_min_quantum(&s->geo, pdo->min_quantum);
     s->spa_format = qpw_format_to_spa(fmt, be);
 
     s->ring_buf = g_malloc0(s->geo.capacity_bytes);
@@ -1434,11 +1435,17 @@ static bool qpw_validate_pdo(Audiodev *dev, const char *dir,
     if (!pdo->has_latency) {
         pdo->has_latency = true;
         pdo->latency = QPW_LATENCY_DEFAULT_US;
-        return true;
-    }
-    if (!qpw_latency_validate(pdo->latency, &reason)) {
+    } else if (!qpw_latency_validate(pdo->latency, &reason)) {
         dolog("audiodev '%s': %s.latency=%" PRIu32 ": %s\n",
               dev->id, dir, pdo->latency, reason);
+        return false;
+    }
+    if (!pdo->has_min_quantum) {
+        pdo->has_min_quantum = true;
+        pdo->min_quantum = QPW_MIN_QUANTUM_DEFAULT_US;
+    } else if (!qpw_min_quantum_validate(pdo->min_quantum, &reason)) {
+        dolog("audiodev '%s': %s.min-quantum=%" PRIu32 ": %s\n",
+              dev->id, dir, pdo->min_quantum, reason);
         return false;
     }
     return true;

@@ -268,6 +268,61 @@ static void test_period_hint(void)
     g_assert_cmpuint(g.capacity_bytes, ==, capacity);
 }
 
+static void test_min_quantum(void)
+{
+    QPwStreamGeometry g = default_geometry();
+    QPwStreamGeometry g44;
+
+    /* The default floor: 128 frames at 48 kHz. */
+    g_assert_false(qpw_geometry_set_min_quantum(&g,
+                                                 QPW_MIN_QUANTUM_DEFAULT_US));
+    g_assert_cmpuint(g.min_quantum_frames, ==, 128);
+    g_assert_cmpuint(g.quantum_frames, ==, 557);
+
+    /* 64-frame guest periods: the floor, not the period. */
+    g_assert_true(qpw_geometry_set_period_hint(&g, 1333));
+    g_assert_cmpuint(g.period_hint_frames, ==, 64);
+    g_assert_cmpuint(g.quantum_frames, ==, 128);
+    g_assert_cmpstr(g.node_latency, ==, "128/48000");
+    g_assert_false(qpw_geometry_set_period_hint(&g, 1));
+    g_assert_cmpuint(g.quantum_frames, ==, 128);
+    /* 5 ms periods are above it: 240 frames, as without a floor. */
+    g_assert_true(qpw_geometry_set_period_hint(&g, 5000));
+    g_assert_cmpstr(g.node_latency, ==, "240/48000");
+
+    /* A period above the floor is followed as before. */
+    g_assert_true(qpw_geometry_set_period_hint(&g, 7000));
+    g_assert_cmpuint(g.quantum_frames, ==, 336);
+    g_assert_cmpstr(g.node_latency, ==, "336/48000");
+
+    /* Lowering the floor lets the current period through at once. */
+    g_assert_false(qpw_geometry_set_min_quantum(&g, 0));
+    g_assert_true(qpw_geometry_set_period_hint(&g, 1333));
+    g_assert_cmpuint(g.quantum_frames, ==, 64);
+    g_assert_true(qpw_geometry_set_min_quantum(&g, 2000));
+    g_assert_cmpuint(g.quantum_frames, ==, 96);
+
+    /* A floor above the latency's quarter stops at that quarter. */
+    g_assert_true(qpw_geometry_set_min_quantum(&g, 50000));
+    g_assert_cmpuint(g.quantum_frames, ==, 557);
+    /* Without a hint the floor changes nothing. */
+    g_assert_false(qpw_geometry_set_period_hint(&g, 0));
+    g_assert_cmpuint(g.quantum_frames, ==, 557);
+
+    /* In time, not frames: 117.6 frames at 44.1 kHz round up. */
+    g_assert_true(qpw_geometry_init(&g44, QPW_FORMAT_S16, 2, 44100, 46440,
+                                    10000, NULL));
+    qpw_geometry_set_min_quantum(&g44, QPW_MIN_QUANTUM_DEFAULT_US);
+    qpw_geometry_set_period_hint(&g44, 1000);
+    g_assert_cmpstr(g44.node_latency, ==, "118/44100");
+
+    /* The option's range. */
+    g_assert_true(qpw_min_quantum_validate(0, NULL));
+    g_assert_true(qpw_min_quantum_validate(QPW_MIN_QUANTUM_MAX_US, NULL));
+    g_assert_false(qpw_min_quantum_validate(QPW_MIN_QUANTUM_MAX_US + 1,
+                                            NULL));
+}
+
 static void test_prime_bytes(void)
 {
     QPwStreamGeometry g = default_geometry();
@@ -311,6 +366,7 @@ int main(int argc, char **argv)
     g_test_add_func("/pwaudio/timing/geometry-rejects",
                     test_geometry_rejects);
     g_test_add_func("/pwaudio/timing/period-hint", test_period_hint);
+    g_test_add_func("/pwaudio/timing/min-quantum", test_min_quantum);
     g_test_add_func("/pwaudio/timing/prime-bytes", test_prime_bytes);
     g_test_add_func("/pwaudio/timing/wake", test_wake);
     return g_test_run();

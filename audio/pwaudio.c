@@ -1204,6 +1204,32 @@ static void qpw_fini_out(HWVoiceOut *hw)
     qpw_stream_fini(&v->s);
 }
 
+/*
+ * How much more QEMU may queue now: up to the high-water mark, and, when
+ * the process callback wakes QEMU as the ring runs low, only what the
+ * next two graph cycles take: taking more would only run the guest's
+ * clock ahead of the audio clock.
+ */
+static uint32_t qpw_out_room(QPwStream *s)
+{
+    uint32_t cycle = qatomic_read(&s->cycle_bytes);
+
+    if (!qatomic_read(&s->wake_period_bytes)) {
+        return qpw_ring_room_below(&s->ring, s->geo.highwater_bytes);
+    }
+    if (!cycle) {
+        cycle = s->geo.quantum_frames * s->geo.bytes_per_frame;
+    }
+    return qpw_ring_room_below(&s->ring, qpw_prime_bytes(&s->geo, cycle,
+                                                         true));
+}
+
+/*
+ * Exactly what qpw_write() would take now. Reporting more would let the
+ * audio layer take the excess from the guest and keep it in its own
+ * buffer (buf_emul, or the mixing engine's mix_buf), adding latency, and
+ * a stop leaves it there, to be played ahead of the next start's audio.
+ */
 static size_t qpw_buffer_get_free(HWVoiceOut *hw)
 {
     QPwStream *s = &container_of(hw, QPwVoiceOut, hw)->s;
@@ -1211,27 +1237,7 @@ static size_t qpw_buffer_get_free(HWVoiceOut *hw)
     if (qpw_stream_silent(s)) {
         return audio_rate_peek_bytes(&s->rate, &hw->info);
     }
-    return qpw_ring_room_below(&s->ring, s->geo.highwater_bytes);
-}
-
-/*
- * How much more QEMU may queue now. When the process callback wakes QEMU
- * as the ring runs low, the ring is kept at what the next two graph
- * cycles take: taking more would only run the guest's clock ahead of the
- * audio clock, up to the high-water mark.
- */
-static uint32_t qpw_out_room(QPwStream *s)
-{
-    uint32_t cycle = qatomic_read(&s->cycle_bytes);
-
-    if (!qatomic_read(&s->wake_period_bytes)) {
-        return UINT32_MAX;
-    }
-    if (!cycle) {
-        cycle = s->geo.quantum_frames * s->geo.bytes_per_frame;
-    }
-    return qpw_ring_room_below(&s->ring, qpw_prime_bytes(&s->geo, cycle,
-                                                         true));
+    return qpw_out_room(s);
 }
 
 /*

@@ -10,6 +10,9 @@ lives with what the graph really does.
                  out.min-quantum=0 the same guest
                  drives the graph below it (so the check can fail); an
                  out-of-range min-quantum stops QEMU with a clear error
+  stale audio    the guest plays A, is stopped mid-sound (aplay killed),
+                 then plays B: nothing of A is heard at B's start, with
+                 QEMU's mixing engine off (the default) and on
 
 Each test starts its own private PipeWire (tests/lib/pipewire.py). Files
 are kept in ${QPW_E2E_WORK:-/tmp/qpw-e2e}/pwaudio-graph/<test>/.
@@ -27,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "lib"))
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+import numpy as np  # noqa: E402
+
 import analyze  # noqa: E402
 import guest  # noqa: E402
 from pipewire import SINK, PipeWire  # noqa: E402
@@ -40,6 +45,32 @@ VIRTIO = ["-device", "virtio-sound-pci,audiodev=snd0"]
 # frames at the graph's rate.
 MIN_QUANTUM_US = 2666
 FLOOR_FRAMES = math.ceil(MIN_QUANTUM_US * RATE / 1e6)
+
+
+def tone_level_db(x, rate, freq):
+    """Level of freq in x (Hann-windowed DFT at freq), in dB relative to
+    a full-scale sine."""
+    n = len(x)
+    w = np.hanning(n)
+    t = np.arange(n) / rate
+    amp = 2 * abs(np.sum(x * w * np.exp(-2j * np.pi * freq * t))) / np.sum(w)
+    return 20 * math.log10(max(amp, 1e-12))
+
+
+def sound_runs(x, rate, level, min_gap_s):
+    """(start, end) sample indices of the stretches of x above level,
+    merging stretches less than min_gap_s apart."""
+    loud = np.flatnonzero(np.abs(x) > level)
+    if not len(loud):
+        return []
+    runs, start, prev = [], loud[0], loud[0]
+    for i in loud[1:]:
+        if i - prev > min_gap_s * rate:
+            runs.append((int(start), int(prev)))
+            start = i
+        prev = i
+    runs.append((int(start), int(prev)))
+    return runs
 
 
 class PwAudioGraphTest(unittest.TestCase):
@@ -149,6 +180,60 @@ class PwAudioGraphTest(unittest.TestCase):
                     f"{'underrun' in out and 'underruns' or 'no underrun'}")
         self.assertEqual(latency, f"64/{RATE}")
         self.assertLess(min(quanta), FLOOR_FRAMES, sorted(set(quanta)))
+
+    def play_stop_play(self, audiodev, name):
+        """The guest plays A (440 Hz) with 10 ms periods, aplay is killed
+        2 s in (the stream is dropped, not drained), and 1 s later it plays
+        B (880 Hz, 2 s). Returns the levels (dBFS) of 440 and 880 Hz in the
+        first 100 ms of the sound that follows the silence, and a text."""
+        work = self.work / name
+        work.mkdir(parents=True, exist_ok=True)
+        a = analyze.sox_tone(work / "a.wav", 6, 440)
+        b = analyze.sox_tone(work / "b.wav", 2, 880)
+        opts = "-q -D hw:0,0 --period-time=10000 --buffer-time=40000"
+        with PipeWire(workdir=work / "pw") as pw:
+            rec = pw.record_sink(work / "sink.wav")
+            res = guest.run_guest(
+                ["-audiodev", audiodev, *VIRTIO, *trace_args(work / "trace.log")],
+                guest.command_scenario(
+                    f"aplay {opts} /in/a.wav & p=$!\n"
+                    "sleep 2; kill -INT $p; wait $p\n"
+                    f"sleep 1; aplay {opts} /in/b.wav"),
+                {"a.wav": a, "b.wav": b}, timeout=120,
+                workdir=work / "guest", env=pw.env())
+            time.sleep(0.3)
+            rec.stop()
+        self.assertEqual(res.exit_code, 0, res.describe())
+        wav = analyze.load_wav(work / "sink.wav")
+        x = wav.samples[:, 0].astype(float)
+        peak = float(np.max(np.abs(x))) if len(x) else 0.0
+        runs = sound_runs(x, wav.rate, peak / 10, 0.5)
+        text = "sound runs (s) " + ", ".join(
+            f"{p / wav.rate:.3f}-{q / wav.rate:.3f}" for p, q in runs)
+        self.assertEqual(len(runs), 2, text)
+        start = runs[1][0]
+        head = x[start:start + wav.rate // 10] / peak
+        return (tone_level_db(head, wav.rate, 440),
+                tone_level_db(head, wav.rate, 880), text)
+
+    def check_no_stale(self, audiodev, name):
+        """B's first 100 ms hold B (880 Hz near full level) and no A:
+        440 Hz at least 40 dB below."""
+        a_db, b_db, text = self.play_stop_play(audiodev, name)
+        self.report(f"{text}; first 100 ms of B: 440 Hz {a_db:.1f} dB, "
+                    f"880 Hz {b_db:.1f} dB (re the peak)")
+        self.assertGreater(b_db, -10, text)
+        self.assertLess(a_db, b_db - 40, f"A's tone at B's start; {text}")
+
+    def test_no_stale_audio(self):
+        """Play A, stop it mid-sound, play B (mixing engine off, the
+        default): nothing of A at B's start."""
+        self.check_no_stale("pipewire,id=snd0", "mixeng-off")
+
+    def test_no_stale_audio_mixing_engine(self):
+        """The same with QEMU's mixing engine on."""
+        self.check_no_stale("pipewire,id=snd0,out.mixing-engine=on",
+                            "mixeng-on")
 
     def test_bad_min_quantum(self):
         """An out-of-range min-quantum stops QEMU at start-up with one line

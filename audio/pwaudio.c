@@ -65,6 +65,18 @@
 #define QPW_CONNECT_TIMEOUT_US (5 * G_USEC_PER_SEC)
 
 /*
+ * How long a started stream may take to run before its voice goes on in
+ * paced silence. A linked stream ran 0.5 to 24 ms after its start in
+ * tests/e2e/test_pwaudio_graph.py (2026-12-06, qpw_enable to
+ * qpw_state_changed in its traces). The guest's audio waits in the ring
+ * (and the guest's own buffer) meanwhile, so this is also about the
+ * longest a start can hold the guest up; Linux 6.12 (the test guest's)
+ * fails a PCM write with EIO when the position has not moved for 100 ms
+ * (or 1.1 buffers, if longer).
+ */
+#define QPW_START_GRACE_MS 50
+
+/*
  * A guest OS plays anything; "Music" is the generic role that session
  * managers route like an ordinary media player.
  */
@@ -192,6 +204,14 @@ struct QPwStream {
     bool deactivated;
     struct spa_source *drain_timer;
 
+    /*
+     * Under the loop lock: a start that PipeWire has not run within
+     * QPW_START_GRACE_MS (nothing links the stream: no session manager,
+     * no such target) falls back to paced silence; said once per voice.
+     */
+    struct spa_source *start_timer;
+    bool said_not_running;
+
     /* QEMU's thread: the epoch it runs on (0: clock-paced silence). */
     uint32_t seen_epoch;
     RateCtl rate;
@@ -308,6 +328,53 @@ static void qpw_stream_check_flowing(QPwStream *s)
     }
 }
 
+/*
+ * Loop thread, lock held: a started stream that PipeWire does not run
+ * (nothing links it) must not hold the guest up: its voice goes on in
+ * silence paced by QEMU's clock, as with no daemon, and goes back to the
+ * stream once PipeWire runs it (qpw_stream_check_flowing()).
+ */
+static void qpw_on_start_timer(void *opaque, uint64_t expirations)
+{
+    QPwStream *s = opaque;
+
+    if (!s->active || !qpw_stream_usable(s) || !qatomic_read(&s->epoch) ||
+        pw_stream_get_state(s->stream, NULL) == PW_STREAM_STATE_STREAMING) {
+        return;
+    }
+    trace_qpw_not_running(s->name, s->dir, QPW_START_GRACE_MS);
+    if (!s->said_not_running) {
+        s->said_not_running = true;
+        dolog("audiodev '%s': PipeWire has not run %s stream '%s' %d ms "
+              "after its start: nothing links it to a %s (is a session "
+              "manager such as WirePlumber running? does %s exist?); it goes "
+              "on in silence until PipeWire runs it\n",
+              s->pw->dev->id, s->dir, s->name, QPW_START_GRACE_MS,
+              s->direction == PW_DIRECTION_OUTPUT ? "sink" : "source",
+              pw_properties_get(s->props, PW_KEY_TARGET_OBJECT) ?
+              pw_properties_get(s->props, PW_KEY_TARGET_OBJECT) :
+              "the default node");
+    }
+    qpw_stream_unpublish(s);
+}
+
+/* Loop lock held: (re)arm the start timer, or disarm it (@arm false). */
+static void qpw_stream_arm_start_timer_locked(QPwStream *s, bool arm)
+{
+    struct pw_loop *loop = pw_thread_loop_get_loop(s->pw->loop);
+    struct timespec when = {
+        .tv_sec = arm ? QPW_START_GRACE_MS / 1000 : 0,
+        .tv_nsec = arm ? QPW_START_GRACE_MS % 1000 * 1000000L : 0,
+    };
+
+    if (!s->start_timer && arm) {
+        s->start_timer = pw_loop_add_timer(loop, qpw_on_start_timer, s);
+    }
+    if (s->start_timer) {
+        pw_loop_update_timer(loop, s->start_timer, &when, NULL, false);
+    }
+}
+
 /* Record QEMU's wish and apply it to the stream, if there is one. */
 static void qpw_stream_set_active_locked(QPwStream *s, bool active)
 {
@@ -323,6 +390,7 @@ static void qpw_stream_set_active_locked(QPwStream *s, bool active)
                   spa_strerror(r));
         }
     }
+    qpw_stream_arm_start_timer_locked(s, active && qpw_stream_usable(s));
     qpw_stream_check_flowing(s);
 }
 
@@ -375,6 +443,15 @@ static void qpw_on_state_changed(void *opaque, enum pw_stream_state old,
                   s->name, error ? error : "unknown error");
         }
         return;
+    }
+    /*
+     * A running stream that PipeWire stops running (its link or its
+     * target went away) gets the same grace as a start before its voice
+     * goes on in silence.
+     */
+    if (s->active && old == PW_STREAM_STATE_STREAMING &&
+        state != PW_STREAM_STATE_STREAMING) {
+        qpw_stream_arm_start_timer_locked(s, true);
     }
     qpw_stream_check_flowing(s);
 }
@@ -961,6 +1038,11 @@ static void qpw_stream_fini(QPwStream *s)
             pw_loop_destroy_source(pw_thread_loop_get_loop(pw->loop),
                                    s->drain_timer);
             s->drain_timer = NULL;
+        }
+        if (s->start_timer) {
+            pw_loop_destroy_source(pw_thread_loop_get_loop(pw->loop),
+                                   s->start_timer);
+            s->start_timer = NULL;
         }
         pw_thread_loop_unlock(pw->loop);
     }

@@ -136,12 +136,15 @@ class PipeWire:
     """Context manager running a private PipeWire + WirePlumber."""
 
     def __init__(self, extra_sinks=(), start_timeout=20.0, workdir=None,
-                 profiler=False):
+                 profiler=False, session_manager=True):
         """extra_sinks: names of further Audio/Sink nodes (e.g. for target
         tests).  workdir: where runtime dir, config and logs go (default: a
         new temporary directory, removed on exit).  profiler: load
-        module-profiler, for graph_quanta()."""
+        module-profiler, for graph_quanta().  session_manager=False: no
+        WirePlumber, so nothing is ever linked (and the nodes get no
+        ports); start() then waits only for the nodes to exist."""
         self.profiler = profiler
+        self.session_manager = session_manager
         self.sinks = [SINK, *extra_sinks]
         self.sources = [SOURCE]
         self.start_timeout = start_timeout
@@ -190,12 +193,13 @@ class PipeWire:
                   'while [ ! -S "$XDG_RUNTIME_DIR/pipewire-0" ]; do\n'
                   '  kill -0 $pw 2>/dev/null || exit 1; sleep 0.1\n'
                   'done\n'
-                  'wireplumber >"$3" 2>&1 &\n'
+                  '[ "$4" = 1 ] && wireplumber >"$3" 2>&1 &\n'
                   'wait\n')
         with open(self.dbus_log, "wb") as log:
             self._daemon = start_group(
                 ["dbus-run-session", "--", "sh", "-c", script, "qpw-pw",
-                 str(conf), str(self.daemon_log), str(self.session_log)],
+                 str(conf), str(self.daemon_log), str(self.session_log),
+                 "1" if self.session_manager else "0"],
                 env=self.env(), stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT)
         self._wait_ready()
@@ -243,9 +247,12 @@ class PipeWire:
                 objects = self.dump()
             except PipeWireError:
                 objects = []
-            missing = [n for n in names if not _has_ports(objects, n)]
-            if not _session_manager_up(objects):
-                missing.append("(WirePlumber not connected)")
+            if self.session_manager:
+                missing = [n for n in names if not _has_ports(objects, n)]
+                if not _session_manager_up(objects):
+                    missing.append("(WirePlumber not connected)")
+            else:
+                missing = [n for n in names if not _find_node(objects, n)]
             if not missing:
                 return
             time.sleep(0.2)

@@ -42,11 +42,13 @@ uint64_t qpw_frames_to_us(uint64_t frames, uint32_t rate)
 }
 
 uint64_t qpw_geometry_drain_us(const QPwStreamGeometry *geo,
-                               uint32_t fill_bytes)
+                               uint32_t fill_bytes, uint32_t cycle_bytes)
 {
     uint64_t frames = fill_bytes / geo->bytes_per_frame;
+    uint64_t cycle = cycle_bytes ? cycle_bytes / geo->bytes_per_frame
+                                 : geo->quantum_frames;
 
-    return qpw_frames_to_us(frames + 2ull * geo->quantum_frames, geo->rate);
+    return qpw_frames_to_us(frames + 2 * cycle, geo->rate);
 }
 
 static void format_node_latency(QPwStreamGeometry *geo)
@@ -72,7 +74,7 @@ bool qpw_geometry_init(QPwStreamGeometry *geo, QPwFormat format,
                        uint32_t latency_us, uint32_t timer_period_us,
                        const char **reason)
 {
-    uint64_t latency, period, quantum, highwater, capacity, bytes;
+    uint64_t latency, period, quantum, highwater, capacity, bytes, cycles;
     uint32_t bps;
 
     if (!qpw_format_is_valid(format)) {
@@ -102,7 +104,8 @@ bool qpw_geometry_init(QPwStreamGeometry *geo, QPwFormat format,
     if (highwater < period + quantum) {
         highwater = period + quantum;
     }
-    capacity = highwater + period;
+    cycles = 2 * qpw_us_to_frames(QPW_CYCLE_MAX_US, rate);
+    capacity = (highwater > cycles ? highwater : cycles) + period;
 
     /* spa_ringbuffer fill levels are int32_t. */
     bytes = capacity * bps * channels;
@@ -183,7 +186,18 @@ uint32_t qpw_prime_bytes(const QPwStreamGeometry *geo, uint32_t cycle_bytes,
                           : (uint64_t)geo->period_frames * geo->bytes_per_frame;
     uint64_t need = cycle_bytes + late;
 
-    return need < geo->highwater_bytes ? (uint32_t)need : geo->highwater_bytes;
+    return need < geo->capacity_bytes ? (uint32_t)need : geo->capacity_bytes;
+}
+
+uint32_t qpw_highwater_bytes(const QPwStreamGeometry *geo,
+                             uint32_t cycle_bytes, bool woken)
+{
+    uint32_t need = qpw_prime_bytes(geo, cycle_bytes, woken);
+
+    if (!woken && need < geo->highwater_bytes) {
+        return geo->highwater_bytes;
+    }
+    return need;
 }
 
 bool qpw_wake_out(uint32_t fill_bytes, uint32_t cycle_bytes)

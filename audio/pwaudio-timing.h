@@ -16,7 +16,13 @@
  *    to: the latency, but at least one timer period plus one quantum so
  *    a whole timer period can pass with a quantum still to hand out;
  *  - the capacity adds one more timer period of headroom, which is what
- *    lets a capture ring ride out one late QEMU timer tick.
+ *    lets a capture ring ride out one late QEMU timer tick, to the larger
+ *    of the high-water mark and two of the longest graph cycles
+ *    (QPW_CYCLE_MAX_US);
+ *  - once the stream runs, the cycle its process callback really gets
+ *    replaces the quantum asked for: the ring is topped up to at least
+ *    that cycle plus what QEMU needs to refill it in time
+ *    (qpw_highwater_bytes()), and a drain waits for two such cycles.
  *
  * When the voice's user says what period it moves audio in (a guest's
  * period, through audio_set_period_hint_*()), the quantum asked for is at
@@ -50,6 +56,14 @@
  */
 #define QPW_MIN_QUANTUM_DEFAULT_US  2666u
 #define QPW_MIN_QUANTUM_MAX_US      QPW_LATENCY_MAX_US
+
+/*
+ * The longest graph cycle the ring is sized for: PipeWire's default
+ * quantum limit (clock.quantum-limit, 8192 frames) at 44.1 kHz. A graph
+ * may run much longer cycles than we ask for (clock.force-quantum, a
+ * Bluetooth sink, another client asking for more).
+ */
+#define QPW_CYCLE_MAX_US            185760u
 
 #define QPW_RATE_MIN            1u
 #define QPW_RATE_MAX            768000u
@@ -92,11 +106,12 @@ uint64_t qpw_frames_to_us(uint64_t frames, uint32_t rate);
 /*
  * How long after a playback voice is stopped its stream may be
  * deactivated without cutting off what is still queued: the time to play
- * @fill_bytes from the ring plus two quanta for the buffers already in
- * PipeWire's graph.
+ * @fill_bytes from the ring plus two graph cycles of @cycle_bytes (the
+ * last one the process callback got; 0: none yet, the quantum asked for
+ * stands in) for the buffers already in PipeWire's graph.
  */
 uint64_t qpw_geometry_drain_us(const QPwStreamGeometry *geo,
-                               uint32_t fill_bytes);
+                               uint32_t fill_bytes, uint32_t cycle_bytes);
 
 /*
  * Check the user's latency option. Returns false with a static,
@@ -148,11 +163,21 @@ bool qpw_geometry_set_min_quantum(QPwStreamGeometry *geo,
  * Playback: the ring fill a started stream waits for before taking audio,
  * for a graph cycle of @cycle_bytes when QEMU is woken (@woken) or only
  * refills on its timer: this cycle plus what arrives too late for the
- * next one (a cycle, or a timer period), and never more than the ring is
- * topped up to.
+ * next one (a cycle, or a timer period), and never more than the ring
+ * holds.
  */
 uint32_t qpw_prime_bytes(const QPwStreamGeometry *geo, uint32_t cycle_bytes,
                          bool woken);
+
+/*
+ * Playback: the fill QEMU tops the ring up to while the graph runs cycles
+ * of @cycle_bytes: when woken (@woken), what the next two cycles take
+ * (qpw_prime_bytes()); on the timer alone, the latency's high-water mark,
+ * but at least this cycle plus a timer period. Never more than the ring
+ * holds.
+ */
+uint32_t qpw_highwater_bytes(const QPwStreamGeometry *geo,
+                             uint32_t cycle_bytes, bool woken);
 
 /*
  * Playback, after a graph cycle of @cycle_bytes left @fill_bytes in the

@@ -168,8 +168,12 @@ struct QPwStream {
     QPwStreamGeometry geo;
     uint32_t wake_period_bytes;     /* the hint in bytes; 0: never wake */
 
-    /* Playback: the length of the last graph cycle (realtime thread). */
+    /*
+     * Playback: the length of the last graph cycle (realtime thread), and
+     * the one QEMU's thread last traced.
+     */
     uint32_t cycle_bytes;
+    uint32_t cycle_traced;
     enum spa_audio_format spa_format;
     /* What QEMU was told; its silence pads underruns (any thread). */
     struct audio_pcm_info *pcm;
@@ -1287,23 +1291,22 @@ static void qpw_fini_out(HWVoiceOut *hw)
 }
 
 /*
- * How much more QEMU may queue now: up to the high-water mark, and, when
- * the process callback wakes QEMU as the ring runs low, only what the
- * next two graph cycles take: taking more would only run the guest's
- * clock ahead of the audio clock.
+ * How much more QEMU may queue now, for the graph cycle the process
+ * callback last got (before the first, the quantum asked for): up to the
+ * high-water mark, at least that cycle plus a timer period, and, when the
+ * process callback wakes QEMU as the ring runs low, only what the next
+ * two graph cycles take: taking more would only run the guest's clock
+ * ahead of the audio clock.
  */
 static uint32_t qpw_out_room(QPwStream *s)
 {
     uint32_t cycle = qatomic_read(&s->cycle_bytes);
 
-    if (!qatomic_read(&s->wake_period_bytes)) {
-        return qpw_ring_room_below(&s->ring, s->geo.highwater_bytes);
-    }
     if (!cycle) {
         cycle = s->geo.quantum_frames * s->geo.bytes_per_frame;
     }
-    return qpw_ring_room_below(&s->ring, qpw_prime_bytes(&s->geo, cycle,
-                                                         true));
+    return qpw_ring_room_below(&s->ring, qpw_highwater_bytes(
+        &s->geo, cycle, qatomic_read(&s->wake_period_bytes) != 0));
 }
 
 /*
@@ -1344,6 +1347,18 @@ static void qpw_report_scheduling(QPwAudio *pw)
     }
 }
 
+/* Main loop: trace the graph cycle the stream runs when it changes. */
+static void qpw_report_cycle(QPwStream *s)
+{
+    uint32_t cycle = qatomic_read(&s->cycle_bytes);
+
+    if (cycle != s->cycle_traced) {
+        s->cycle_traced = cycle;
+        trace_qpw_cycle(s->name, cycle / s->geo.bytes_per_frame,
+                        s->geo.quantum_frames);
+    }
+}
+
 static size_t qpw_write(HWVoiceOut *hw, void *buf, size_t len)
 {
     QPwStream *s = &container_of(hw, QPwVoiceOut, hw)->s;
@@ -1354,6 +1369,7 @@ static size_t qpw_write(HWVoiceOut *hw, void *buf, size_t len)
     }
     qpw_report_scheduling(s->pw);
     qpw_report_xruns(s, "underrun");
+    qpw_report_cycle(s);
     n = qpw_ring_write(&s->ring, buf, MIN(MIN(len, UINT32_MAX),
                                           qpw_out_room(s)));
     trace_qpw_write(s->name, len, n, qpw_ring_fill(&s->ring));
@@ -1397,7 +1413,8 @@ static void qpw_stop_out_now_locked(QPwStream *s)
 static void qpw_drain_out_locked(QPwStream *s)
 {
     struct pw_loop *loop = pw_thread_loop_get_loop(s->pw->loop);
-    uint64_t wait = qpw_geometry_drain_us(&s->geo, qpw_ring_fill(&s->ring));
+    uint64_t wait = qpw_geometry_drain_us(&s->geo, qpw_ring_fill(&s->ring),
+                                          qatomic_read(&s->cycle_bytes));
     struct timespec when = {
         .tv_sec = wait / G_USEC_PER_SEC,
         .tv_nsec = (wait % G_USEC_PER_SEC) * 1000,

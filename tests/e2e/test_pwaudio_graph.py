@@ -13,6 +13,11 @@ lives with what the graph really does.
   stale audio    the guest plays A, is stopped mid-sound (aplay killed),
                  then plays B: nothing of A is heard at B's start, with
                  QEMU's mixing engine off (the default) and on
+  forced cycles  the graph's quantum forced to 1024, then 2048 frames
+                 (pw-metadata clock.force-quantum) while a virtio-sound
+                 guest plays with 10 ms periods x 10: the backend follows
+                 the cycles, with no underrun from one second after each
+                 change on
   no session     a private PipeWire without WirePlumber, so nothing ever
   manager        links QEMU's stream: the HDA guest's 5 s aplay still
                  takes about 5 s and ends with status 0, and QEMU says
@@ -43,7 +48,7 @@ import analyze  # noqa: E402
 import guest  # noqa: E402
 from pipewire import SINK, PipeWire  # noqa: E402
 from test_pwaudio import (MARK, node_props, qemu_nodes, read_trace,  # noqa: E402
-                          run_marked, trace_args, xruns)
+                          run_marked, trace_args, trace_events, xruns)
 
 WORK = Path(os.environ.get("QPW_E2E_WORK", "/tmp/qpw-e2e")) / "pwaudio-graph"
 RATE = 48000
@@ -241,6 +246,78 @@ class PwAudioGraphTest(unittest.TestCase):
         """The same with QEMU's mixing engine on."""
         self.check_no_stale("pipewire,id=snd0,out.mixing-engine=on",
                             "mixeng-on")
+
+    def test_forced_quantum(self):
+        """An 8 s tone with 10 ms periods x 10 (a guest buffer longer than
+        the 42.7 ms cycles it is forced to: the guest's position moves
+        only as whole cycles are taken); 1.5 s in the graph is forced to
+        1024-frame cycles, 2.5 s later to 2048: the backend sees both
+        cycles (qpw_cycle) and has no underrun from 1 s after each change
+        to the next (or to the end of the run). Whether all 8 s reached
+        the sink and how the guest's aplay ended are printed, not
+        asserted: at 2048-frame cycles the guest's aplay failed with an
+        I/O error (2026-12-06, load 5-6), which is not explained yet."""
+        tone = analyze.sox_tone(self.work / "tone.wav", 8, 440)
+        trace = self.work / "trace.log"
+        forced = []
+        with PipeWire(workdir=self.work / "pw") as pw:
+            rec = pw.record_sink(self.work / "sink.wav")
+
+            def force(n):
+                subprocess.run(["pw-metadata", "-n", "settings", "0",
+                                "clock.force-quantum", str(n)],
+                               env=pw.env(), check=True, timeout=10,
+                               capture_output=True)
+                forced.append((n, time.time()))
+
+            def on_mark(mark, rest, when):
+                if mark == "playing":
+                    force(1024)
+                    time.sleep(2.5)
+                    force(2048)
+
+            try:
+                res, _ = run_marked(
+                    ["-audiodev", "pipewire,id=snd0", *VIRTIO,
+                     *trace_args(trace), "-trace", "enable=qpw_cycle"],
+                    "aplay -q -D hw:0,0 --period-time=10000 "
+                    "--buffer-time=100000 /in/tone.wav 2>&1 & p=$!\n"
+                    f"sleep 1.5; echo '{MARK} playing'; wait $p; "
+                    "echo \"aplay rc $?\"",
+                    {"tone.wav": tone}, pw.env(), self.work / "guest",
+                    on_mark, timeout=120)
+                time.sleep(0.3)
+                end = time.time()
+            finally:
+                force(0)
+                rec.stop()
+        self.assertEqual(res.exit_code, 0, res.describe())
+        text = read_trace(trace)
+        events = trace_events(text)
+        counts = [(t, int(m.group(1))) for t, ev, args in events
+                  if ev == "qpw_xrun"
+                  for m in [re.search(r"underrun #(\d+)", args)] if m]
+        cycles = [args for t, ev, args in events if ev == "qpw_cycle"]
+        windows = [(forced[0][1] + 1, forced[1][1]), (forced[1][1] + 1, end)]
+
+        def new_underruns(t0, t1):
+            before = max([c for t, c in counts if t < t0], default=0)
+            after = max([c for t, c in counts if t < t1], default=0)
+            return after - before
+
+        late = [new_underruns(a, b) for a, b in windows]
+        a = analyze.analyze(self.work / "sink.wav", min_gap_ms=1)
+        missing = 8.0 - (a.tone_seconds - sum(g[1] for g in a.gaps) / 1000)
+        self.report(f"underruns (time, count) {counts}; after 1024+1 s "
+                    f"{late[0]}, after 2048+1 s {late[1]}; cycles seen "
+                    f"{cycles}; sink {a.summary()}, {missing * 1000:.1f} ms "
+                    f"of the tone missing")
+        self.report(f"guest: {res.scenario_output().strip()!r}")
+        self.assertTrue(any("is now 1024 frames" in c for c in cycles),
+                        cycles)
+        self.assertTrue(any("is now 2048 frames" in c for c in cycles),
+                        cycles)
+        self.assertEqual(late, [0, 0], counts)
 
     def play_unlinked(self, dev_args, name):
         """aplay 5 s of 440 Hz in the guest on a PipeWire without a

@@ -77,6 +77,13 @@
 #define QPW_START_GRACE_MS 50
 
 /*
+ * How long after PipeWire failed a stream (for example a session manager
+ * that found no node to link it to, just after a restart) the voice gets
+ * a new one; meanwhile it goes on in paced silence.
+ */
+#define QPW_STREAM_RETRY_MS 500
+
+/*
  * A guest OS plays anything; "Music" is the generic role that session
  * managers route like an ordinary media player.
  */
@@ -215,6 +222,7 @@ struct QPwStream {
      */
     struct spa_source *start_timer;
     bool said_not_running;
+    bool said_failed;
 
     /* QEMU's thread: the epoch it runs on (0: clock-paced silence). */
     uint32_t seen_epoch;
@@ -332,6 +340,9 @@ static void qpw_stream_check_flowing(QPwStream *s)
     }
 }
 
+static void qpw_stream_disconnect_locked(QPwStream *s);
+static int qpw_stream_connect_locked(QPwStream *s);
+
 /*
  * Loop thread, lock held: a started stream that PipeWire does not run
  * (nothing links it) must not hold the guest up: its voice goes on in
@@ -342,6 +353,13 @@ static void qpw_on_start_timer(void *opaque, uint64_t expirations)
 {
     QPwStream *s = opaque;
 
+    /* The same timer gives a failed stream its next try. */
+    if (s->failed && s->pw->state == QPW_CONN_UP) {
+        trace_qpw_stream_retry(s->name, s->dir);
+        qpw_stream_disconnect_locked(s);
+        qpw_stream_connect_locked(s);
+        return;
+    }
     if (!s->active || !qpw_stream_usable(s) || !qatomic_read(&s->epoch) ||
         pw_stream_get_state(s->stream, NULL) == PW_STREAM_STATE_STREAMING) {
         return;
@@ -362,16 +380,16 @@ static void qpw_on_start_timer(void *opaque, uint64_t expirations)
     qpw_stream_unpublish(s);
 }
 
-/* Loop lock held: (re)arm the start timer, or disarm it (@arm false). */
-static void qpw_stream_arm_start_timer_locked(QPwStream *s, bool arm)
+/* Loop lock held: (re)arm the start timer @ms from now; 0 disarms it. */
+static void qpw_stream_arm_start_timer_locked(QPwStream *s, uint32_t ms)
 {
     struct pw_loop *loop = pw_thread_loop_get_loop(s->pw->loop);
     struct timespec when = {
-        .tv_sec = arm ? QPW_START_GRACE_MS / 1000 : 0,
-        .tv_nsec = arm ? QPW_START_GRACE_MS % 1000 * 1000000L : 0,
+        .tv_sec = ms / 1000,
+        .tv_nsec = ms % 1000 * 1000000L,
     };
 
-    if (!s->start_timer && arm) {
+    if (!s->start_timer && ms) {
         s->start_timer = pw_loop_add_timer(loop, qpw_on_start_timer, s);
     }
     if (s->start_timer) {
@@ -394,7 +412,8 @@ static void qpw_stream_set_active_locked(QPwStream *s, bool active)
                   spa_strerror(r));
         }
     }
-    qpw_stream_arm_start_timer_locked(s, active && qpw_stream_usable(s));
+    qpw_stream_arm_start_timer_locked(s, active && qpw_stream_usable(s) ?
+                                      QPW_START_GRACE_MS : 0);
     qpw_stream_check_flowing(s);
 }
 
@@ -441,11 +460,17 @@ static void qpw_on_state_changed(void *opaque, enum pw_stream_state old,
          state == PW_STREAM_STATE_UNCONNECTED) && !s->failed) {
         s->failed = true;
         qpw_stream_unpublish(s);
-        if (state == PW_STREAM_STATE_ERROR && s->pw->state == QPW_CONN_UP) {
-            dolog("audiodev '%s': %s stream '%s' failed (%s); "
-                  "it goes on in silence\n", s->pw->dev->id, s->dir,
-                  s->name, error ? error : "unknown error");
+        if (s->pw->state != QPW_CONN_UP) {
+            return;
         }
+        if (!s->said_failed) {
+            s->said_failed = true;
+            dolog("audiodev '%s': %s stream '%s' failed (%s); it goes on "
+                  "in silence and gets a new stream every %d ms until one "
+                  "works\n", s->pw->dev->id, s->dir, s->name,
+                  error ? error : "its node went away", QPW_STREAM_RETRY_MS);
+        }
+        qpw_stream_arm_start_timer_locked(s, QPW_STREAM_RETRY_MS);
         return;
     }
     /*
@@ -455,7 +480,7 @@ static void qpw_on_state_changed(void *opaque, enum pw_stream_state old,
      */
     if (s->active && old == PW_STREAM_STATE_STREAMING &&
         state != PW_STREAM_STATE_STREAMING) {
-        qpw_stream_arm_start_timer_locked(s, true);
+        qpw_stream_arm_start_timer_locked(s, QPW_START_GRACE_MS);
     }
     qpw_stream_check_flowing(s);
 }

@@ -7,6 +7,8 @@ manual, both before the sdl driver's entries.
     "                in|out.name= source/sink node to connect to\n"
     "                in|out.stream-name= name of the stream's node\n"
     "                in|out.latency= desired latency in microseconds\n"
+    "                in|out.min-quantum= shortest graph cycle a guest's period\n"
+    "                         may ask for, in microseconds (0: no floor)\n"
 #endif
 @@ doc
 ``-audiodev pipewire,id=id[,prop[=value][,...]]``
@@ -33,3 +35,11 @@ manual, both before the sdl driver's entries.
         and 10000000. It sets the stream's ``node.latency`` and how much
         audio the backend keeps queued. Default is 46440 (about 46 ms).
 
+    ``in|out.min-quantum=usecs``
+        However short the periods the sound card says the guest uses,
+        the stream asks PipeWire for a quantum (``node.latency``) of at
+        least this many microseconds, so that a guest cannot drive the
+        host's whole audio graph, shared with every other application,
+        to a tiny quantum. It never raises the quantum above a quarter
+        of ``latency``. Between 0 (no floor) and 10000000; default is
+        2666 (128 frames at 48 kHz).

@@ -125,46 +125,6 @@ bool qpw_format_from_spa(enum spa_audio_format spa_fmt,
     return true;
 }
 
-void qpw_format_fill_silence(QPwFormat fmt, bool big_endian,
-                             void *buf, size_t len)
-{
-    size_t width = qpw_format_bytes_per_sample(fmt);
-    uint8_t pattern[4] = { 0 };
-    uint8_t *p = buf;
-    size_t i;
-
-    switch (fmt) {
-    case QPW_FORMAT_U8:
-    case QPW_FORMAT_U16:
-    case QPW_FORMAT_U32:
-        /* Unsigned silence is the midpoint: only the top bit is set. */
-        pattern[big_endian ? 0 : width - 1] = 0x80;
-        break;
-    case QPW_FORMAT_S8:
-    case QPW_FORMAT_S16:
-    case QPW_FORMAT_S32:
-    case QPW_FORMAT_F32:
-        /* Zero is silence, and +0.0f is all-zero bytes in either order. */
-        memset(buf, 0, len);
-        return;
-    default:
-        /*
-         * Unknown format: zero is the least harmful guess and keeps the
-         * realtime caller from ever emitting leftover data.
-         */
-        memset(buf, 0, len);
-        return;
-    }
-
-    if (width == 1) {
-        memset(buf, pattern[0], len);
-        return;
-    }
-    for (i = 0; i < len; i++) {
-        p[i] = pattern[i % width];
-    }
-}
-
 bool qpw_channel_positions(uint32_t channels, uint32_t *positions)
 {
     /* One row per channel count, see the table in the header. */

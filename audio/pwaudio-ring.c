@@ -9,13 +9,9 @@
 #include <string.h>
 
 bool qpw_ring_init(QPwRing *ring, void *data, uint32_t size,
-                   QPwFormat format, bool big_endian, uint32_t frame_bytes)
+                   uint32_t frame_bytes)
 {
-    size_t sample_bytes = qpw_format_bytes_per_sample(format);
-
-    if (!data || sample_bytes == 0 || frame_bytes == 0 ||
-        frame_bytes % sample_bytes != 0 ||
-        size < frame_bytes || size > INT32_MAX) {
+    if (!data || frame_bytes == 0 || size < frame_bytes || size > INT32_MAX) {
         return false;
     }
 
@@ -25,14 +21,7 @@ bool qpw_ring_init(QPwRing *ring, void *data, uint32_t size,
     ring->size = size;
     ring->capacity = size - size % frame_bytes;
     ring->frame_bytes = frame_bytes;
-    ring->format = format;
-    ring->big_endian = big_endian;
     return true;
-}
-
-uint32_t qpw_ring_capacity(const QPwRing *ring)
-{
-    return ring->capacity;
 }
 
 /*
@@ -88,17 +77,6 @@ uint32_t qpw_ring_fill(QPwRing *ring)
     int32_t fill = spa_ringbuffer_get_read_index(&ring->rb, &index);
 
     return fill_is_sane(ring, fill) ? (uint32_t)fill : 0;
-}
-
-uint32_t qpw_ring_free(QPwRing *ring)
-{
-    uint32_t index;
-    int32_t fill = spa_ringbuffer_get_write_index(&ring->rb, &index);
-
-    if (!fill_is_sane(ring, fill)) {
-        return 0;
-    }
-    return round_to_frames(ring, ring->capacity - (uint32_t)fill);
 }
 
 uint32_t qpw_ring_room_below(QPwRing *ring, uint32_t mark)
@@ -166,17 +144,6 @@ uint32_t qpw_ring_read(QPwRing *ring, void *dst, uint32_t len)
     ring->read_pos = advance(ring, ring->read_pos, n);
     /* Hands the space back to the producer only after the copy. */
     spa_ringbuffer_read_update(&ring->rb, (int32_t)(index + n));
-    return n;
-}
-
-uint32_t qpw_ring_read_padded(QPwRing *ring, void *dst, uint32_t len)
-{
-    uint32_t n = qpw_ring_read(ring, dst, len);
-
-    if (n < len) {
-        qpw_format_fill_silence(ring->format, ring->big_endian,
-                                (uint8_t *)dst + n, len - n);
-    }
     return n;
 }
 

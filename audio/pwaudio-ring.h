@@ -12,14 +12,12 @@
  *    size, which would jump when the index wraps after 4 GiB of audio;
  *  - every transfer moves whole frames, so one odd-sized call can never
  *    shift the channel interleaving for the rest of the stream;
- *  - silence padding in the stream's own format for underruns;
  *  - dropping queued audio from either side without racing the other.
  *
- * Threading: qpw_ring_write(), qpw_ring_free(), qpw_ring_room_below() and
- * qpw_ring_request_drop() belong to the producer; qpw_ring_read(),
- * qpw_ring_read_padded() and qpw_ring_drop() to the consumer;
- * qpw_ring_fill() may be asked from either side. None of them blocks or
- * allocates.
+ * Threading: qpw_ring_write(), qpw_ring_room_below() and
+ * qpw_ring_request_drop() belong to the producer; qpw_ring_read() and
+ * qpw_ring_drop() to the consumer; qpw_ring_fill() may be asked from
+ * either side. None of them blocks or allocates.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -32,16 +30,12 @@
 
 #include <spa/utils/ringbuffer.h>
 
-#include "pwaudio-format.h"
-
 typedef struct QPwRing {
     struct spa_ringbuffer rb;
     uint8_t *data;
     uint32_t size;          /* bytes in @data */
     uint32_t capacity;      /* usable bytes: whole frames that fit @size */
     uint32_t frame_bytes;
-    QPwFormat format;       /* for silence padding */
-    bool big_endian;
 
     uint32_t write_pos;     /* producer only: offset of the next write */
     uint32_t read_pos;      /* consumer only: offset of the next read */
@@ -57,16 +51,14 @@ typedef struct QPwRing {
 /*
  * Set @ring up over @size bytes at @data (owned by the caller and kept
  * alive until the ring is no longer used), holding frames of
- * @frame_bytes bytes of @format. The ring starts empty. Returns false if
- * @size cannot hold one frame, @frame_bytes is 0 or not a multiple of
- * the sample size, @format is invalid, or @size exceeds INT32_MAX (fill
- * levels are signed 32-bit in spa_ringbuffer).
+ * @frame_bytes bytes. The ring starts empty; it uses the largest
+ * multiple of @frame_bytes within @size (@capacity). Returns false if
+ * @data is NULL, @size cannot hold one frame, @frame_bytes is 0, or
+ * @size exceeds INT32_MAX (fill levels are signed 32-bit in
+ * spa_ringbuffer).
  */
 bool qpw_ring_init(QPwRing *ring, void *data, uint32_t size,
-                   QPwFormat format, bool big_endian, uint32_t frame_bytes);
-
-/* Usable bytes: the largest multiple of the frame size within @size. */
-uint32_t qpw_ring_capacity(const QPwRing *ring);
+                   uint32_t frame_bytes);
 
 /*
  * Bytes queued now. A drop the producer requested is not subtracted
@@ -74,13 +66,10 @@ uint32_t qpw_ring_capacity(const QPwRing *ring);
  */
 uint32_t qpw_ring_fill(QPwRing *ring);
 
-/* Bytes that can be written now, whole frames only (producer view). */
-uint32_t qpw_ring_free(QPwRing *ring);
-
 /*
  * Producer: bytes, in whole frames, that can be written before the fill
  * level reaches @mark (the playback high-water mark), never more than
- * qpw_ring_free(). 0 once the fill is at or above @mark.
+ * the free space. 0 once the fill is at or above @mark.
  */
 uint32_t qpw_ring_room_below(QPwRing *ring, uint32_t mark);
 
@@ -96,21 +85,13 @@ uint32_t qpw_ring_write(QPwRing *ring, const void *src, uint32_t len);
  */
 uint32_t qpw_ring_read(QPwRing *ring, void *dst, uint32_t len);
 
-/*
- * Consumer, for the playback process callback: fill all @len bytes of
- * @dst, first with queued audio (whole frames), then with silence of the
- * ring's format. Returns the number of real audio bytes; @len minus that
- * is the underrun.
- */
-uint32_t qpw_ring_read_padded(QPwRing *ring, void *dst, uint32_t len);
-
 /* Consumer: discard everything queued now. Returns the bytes dropped. */
 uint32_t qpw_ring_drop(QPwRing *ring);
 
 /*
  * Producer: ask the consumer to discard everything written so far; it
- * happens at the start of the consumer's next read, drop or
- * read_padded. Audio written after this call is kept. This is how the
+ * happens at the start of the consumer's next read or drop (a read of 0
+ * bytes too). Audio written after this call is kept. This is how the
  * playback side flushes on stop without touching the read index, which
  * only the consumer may move.
  */

@@ -42,11 +42,13 @@ uint64_t qpw_frames_to_us(uint64_t frames, uint32_t rate)
 }
 
 uint64_t qpw_geometry_drain_us(const QPwStreamGeometry *geo,
-                               uint32_t fill_bytes)
+                               uint32_t fill_bytes, uint32_t cycle_bytes)
 {
     uint64_t frames = fill_bytes / geo->bytes_per_frame;
+    uint64_t cycle = cycle_bytes ? cycle_bytes / geo->bytes_per_frame
+                                 : geo->quantum_frames;
 
-    return qpw_frames_to_us(frames + 2ull * geo->quantum_frames, geo->rate);
+    return qpw_frames_to_us(frames + 2 * cycle, geo->rate);
 }
 
 static void format_node_latency(QPwStreamGeometry *geo)
@@ -72,7 +74,7 @@ bool qpw_geometry_init(QPwStreamGeometry *geo, QPwFormat format,
                        uint32_t latency_us, uint32_t timer_period_us,
                        const char **reason)
 {
-    uint64_t latency, period, quantum, highwater, capacity, bytes;
+    uint64_t latency, period, quantum, highwater, capacity, bytes, cycles;
     uint32_t bps;
 
     if (!qpw_format_is_valid(format)) {
@@ -102,7 +104,8 @@ bool qpw_geometry_init(QPwStreamGeometry *geo, QPwFormat format,
     if (highwater < period + quantum) {
         highwater = period + quantum;
     }
-    capacity = highwater + period;
+    cycles = 2 * qpw_us_to_frames(QPW_CYCLE_MAX_US, rate);
+    capacity = (highwater > cycles ? highwater : cycles) + period;
 
     /* spa_ringbuffer fill levels are int32_t. */
     bytes = capacity * bps * channels;
@@ -131,19 +134,49 @@ bool qpw_geometry_init(QPwStreamGeometry *geo, QPwFormat format,
     return true;
 }
 
+/* The quantum to ask for, from the base, the period hint and the floor. */
+static bool update_quantum(QPwStreamGeometry *geo)
+{
+    uint32_t old = geo->quantum_frames;
+    uint32_t q = geo->base_quantum_frames;
+
+    if (geo->period_hint_frames && geo->period_hint_frames < q) {
+        q = geo->period_hint_frames;
+        if (q < geo->min_quantum_frames) {
+            q = geo->min_quantum_frames < geo->base_quantum_frames ?
+                geo->min_quantum_frames : geo->base_quantum_frames;
+        }
+    }
+    geo->quantum_frames = q;
+    format_node_latency(geo);
+    return q != old;
+}
+
 bool qpw_geometry_set_period_hint(QPwStreamGeometry *geo, uint32_t period_us)
 {
     uint64_t hint = qpw_us_to_frames(period_us, geo->rate);
-    uint32_t old = geo->quantum_frames;
 
     geo->period_hint_frames = hint < UINT32_MAX ? (uint32_t)hint : UINT32_MAX;
-    geo->quantum_frames = geo->base_quantum_frames;
-    if (geo->period_hint_frames &&
-        geo->period_hint_frames < geo->quantum_frames) {
-        geo->quantum_frames = geo->period_hint_frames;
+    return update_quantum(geo);
+}
+
+bool qpw_min_quantum_validate(uint32_t min_quantum_us, const char **reason)
+{
+    if (min_quantum_us > QPW_MIN_QUANTUM_MAX_US) {
+        return fail(reason,
+                    "min-quantum is above the maximum of 10000000 us (10 s)");
     }
-    format_node_latency(geo);
-    return geo->quantum_frames != old;
+    return true;
+}
+
+bool qpw_geometry_set_min_quantum(QPwStreamGeometry *geo,
+                                  uint32_t min_quantum_us)
+{
+    uint64_t floor = qpw_us_to_frames(min_quantum_us, geo->rate);
+
+    geo->min_quantum_frames = floor < UINT32_MAX ? (uint32_t)floor
+                                                 : UINT32_MAX;
+    return update_quantum(geo);
 }
 
 uint32_t qpw_prime_bytes(const QPwStreamGeometry *geo, uint32_t cycle_bytes,
@@ -153,7 +186,18 @@ uint32_t qpw_prime_bytes(const QPwStreamGeometry *geo, uint32_t cycle_bytes,
                           : (uint64_t)geo->period_frames * geo->bytes_per_frame;
     uint64_t need = cycle_bytes + late;
 
-    return need < geo->highwater_bytes ? (uint32_t)need : geo->highwater_bytes;
+    return need < geo->capacity_bytes ? (uint32_t)need : geo->capacity_bytes;
+}
+
+uint32_t qpw_highwater_bytes(const QPwStreamGeometry *geo,
+                             uint32_t cycle_bytes, bool woken)
+{
+    uint32_t need = qpw_prime_bytes(geo, cycle_bytes, woken);
+
+    if (!woken && need < geo->highwater_bytes) {
+        return geo->highwater_bytes;
+    }
+    return need;
 }
 
 bool qpw_wake_out(uint32_t fill_bytes, uint32_t cycle_bytes)

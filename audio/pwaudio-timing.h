@@ -16,12 +16,20 @@
  *    to: the latency, but at least one timer period plus one quantum so
  *    a whole timer period can pass with a quantum still to hand out;
  *  - the capacity adds one more timer period of headroom, which is what
- *    lets a capture ring ride out one late QEMU timer tick.
+ *    lets a capture ring ride out one late QEMU timer tick, to the larger
+ *    of the high-water mark and two of the longest graph cycles
+ *    (QPW_CYCLE_MAX_US);
+ *  - once the stream runs, the cycle its process callback really gets
+ *    replaces the quantum asked for: the ring is topped up to at least
+ *    that cycle plus what QEMU needs to refill it in time
+ *    (qpw_highwater_bytes()), and a drain waits for two such cycles.
  *
  * When the voice's user says what period it moves audio in (a guest's
  * period, through audio_set_period_hint_*()), the quantum asked for is at
- * most that period, so a guest buffer of two short periods still holds
- * more than a graph cycle, and the process callback wakes QEMU's audio
+ * most that period, so a guest buffer of two periods down to the floor
+ * still holds more than a graph cycle, but not below the min-quantum
+ * floor, so that a guest with tiny periods cannot set the host's whole
+ * graph to a tiny quantum; and the process callback wakes QEMU's audio
  * layer itself when the ring needs QEMU (qpw_wake_out(), qpw_wake_in())
  * rather than leaving it to the next timer tick.
  *
@@ -40,6 +48,22 @@
 #define QPW_LATENCY_DEFAULT_US  46440u
 #define QPW_LATENCY_MIN_US      1000u           /* 1 ms */
 #define QPW_LATENCY_MAX_US      10000000u       /* 10 s */
+
+/*
+ * The smallest quantum a user's period may ask for (min-quantum): 128
+ * frames at 48 kHz, what 5 ms periods already got. See docs/pipewire.md
+ * for the measurement behind it.
+ */
+#define QPW_MIN_QUANTUM_DEFAULT_US  2666u
+#define QPW_MIN_QUANTUM_MAX_US      QPW_LATENCY_MAX_US
+
+/*
+ * The longest graph cycle the ring is sized for: PipeWire's default
+ * quantum limit (clock.quantum-limit, 8192 frames) at 44.1 kHz. A graph
+ * may run much longer cycles than we ask for (clock.force-quantum, a
+ * Bluetooth sink, another client asking for more).
+ */
+#define QPW_CYCLE_MAX_US            185760u
 
 #define QPW_RATE_MIN            1u
 #define QPW_RATE_MAX            768000u
@@ -61,6 +85,7 @@ typedef struct QPwStreamGeometry {
     uint32_t period_frames;         /* one QEMU timer period, rounded up */
     uint32_t base_quantum_frames;   /* the quantum without a period hint */
     uint32_t period_hint_frames;    /* the user's period; 0: none given */
+    uint32_t min_quantum_frames;    /* the period hint's floor; 0: none */
     uint32_t quantum_frames;        /* what node.latency asks PipeWire for */
     uint32_t highwater_frames;
     uint32_t capacity_frames;
@@ -81,11 +106,12 @@ uint64_t qpw_frames_to_us(uint64_t frames, uint32_t rate);
 /*
  * How long after a playback voice is stopped its stream may be
  * deactivated without cutting off what is still queued: the time to play
- * @fill_bytes from the ring plus two quanta for the buffers already in
- * PipeWire's graph.
+ * @fill_bytes from the ring plus two graph cycles of @cycle_bytes (the
+ * last one the process callback got; 0: none yet, the quantum asked for
+ * stands in) for the buffers already in PipeWire's graph.
  */
 uint64_t qpw_geometry_drain_us(const QPwStreamGeometry *geo,
-                               uint32_t fill_bytes);
+                               uint32_t fill_bytes, uint32_t cycle_bytes);
 
 /*
  * Check the user's latency option. Returns false with a static,
@@ -108,20 +134,50 @@ bool qpw_geometry_init(QPwStreamGeometry *geo, QPwFormat format,
 
 /*
  * The voice's user moves audio in periods of @period_us (0: unknown, which
- * drops an earlier hint): ask for a quantum of at most that period.
- * Updates quantum_frames and node_latency; returns true if they changed.
+ * drops an earlier hint): ask for a quantum of at most that period, but
+ * never less than the floor (qpw_geometry_set_min_quantum()) nor more
+ * than without a hint. Updates quantum_frames and node_latency; returns
+ * true if they changed.
  */
 bool qpw_geometry_set_period_hint(QPwStreamGeometry *geo, uint32_t period_us);
+
+/*
+ * Check the user's min-quantum option. Returns false with a static,
+ * human-readable *@reason (which may be NULL) when it is above
+ * QPW_MIN_QUANTUM_MAX_US.
+ */
+bool qpw_min_quantum_validate(uint32_t min_quantum_us, const char **reason);
+
+/*
+ * However short the user's period, ask for no quantum below
+ * @min_quantum_us (0: no floor) from now on, so that a guest cannot
+ * drive the host's whole graph to a tiny quantum. It only limits what a
+ * period hint does: the quantum without a hint (a quarter of the
+ * latency) is kept even when it is smaller. Updates quantum_frames and
+ * node_latency; returns true if they changed.
+ */
+bool qpw_geometry_set_min_quantum(QPwStreamGeometry *geo,
+                                  uint32_t min_quantum_us);
 
 /*
  * Playback: the ring fill a started stream waits for before taking audio,
  * for a graph cycle of @cycle_bytes when QEMU is woken (@woken) or only
  * refills on its timer: this cycle plus what arrives too late for the
- * next one (a cycle, or a timer period), and never more than the ring is
- * topped up to.
+ * next one (a cycle, or a timer period), and never more than the ring
+ * holds.
  */
 uint32_t qpw_prime_bytes(const QPwStreamGeometry *geo, uint32_t cycle_bytes,
                          bool woken);
+
+/*
+ * Playback: the fill QEMU tops the ring up to while the graph runs cycles
+ * of @cycle_bytes: when woken (@woken), what the next two cycles take
+ * (qpw_prime_bytes()); on the timer alone, the latency's high-water mark,
+ * but at least this cycle plus a timer period. Never more than the ring
+ * holds.
+ */
+uint32_t qpw_highwater_bytes(const QPwStreamGeometry *geo,
+                             uint32_t cycle_bytes, bool woken);
 
 /*
  * Playback, after a graph cycle of @cycle_bytes left @fill_bytes in the

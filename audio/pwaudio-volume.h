@@ -25,7 +25,7 @@
  *         0   0.0          silence
  *
  * Every level maps to a distinct float, strictly increasing with the
- * level, and qpw_volume_from_linear() inverts it exactly.
+ * level.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -51,13 +51,6 @@ typedef struct QPwChannelVolumes {
 
 /* Linear amplitude for a QEMU level 0..255, see the table above. */
 float qpw_volume_to_linear(uint8_t level);
-
-/*
- * The QEMU level whose cube-root position is nearest to @linear, i.e.
- * round(cbrt(linear) * 255). Values <= 0 or NaN give 0, >= 1.0 give 255
- * (PipeWire allows boosts above unity; QEMU cannot express them).
- */
-uint8_t qpw_volume_from_linear(float linear);
 
 /*
  * Build the SPA_PROP_channelVolumes array for a stream of

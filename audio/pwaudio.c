@@ -65,6 +65,25 @@
 #define QPW_CONNECT_TIMEOUT_US (5 * G_USEC_PER_SEC)
 
 /*
+ * How long a started stream may take to run before its voice goes on in
+ * paced silence. A linked stream ran 0.5 to 24 ms after its start in
+ * tests/e2e/test_pwaudio_graph.py (2026-12-06, qpw_enable to
+ * qpw_state_changed in its traces). The guest's audio waits in the ring
+ * (and the guest's own buffer) meanwhile, so this is also about the
+ * longest a start can hold the guest up; Linux 6.12 (the test guest's)
+ * fails a PCM write with EIO when the position has not moved for 100 ms
+ * (or 1.1 buffers, if longer).
+ */
+#define QPW_START_GRACE_MS 50
+
+/*
+ * How long after PipeWire failed a stream (for example a session manager
+ * that found no node to link it to, just after a restart) the voice gets
+ * a new one; meanwhile it goes on in paced silence.
+ */
+#define QPW_STREAM_RETRY_MS 500
+
+/*
  * A guest OS plays anything; "Music" is the generic role that session
  * managers route like an ordinary media player.
  */
@@ -126,14 +145,12 @@ struct QPwStream {
 
     /*
      * Under the loop lock: the current stream (NULL while there is no
-     * connection); whether it went unconnected, which leaves it in place
-     * but useless until the next connection; and whether an error it
-     * reported was logged, until it runs again.
+     * connection), and whether it failed, which leaves it in place but
+     * useless until the next connection.
      */
     struct pw_stream *stream;
     struct spa_hook listener;
     bool failed;
-    bool error_logged;
 
     /*
      * Under the loop lock: what QEMU last asked for, applied to every new
@@ -158,11 +175,15 @@ struct QPwStream {
     QPwStreamGeometry geo;
     uint32_t wake_period_bytes;     /* the hint in bytes; 0: never wake */
 
-    /* Playback: the length of the last graph cycle (realtime thread). */
+    /*
+     * Playback: the length of the last graph cycle (realtime thread), and
+     * the one QEMU's thread last traced.
+     */
     uint32_t cycle_bytes;
-    QPwFormat format;
-    bool big_endian;
+    uint32_t cycle_traced;
     enum spa_audio_format spa_format;
+    /* What QEMU was told; its silence pads underruns (any thread). */
+    struct audio_pcm_info *pcm;
     QPwRing ring;
     uint8_t *ring_buf;
 
@@ -172,10 +193,16 @@ struct QPwStream {
     uint32_t xruns_reported;        /* QEMU's thread */
 
     /*
-     * Playback: the realtime thread has started taking audio from the
-     * ring since the stream was last started (QEMU clears it).
+     * Playback priming, one writer each: @prime_requests is bumped
+     * (atomically) by whoever wants the next cycles to wait for a full
+     * ring again (a start, a new stream); @primed_for is written by the
+     * realtime thread alone, to the request it has primed for. The stream
+     * takes audio from the ring while the two are equal. A request made
+     * while the realtime thread is priming is not lost: it sees the
+     * counter move on the next cycle.
      */
-    bool primed;
+    uint32_t prime_requests;
+    uint32_t primed_for;
 
     /*
      * Playback stop: QEMU has handed over its last audio, so the stream
@@ -187,6 +214,15 @@ struct QPwStream {
     bool stop_pending;
     bool deactivated;
     struct spa_source *drain_timer;
+
+    /*
+     * Under the loop lock: a start that PipeWire has not run within
+     * QPW_START_GRACE_MS (nothing links the stream: no session manager,
+     * no such target) falls back to paced silence; said once per voice.
+     */
+    struct spa_source *start_timer;
+    bool said_not_running;
+    bool said_failed;
 
     /* QEMU's thread: the epoch it runs on (0: clock-paced silence). */
     uint32_t seen_epoch;
@@ -278,7 +314,7 @@ static void qpw_stream_publish(QPwStream *s)
     qatomic_store_release(&s->epoch, pw->last_epoch);
 }
 
-/* The current stream exists, is connected and its core is alive. */
+/* The current stream exists, has not failed and its core is alive. */
 static bool qpw_stream_usable(QPwStream *s)
 {
     return s->stream && !s->failed && s->pw->state == QPW_CONN_UP;
@@ -295,15 +331,69 @@ static bool qpw_stream_usable(QPwStream *s)
  */
 static void qpw_stream_check_flowing(QPwStream *s)
 {
-    enum pw_stream_state state;
-
     if (qatomic_read(&s->epoch) || !qpw_stream_usable(s)) {
         return;
     }
-    state = pw_stream_get_state(s->stream, NULL);
-    if (state == PW_STREAM_STATE_STREAMING ||
-        (!s->active && state != PW_STREAM_STATE_ERROR)) {
+    if (!s->active ||
+        pw_stream_get_state(s->stream, NULL) == PW_STREAM_STATE_STREAMING) {
         qpw_stream_publish(s);
+    }
+}
+
+static void qpw_stream_disconnect_locked(QPwStream *s);
+static int qpw_stream_connect_locked(QPwStream *s);
+
+/*
+ * Loop thread, lock held: a started stream that PipeWire does not run
+ * (nothing links it) must not hold the guest up: its voice goes on in
+ * silence paced by QEMU's clock, as with no daemon, and goes back to the
+ * stream once PipeWire runs it (qpw_stream_check_flowing()).
+ */
+static void qpw_on_start_timer(void *opaque, uint64_t expirations)
+{
+    QPwStream *s = opaque;
+
+    /* The same timer gives a failed stream its next try. */
+    if (s->failed && s->pw->state == QPW_CONN_UP) {
+        trace_qpw_stream_retry(s->name, s->dir);
+        qpw_stream_disconnect_locked(s);
+        qpw_stream_connect_locked(s);
+        return;
+    }
+    if (!s->active || !qpw_stream_usable(s) || !qatomic_read(&s->epoch) ||
+        pw_stream_get_state(s->stream, NULL) == PW_STREAM_STATE_STREAMING) {
+        return;
+    }
+    trace_qpw_not_running(s->name, s->dir, QPW_START_GRACE_MS);
+    if (!s->said_not_running) {
+        s->said_not_running = true;
+        dolog("audiodev '%s': PipeWire has not run %s stream '%s' %d ms "
+              "after its start: nothing links it to a %s (is a session "
+              "manager such as WirePlumber running? does %s exist?); it goes "
+              "on in silence until PipeWire runs it\n",
+              s->pw->dev->id, s->dir, s->name, QPW_START_GRACE_MS,
+              s->direction == PW_DIRECTION_OUTPUT ? "sink" : "source",
+              pw_properties_get(s->props, PW_KEY_TARGET_OBJECT) ?
+              pw_properties_get(s->props, PW_KEY_TARGET_OBJECT) :
+              "the default node");
+    }
+    qpw_stream_unpublish(s);
+}
+
+/* Loop lock held: (re)arm the start timer @ms from now; 0 disarms it. */
+static void qpw_stream_arm_start_timer_locked(QPwStream *s, uint32_t ms)
+{
+    struct pw_loop *loop = pw_thread_loop_get_loop(s->pw->loop);
+    struct timespec when = {
+        .tv_sec = ms / 1000,
+        .tv_nsec = ms % 1000 * 1000000L,
+    };
+
+    if (!s->start_timer && ms) {
+        s->start_timer = pw_loop_add_timer(loop, qpw_on_start_timer, s);
+    }
+    if (s->start_timer) {
+        pw_loop_update_timer(loop, s->start_timer, &when, NULL, false);
     }
 }
 
@@ -322,6 +412,8 @@ static void qpw_stream_set_active_locked(QPwStream *s, bool active)
                   spa_strerror(r));
         }
     }
+    qpw_stream_arm_start_timer_locked(s, active && qpw_stream_usable(s) ?
+                                      QPW_START_GRACE_MS : 0);
     qpw_stream_check_flowing(s);
 }
 
@@ -358,37 +450,37 @@ static void qpw_on_state_changed(void *opaque, enum pw_stream_state old,
                             error ? error : "");
 
     /*
+     * ERROR: PipeWire failed the stream (e.g. refused its format);
      * UNCONNECTED: its node or the whole connection went away under it
      * (the latter is reported once for all streams, as a lost connection).
-     * It carries nothing any more, until the next connection gives the
-     * voice a new stream.
+     * Either way it carries nothing any more, until the next connection
+     * gives the voice a new stream.
      */
-    if (state == PW_STREAM_STATE_UNCONNECTED) {
+    if ((state == PW_STREAM_STATE_ERROR ||
+         state == PW_STREAM_STATE_UNCONNECTED) && !s->failed) {
         s->failed = true;
         qpw_stream_unpublish(s);
-        return;
-    }
-
-    /*
-     * ERROR: an error was reported on the stream, by PipeWire (e.g. a
-     * refused format) or by the session manager (WirePlumber's "no node
-     * available" while it finds no sink, as when it is starting again
-     * after the daemon restarted). The node stays, and the session
-     * manager may still link it: the voice runs on silence until the
-     * stream runs again.
-     */
-    if (state == PW_STREAM_STATE_ERROR) {
-        qpw_stream_unpublish(s);
-        if (!s->error_logged && s->pw->state == QPW_CONN_UP) {
-            s->error_logged = true;
-            dolog("audiodev '%s': %s stream '%s': %s; silence until it "
-                  "runs again\n", s->pw->dev->id, s->dir, s->name,
-                  error ? error : "unknown error");
+        if (s->pw->state != QPW_CONN_UP) {
+            return;
         }
+        if (!s->said_failed) {
+            s->said_failed = true;
+            dolog("audiodev '%s': %s stream '%s' failed (%s); it goes on "
+                  "in silence and gets a new stream every %d ms until one "
+                  "works\n", s->pw->dev->id, s->dir, s->name,
+                  error ? error : "its node went away", QPW_STREAM_RETRY_MS);
+        }
+        qpw_stream_arm_start_timer_locked(s, QPW_STREAM_RETRY_MS);
         return;
     }
-    if (state == PW_STREAM_STATE_STREAMING) {
-        s->error_logged = false;
+    /*
+     * A running stream that PipeWire stops running (its link or its
+     * target went away) gets the same grace as a start before its voice
+     * goes on in silence.
+     */
+    if (s->active && old == PW_STREAM_STATE_STREAMING &&
+        state != PW_STREAM_STATE_STREAMING) {
+        qpw_stream_arm_start_timer_locked(s, QPW_START_GRACE_MS);
     }
     qpw_stream_check_flowing(s);
 }
@@ -428,6 +520,17 @@ static void qpw_on_param_changed(void *opaque, uint32_t id,
 
 /* Process callbacks (realtime data thread). */
 
+/*
+ * Any thread: from the next cycle on, the playback stream plays silence
+ * until the ring holds enough to start on (see qpw_on_process_out()).
+ * The increment is sequentially consistent, so the realtime thread that
+ * sees the new request also sees a ring drop requested before it.
+ */
+static void qpw_stream_request_prime(QPwStream *s)
+{
+    qatomic_fetch_inc(&s->prime_requests);
+}
+
 static void qpw_count_xrun(QPwStream *s, uint32_t bytes)
 {
     qatomic_inc(&s->xruns);
@@ -436,7 +539,10 @@ static void qpw_count_xrun(QPwStream *s, uint32_t bytes)
 
 /*
  * Realtime thread: have QEMU's main loop run the audio layer now, if
- * @needed. Scheduling a bottom half neither blocks nor allocates.
+ * @needed. Scheduling a bottom half is a few atomic operations (its
+ * flags, a lock-free list insert) and, when the main loop is waiting,
+ * a write to the loop's eventfd: a system call, but one that does not
+ * block here, with no allocation and no lock.
  */
 static void qpw_stream_wake(QPwStream *s, bool needed)
 {
@@ -466,7 +572,7 @@ static void qpw_on_process_out(void *opaque)
     uint32_t stride = s->geo.bytes_per_frame;
     struct pw_buffer *b = pw_stream_dequeue_buffer(s->stream);
     struct spa_data *d;
-    uint32_t len, got;
+    uint32_t len, got, prime_req;
 
     qpw_note_data_thread(s->pw);
     if (!b) {
@@ -495,21 +601,26 @@ static void qpw_on_process_out(void *opaque)
      * qpw_enable_out() first, so stale audio does not count. The
      * geometry's quantum is not used: PipeWire may run a smaller one.
      */
-    if (!qatomic_read(&s->primed)) {
+    prime_req = qatomic_load_acquire(&s->prime_requests);
+    if (s->primed_for != prime_req) {
         uint32_t need = qpw_prime_bytes(&s->geo, len, woken);
 
         qpw_ring_read(&s->ring, d->data, 0);
         if (qpw_ring_fill(&s->ring) < need && !qatomic_read(&s->draining)) {
-            qpw_format_fill_silence(s->format, s->big_endian, d->data, len);
+            audio_pcm_info_clear_buf(s->pcm, d->data, len / stride);
             qpw_stream_wake(s, woken);
             goto done;
         }
-        qatomic_set(&s->primed, true);
+        s->primed_for = prime_req;
     }
 
-    got = qpw_ring_read_padded(&s->ring, d->data, len);
-    if (got < len && !qatomic_read(&s->draining)) {
-        qpw_count_xrun(s, len - got);
+    got = qpw_ring_read(&s->ring, d->data, len);
+    if (got < len) {
+        audio_pcm_info_clear_buf(s->pcm, (uint8_t *)d->data + got,
+                                 (len - got) / stride);
+        if (!qatomic_read(&s->draining)) {
+            qpw_count_xrun(s, len - got);
+        }
     }
     qpw_stream_wake(s, woken && qpw_wake_out(qpw_ring_fill(&s->ring), len));
 
@@ -648,7 +759,7 @@ static int qpw_stream_connect_locked(QPwStream *s)
      */
     if (s->direction == PW_DIRECTION_OUTPUT) {
         qpw_ring_drop(&s->ring);
-        qatomic_set(&s->primed, false);
+        qpw_stream_request_prime(s);
     }
 
     /* Takes @props, even on failure. */
@@ -924,7 +1035,7 @@ static bool qpw_stream_silent(QPwStream *s)
      */
     if (s->direction == PW_DIRECTION_OUTPUT) {
         qpw_ring_request_drop(&s->ring);
-        qatomic_set(&s->primed, false);
+        qpw_stream_request_prime(s);
     } else {
         qpw_ring_drop(&s->ring);
     }
@@ -956,6 +1067,11 @@ static void qpw_stream_fini(QPwStream *s)
             pw_loop_destroy_source(pw_thread_loop_get_loop(pw->loop),
                                    s->drain_timer);
             s->drain_timer = NULL;
+        }
+        if (s->start_timer) {
+            pw_loop_destroy_source(pw_thread_loop_get_loop(pw->loop),
+                                   s->start_timer);
+            s->start_timer = NULL;
         }
         pw_thread_loop_unlock(pw->loop);
     }
@@ -1003,12 +1119,11 @@ static int qpw_stream_setup(QPwStream *s,
               reason);
         return -1;
     }
-    s->format = fmt;
-    s->big_endian = be;
+    qpw_geometry_set_min_quantum(&s->geo, pdo->min_quantum);
     s->spa_format = qpw_format_to_spa(fmt, be);
 
     s->ring_buf = g_malloc0(s->geo.capacity_bytes);
-    if (!qpw_ring_init(&s->ring, s->ring_buf, s->geo.capacity_bytes, fmt, be,
+    if (!qpw_ring_init(&s->ring, s->ring_buf, s->geo.capacity_bytes,
                        s->geo.bytes_per_frame)) {
         dolog("audiodev '%s': %s stream '%s': cannot set up its buffer\n",
               id, s->dir, s->name);
@@ -1067,16 +1182,17 @@ static int qpw_stream_setup(QPwStream *s,
 }
 
 /*
- * Set up @s for @as and, if the daemon is there, connect its stream,
- * inactive; without a connection the voice starts silent and gets its
- * stream when the daemon is back. On failure the caller runs
- * qpw_stream_fini().
+ * Set up @s for @as, fill @info with what QEMU gets and, if the daemon is
+ * there, connect its stream, inactive; without a connection the voice
+ * starts silent and gets its stream when the daemon is back. On failure
+ * the caller runs qpw_stream_fini().
  */
 static int qpw_stream_init(QPwStream *s, QPwAudio *pw,
                            AudiodevPipewirePerDirectionOptions *pdo,
                            enum pw_direction dir, struct audsettings *as,
-                           struct audsettings *obt)
+                           struct audio_pcm_info *info)
 {
+    struct audsettings obt;
     int r = 0;
 
     s->pw = pw;
@@ -1084,9 +1200,12 @@ static int qpw_stream_init(QPwStream *s, QPwAudio *pw,
     s->dir = dir == PW_DIRECTION_OUTPUT ? "playback" : "capture";
     s->name = g_strdup(pdo->has_stream_name ? pdo->stream_name : pw->dev->id);
 
-    if (qpw_stream_setup(s, pdo, as, obt) < 0) {
+    if (qpw_stream_setup(s, pdo, as, &obt) < 0) {
         return -1;
     }
+    /* Before any process callback can pad with its silence. */
+    audio_pcm_init_info(info, &obt);
+    s->pcm = info;
 
     pw_thread_loop_lock(pw->loop);
     QLIST_INSERT_HEAD(&pw->streams, s, link);
@@ -1167,11 +1286,14 @@ static int qpw_voice_init(QPwStream *s, QPwAudio *pw, AudioState *audio,
     struct audsettings obt;
 
     pw->audio = audio;
-    if (qpw_stream_init(s, pw, pdo, dir, as, &obt) < 0) {
+    if (qpw_stream_init(s, pw, pdo, dir, as, info) < 0) {
         qpw_stream_fini(s);
         return -1;
     }
-    audio_pcm_init_info(info, &obt);
+    obt = (struct audsettings) {
+        .freq = info->freq,
+        .nchannels = info->nchannels,
+    };
     *samples = audio_buffer_frames(
         qapi_AudiodevPipewirePerDirectionOptions_base(pdo), &obt,
         s->geo.latency_us);
@@ -1193,6 +1315,31 @@ static void qpw_fini_out(HWVoiceOut *hw)
     qpw_stream_fini(&v->s);
 }
 
+/*
+ * How much more QEMU may queue now, for the graph cycle the process
+ * callback last got (before the first, the quantum asked for): up to the
+ * high-water mark, at least that cycle plus a timer period, and, when the
+ * process callback wakes QEMU as the ring runs low, only what the next
+ * two graph cycles take: taking more would only run the guest's clock
+ * ahead of the audio clock.
+ */
+static uint32_t qpw_out_room(QPwStream *s)
+{
+    uint32_t cycle = qatomic_read(&s->cycle_bytes);
+
+    if (!cycle) {
+        cycle = s->geo.quantum_frames * s->geo.bytes_per_frame;
+    }
+    return qpw_ring_room_below(&s->ring, qpw_highwater_bytes(
+        &s->geo, cycle, qatomic_read(&s->wake_period_bytes) != 0));
+}
+
+/*
+ * Exactly what qpw_write() would take now. Reporting more would let the
+ * audio layer take the excess from the guest and keep it in its own
+ * buffer (buf_emul, or the mixing engine's mix_buf), adding latency, and
+ * a stop leaves it there, to be played ahead of the next start's audio.
+ */
 static size_t qpw_buffer_get_free(HWVoiceOut *hw)
 {
     QPwStream *s = &container_of(hw, QPwVoiceOut, hw)->s;
@@ -1200,27 +1347,7 @@ static size_t qpw_buffer_get_free(HWVoiceOut *hw)
     if (qpw_stream_silent(s)) {
         return audio_rate_peek_bytes(&s->rate, &hw->info);
     }
-    return qpw_ring_room_below(&s->ring, s->geo.highwater_bytes);
-}
-
-/*
- * How much more QEMU may queue now. When the process callback wakes QEMU
- * as the ring runs low, the ring is kept at what the next two graph
- * cycles take: taking more would only run the guest's clock ahead of the
- * audio clock, up to the high-water mark.
- */
-static uint32_t qpw_out_room(QPwStream *s)
-{
-    uint32_t cycle = qatomic_read(&s->cycle_bytes);
-
-    if (!qatomic_read(&s->wake_period_bytes)) {
-        return UINT32_MAX;
-    }
-    if (!cycle) {
-        cycle = s->geo.quantum_frames * s->geo.bytes_per_frame;
-    }
-    return qpw_ring_room_below(&s->ring, qpw_prime_bytes(&s->geo, cycle,
-                                                         true));
+    return qpw_out_room(s);
 }
 
 /*
@@ -1245,6 +1372,18 @@ static void qpw_report_scheduling(QPwAudio *pw)
     }
 }
 
+/* Main loop: trace the graph cycle the stream runs when it changes. */
+static void qpw_report_cycle(QPwStream *s)
+{
+    uint32_t cycle = qatomic_read(&s->cycle_bytes);
+
+    if (cycle != s->cycle_traced) {
+        s->cycle_traced = cycle;
+        trace_qpw_cycle(s->name, cycle / s->geo.bytes_per_frame,
+                        s->geo.quantum_frames);
+    }
+}
+
 static size_t qpw_write(HWVoiceOut *hw, void *buf, size_t len)
 {
     QPwStream *s = &container_of(hw, QPwVoiceOut, hw)->s;
@@ -1255,6 +1394,7 @@ static size_t qpw_write(HWVoiceOut *hw, void *buf, size_t len)
     }
     qpw_report_scheduling(s->pw);
     qpw_report_xruns(s, "underrun");
+    qpw_report_cycle(s);
     n = qpw_ring_write(&s->ring, buf, MIN(MIN(len, UINT32_MAX),
                                           qpw_out_room(s)));
     trace_qpw_write(s->name, len, n, qpw_ring_fill(&s->ring));
@@ -1266,16 +1406,17 @@ static void qpw_start_out_locked(QPwStream *s)
 {
     qpw_stream_cancel_drain_locked(s);
     qatomic_set(&s->draining, false);
-    qatomic_set(&s->primed, false);
     /*
      * If the stream was stopped before the ring ran dry (nothing was
      * pulling, or the connection went), what is left is stale: drop it
-     * rather than play it ahead of the new audio.
+     * rather than play it ahead of the new audio. The drop goes first, so
+     * the priming it asks for next cannot start on the stale audio.
      */
     if (s->deactivated) {
         s->deactivated = false;
         qpw_ring_request_drop(&s->ring);
     }
+    qpw_stream_request_prime(s);
     qpw_stream_set_active_locked(s, true);
 }
 
@@ -1297,7 +1438,8 @@ static void qpw_stop_out_now_locked(QPwStream *s)
 static void qpw_drain_out_locked(QPwStream *s)
 {
     struct pw_loop *loop = pw_thread_loop_get_loop(s->pw->loop);
-    uint64_t wait = qpw_geometry_drain_us(&s->geo, qpw_ring_fill(&s->ring));
+    uint64_t wait = qpw_geometry_drain_us(&s->geo, qpw_ring_fill(&s->ring),
+                                          qatomic_read(&s->cycle_bytes));
     struct timespec when = {
         .tv_sec = wait / G_USEC_PER_SEC,
         .tv_nsec = (wait % G_USEC_PER_SEC) * 1000,
@@ -1372,7 +1514,8 @@ static size_t qpw_read(HWVoiceIn *hw, void *buf, size_t len)
     if (qpw_stream_silent(s)) {
         size_t bytes = audio_rate_get_bytes(&s->rate, &hw->info, len);
 
-        qpw_format_fill_silence(s->format, s->big_endian, buf, bytes);
+        audio_pcm_info_clear_buf(&hw->info, buf,
+                                 bytes / hw->info.bytes_per_frame);
         return bytes;
     }
     qpw_report_scheduling(s->pw);
@@ -1422,11 +1565,17 @@ static bool qpw_validate_pdo(Audiodev *dev, const char *dir,
     if (!pdo->has_latency) {
         pdo->has_latency = true;
         pdo->latency = QPW_LATENCY_DEFAULT_US;
-        return true;
-    }
-    if (!qpw_latency_validate(pdo->latency, &reason)) {
+    } else if (!qpw_latency_validate(pdo->latency, &reason)) {
         dolog("audiodev '%s': %s.latency=%" PRIu32 ": %s\n",
               dev->id, dir, pdo->latency, reason);
+        return false;
+    }
+    if (!pdo->has_min_quantum) {
+        pdo->has_min_quantum = true;
+        pdo->min_quantum = QPW_MIN_QUANTUM_DEFAULT_US;
+    } else if (!qpw_min_quantum_validate(pdo->min_quantum, &reason)) {
+        dolog("audiodev '%s': %s.min-quantum=%" PRIu32 ": %s\n",
+              dev->id, dir, pdo->min_quantum, reason);
         return false;
     }
     return true;

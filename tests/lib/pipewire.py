@@ -57,9 +57,11 @@ def _null_node(name, media_class, positions="FL FR"):
     }}"""
 
 
-def make_config(sinks, sources):
+def make_config(sinks, sources, profiler=False):
     """The daemon config text: native protocol, access, adapter, client-node,
-    metadata, link and spa-node factories, a dummy driver and the nodes."""
+    metadata, link and spa-node factories, a dummy driver and the nodes;
+    with profiler, also module-profiler (what pw-profiler reads)."""
+    extra = "\n    { name = libpipewire-module-profiler }" if profiler else ""
     nodes = "".join(_null_node(n[0], "Audio/Sink", n[1])
                     if isinstance(n, tuple) else _null_node(n, "Audio/Sink")
                     for n in sinks)
@@ -87,7 +89,7 @@ context.modules = [
     {{ name = libpipewire-module-client-node }}
     {{ name = libpipewire-module-metadata }}
     {{ name = libpipewire-module-link-factory }}
-    {{ name = libpipewire-module-spa-node-factory }}
+    {{ name = libpipewire-module-spa-node-factory }}{extra}
 ]
 context.objects = [
     {{ factory = metadata args = {{ metadata.name = default }} }}
@@ -136,11 +138,18 @@ class Client:
 class PipeWire:
     """Context manager running a private PipeWire + WirePlumber."""
 
-    def __init__(self, extra_sinks=(), start_timeout=20.0, workdir=None):
+    def __init__(self, extra_sinks=(), start_timeout=20.0, workdir=None,
+                 profiler=False, session_manager=True):
         """extra_sinks: names of further Audio/Sink nodes (e.g. for target
         tests), stereo, or (name, positions) for others, e.g.
-        ("surround", "FL FR FC LFE RL RR SL SR").  workdir: where runtime dir, config and logs go (default: a
-        new temporary directory, removed on exit)."""
+        ("surround", "FL FR FC LFE RL RR SL SR").  workdir: where runtime
+        dir, config and logs go (default: a new temporary directory,
+        removed on exit).  profiler: load module-profiler, for
+        graph_quanta().  session_manager=False: no WirePlumber, so nothing
+        is ever linked (and the nodes get no ports); start() then waits
+        only for the nodes to exist."""
+        self.profiler = profiler
+        self.session_manager = session_manager
         self.sinks = [SINK, *extra_sinks]
         self.sources = [SOURCE]
         self.start_timeout = start_timeout
@@ -183,17 +192,19 @@ class PipeWire:
         # (e.g. Ctrl-C inside a unittest class fixture).
         atexit.register(self.stop)
         conf = self.dir / "qpw-pipewire.conf"
-        conf.write_text(make_config(self.sinks, self.sources))
+        conf.write_text(make_config(self.sinks, self.sources,
+                                    self.profiler))
         script = ('pipewire -c "$1" >"$2" 2>&1 & pw=$!\n'
                   'while [ ! -S "$XDG_RUNTIME_DIR/pipewire-0" ]; do\n'
                   '  kill -0 $pw 2>/dev/null || exit 1; sleep 0.1\n'
                   'done\n'
-                  'wireplumber >"$3" 2>&1 &\n'
+                  '[ "$4" = 1 ] && wireplumber >"$3" 2>&1 &\n'
                   'wait\n')
         with open(self.dbus_log, "wb") as log:
             self._daemon = start_group(
                 ["dbus-run-session", "--", "sh", "-c", script, "qpw-pw",
-                 str(conf), str(self.daemon_log), str(self.session_log)],
+                 str(conf), str(self.daemon_log), str(self.session_log),
+                 "1" if self.session_manager else "0"],
                 env=self.env(), stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT)
         self._wait_ready()
@@ -242,9 +253,12 @@ class PipeWire:
                 objects = self.dump()
             except PipeWireError:
                 objects = []
-            missing = [n for n in names if not _has_ports(objects, n)]
-            if not _session_manager_up(objects):
-                missing.append("(WirePlumber not connected)")
+            if self.session_manager:
+                missing = [n for n in names if not _has_ports(objects, n)]
+                if not _session_manager_up(objects):
+                    missing.append("(WirePlumber not connected)")
+            else:
+                missing = [n for n in names if not _find_node(objects, n)]
             if not missing:
                 return
             time.sleep(0.2)
@@ -286,6 +300,27 @@ class PipeWire:
         if res.returncode != 0:
             raise PipeWireError(f"pw-dump failed: {res.stderr.strip()}")
         return _parse_dump(res.stdout)
+
+    def graph_quanta(self, seconds, rate=RATE):
+        """The quantum, in frames at rate, of each graph cycle the driver
+        ran during the next `seconds`, as module-profiler reports it to
+        pw-profiler (its 4th column: the cycle's duration in us).  Needs
+        PipeWire(profiler=True)."""
+        if not self.profiler:
+            raise PipeWireError("graph_quanta() needs PipeWire(profiler=True)")
+        out = Path(tempfile.mkdtemp(prefix="profiler-", dir=self.dir))
+        prof = start_group(["pw-profiler", "-o", str(out / "profiler.log")],
+                           env=self.env(), cwd=out, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        time.sleep(seconds)
+        stop_group(prof, signal.SIGINT)
+        quanta = []
+        for line in _read(out / "profiler.log").splitlines():
+            cols = line.split("\t")
+            if len(cols) > 3 and cols[3].strip().isdigit():
+                quanta.append(round(int(cols[3]) * rate / 1e6))
+        return quanta
 
     def find_node(self, name):
         """The pw-dump object of the node called name, or None."""

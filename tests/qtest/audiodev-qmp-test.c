@@ -61,7 +61,8 @@ static void test_pipewire_options(void)
     QTestState *qts = qtest_init(
         "-nic none -audiodev '{\"id\":\"pw\",\"driver\":\"pipewire\","
         "\"out\":{\"name\":\"speakers\",\"stream-name\":\"guest-out\","
-        "\"latency\":20000},\"in\":{\"frequency\":44100}}'");
+        "\"latency\":20000,\"min-quantum\":2000},"
+        "\"in\":{\"frequency\":44100}}'");
     QDict *pw = query_audiodev(qts, "pw");
     QDict *out = qdict_get_qdict(pw, "out");
     QDict *in = qdict_get_qdict(pw, "in");
@@ -70,14 +71,16 @@ static void test_pipewire_options(void)
     g_assert_cmpstr(qdict_get_str(out, "name"), ==, "speakers");
     g_assert_cmpstr(qdict_get_str(out, "stream-name"), ==, "guest-out");
     g_assert_cmpint(qdict_get_int(out, "latency"), ==, 20000);
+    g_assert_cmpint(qdict_get_int(out, "min-quantum"), ==, 2000);
     /* PipeWire converts itself: streams pass through unless asked. */
     g_assert_false(qdict_get_bool(out, "mixing-engine"));
     g_assert_false(qdict_get_bool(out, "fixed-settings"));
     /* An explicit frequency keeps the mixing engine, as the user asked. */
     g_assert_true(qdict_get_bool(in, "mixing-engine"));
     g_assert_cmpint(qdict_get_int(in, "frequency"), ==, 44100);
-    /* The backend fills in its default latency. */
+    /* The backend fills in its default latency and quantum floor. */
     g_assert_cmpint(qdict_get_int(in, "latency"), ==, 46440);
+    g_assert_cmpint(qdict_get_int(in, "min-quantum"), ==, 2666);
     qobject_unref(pw);
     qtest_quit(qts);
 }

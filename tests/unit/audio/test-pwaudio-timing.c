@@ -80,15 +80,23 @@ static void test_drain_us(void)
     /* S16 stereo at 48 kHz: quantum 557 frames. */
     g_assert_true(qpw_geometry_init(&g, QPW_FORMAT_S16, 2, 48000, 46440,
                                     10000, NULL));
-    /* Empty ring: two quanta = 1114 frames = 23208.3 us. */
-    g_assert_cmpuint(qpw_geometry_drain_us(&g, 0), ==, 23209);
+    /* No cycle seen yet, empty ring: two quanta = 1114 frames. */
+    g_assert_cmpuint(qpw_geometry_drain_us(&g, 0, 0), ==, 23209);
     /* 480 frames queued on top: +10 ms. */
-    g_assert_cmpuint(qpw_geometry_drain_us(&g, 480 * 4), ==, 33209);
+    g_assert_cmpuint(qpw_geometry_drain_us(&g, 480 * 4, 0), ==, 33209);
     /* A partial frame does not count. */
-    g_assert_cmpuint(qpw_geometry_drain_us(&g, 480 * 4 + 3), ==, 33209);
-    g_assert_cmpuint(qpw_geometry_drain_us(&g, g.capacity_bytes), ==,
+    g_assert_cmpuint(qpw_geometry_drain_us(&g, 480 * 4 + 3, 0), ==, 33209);
+    g_assert_cmpuint(qpw_geometry_drain_us(&g, g.capacity_bytes, 0), ==,
                      qpw_frames_to_us(g.capacity_frames +
                                       2 * g.quantum_frames, 48000));
+    /*
+     * The graph runs 2048-frame cycles (forced): two of those, not of
+     * the quantum asked for, are still in the graph.
+     */
+    g_assert_cmpuint(qpw_geometry_drain_us(&g, 0, 2048 * 4), ==, 85334);
+    /* ... and 128-frame cycles: two of 128. */
+    g_assert_cmpuint(qpw_geometry_drain_us(&g, 480 * 4, 128 * 4), ==,
+                     15334);
 }
 
 static void test_latency_validate(void)
@@ -123,21 +131,21 @@ static void test_geometry(void)
     static const GeoCase cases[] = {
         /* QEMU's defaults: 46.44 ms latency, 10 ms timer. */
         { QPW_FORMAT_S16, 2, 48000, 46440, 10000,
-          4, 2230, 480, 557, 2230, 2710, "557/48000" },
+          4, 2230, 480, 557, 2230, 18314, "557/48000" },
         { QPW_FORMAT_S16, 2, 44100, 46440, 10000,
-          4, 2049, 441, 512, 2049, 2490, "512/44100" },
+          4, 2049, 441, 512, 2049, 16827, "512/44100" },
         /* Latency below a timer period: raised to period + quantum. */
         { QPW_FORMAT_F32, 1, 48000, 1000, 10000,
-          4, 48, 480, 12, 492, 972, "12/48000" },
+          4, 48, 480, 12, 492, 18314, "12/48000" },
         /* Fractional frames everywhere round up. */
         { QPW_FORMAT_U8, 1, 11025, 1000, 10000,
-          1, 12, 111, 3, 114, 225, "3/11025" },
+          1, 12, 111, 3, 114, 4209, "3/11025" },
         /* 5.1 of 32-bit samples. */
         { QPW_FORMAT_S32, 6, 48000, 100000, 10000,
-          24, 4800, 480, 1200, 4800, 5280, "1200/48000" },
+          24, 4800, 480, 1200, 4800, 18314, "1200/48000" },
         /* Timer period 0: QEMU polls back to back. */
         { QPW_FORMAT_U16, 2, 48000, 46440, 0,
-          4, 2230, 0, 557, 2230, 2230, "557/48000" },
+          4, 2230, 0, 557, 2230, 17834, "557/48000" },
         /* Tiny rate: the quantum never drops to 0. */
         { QPW_FORMAT_S8, 1, 1, 1000, 10000,
           1, 1, 1, 1, 2, 3, "1/1" },
@@ -176,6 +184,10 @@ static void test_geometry(void)
         g_assert_cmpuint(g.highwater_frames, >=,
                          g.period_frames + g.quantum_frames);
         g_assert_cmpuint(g.capacity_frames, >=, g.highwater_frames);
+        /* Two of the longest cycles fit, plus a timer period. */
+        g_assert_cmpuint(g.capacity_frames, >=,
+                         2 * qpw_us_to_frames(QPW_CYCLE_MAX_US, c->rate) +
+                         g.period_frames);
         g_assert_cmpuint(g.quantum_frames, >=, 1);
         g_assert_cmpuint(g.capacity_bytes, <=, INT32_MAX);
     }
@@ -268,6 +280,61 @@ static void test_period_hint(void)
     g_assert_cmpuint(g.capacity_bytes, ==, capacity);
 }
 
+static void test_min_quantum(void)
+{
+    QPwStreamGeometry g = default_geometry();
+    QPwStreamGeometry g44;
+
+    /* The default floor: 128 frames at 48 kHz. */
+    g_assert_false(qpw_geometry_set_min_quantum(&g,
+                                                 QPW_MIN_QUANTUM_DEFAULT_US));
+    g_assert_cmpuint(g.min_quantum_frames, ==, 128);
+    g_assert_cmpuint(g.quantum_frames, ==, 557);
+
+    /* 64-frame guest periods: the floor, not the period. */
+    g_assert_true(qpw_geometry_set_period_hint(&g, 1333));
+    g_assert_cmpuint(g.period_hint_frames, ==, 64);
+    g_assert_cmpuint(g.quantum_frames, ==, 128);
+    g_assert_cmpstr(g.node_latency, ==, "128/48000");
+    g_assert_false(qpw_geometry_set_period_hint(&g, 1));
+    g_assert_cmpuint(g.quantum_frames, ==, 128);
+    /* 5 ms periods are above it: 240 frames, as without a floor. */
+    g_assert_true(qpw_geometry_set_period_hint(&g, 5000));
+    g_assert_cmpstr(g.node_latency, ==, "240/48000");
+
+    /* A period above the floor is followed as before. */
+    g_assert_true(qpw_geometry_set_period_hint(&g, 7000));
+    g_assert_cmpuint(g.quantum_frames, ==, 336);
+    g_assert_cmpstr(g.node_latency, ==, "336/48000");
+
+    /* Lowering the floor lets the current period through at once. */
+    g_assert_false(qpw_geometry_set_min_quantum(&g, 0));
+    g_assert_true(qpw_geometry_set_period_hint(&g, 1333));
+    g_assert_cmpuint(g.quantum_frames, ==, 64);
+    g_assert_true(qpw_geometry_set_min_quantum(&g, 2000));
+    g_assert_cmpuint(g.quantum_frames, ==, 96);
+
+    /* A floor above the latency's quarter stops at that quarter. */
+    g_assert_true(qpw_geometry_set_min_quantum(&g, 50000));
+    g_assert_cmpuint(g.quantum_frames, ==, 557);
+    /* Without a hint the floor changes nothing. */
+    g_assert_false(qpw_geometry_set_period_hint(&g, 0));
+    g_assert_cmpuint(g.quantum_frames, ==, 557);
+
+    /* In time, not frames: 117.6 frames at 44.1 kHz round up. */
+    g_assert_true(qpw_geometry_init(&g44, QPW_FORMAT_S16, 2, 44100, 46440,
+                                    10000, NULL));
+    qpw_geometry_set_min_quantum(&g44, QPW_MIN_QUANTUM_DEFAULT_US);
+    qpw_geometry_set_period_hint(&g44, 1000);
+    g_assert_cmpstr(g44.node_latency, ==, "118/44100");
+
+    /* The option's range. */
+    g_assert_true(qpw_min_quantum_validate(0, NULL));
+    g_assert_true(qpw_min_quantum_validate(QPW_MIN_QUANTUM_MAX_US, NULL));
+    g_assert_false(qpw_min_quantum_validate(QPW_MIN_QUANTUM_MAX_US + 1,
+                                            NULL));
+}
+
 static void test_prime_bytes(void)
 {
     QPwStreamGeometry g = default_geometry();
@@ -276,11 +343,35 @@ static void test_prime_bytes(void)
     g_assert_cmpuint(qpw_prime_bytes(&g, 512, true), ==, 1024);
     /* On the timer only: this cycle and a 10 ms timer period. */
     g_assert_cmpuint(qpw_prime_bytes(&g, 512, false), ==, 512 + 1920);
-    /* Never above what the ring is topped up to. */
-    g_assert_cmpuint(qpw_prime_bytes(&g, g.highwater_bytes, true), ==,
-                     g.highwater_bytes);
+    /* Cycles longer than the latency allows: two of them still. */
+    g_assert_cmpuint(qpw_prime_bytes(&g, 2048 * 4, true), ==, 4096 * 4);
+    /* Never above what the ring holds. */
+    g_assert_cmpuint(qpw_prime_bytes(&g, g.capacity_bytes, true), ==,
+                     g.capacity_bytes);
     g_assert_cmpuint(qpw_prime_bytes(&g, UINT32_MAX, false), ==,
+                     g.capacity_bytes);
+}
+
+static void test_highwater_bytes(void)
+{
+    QPwStreamGeometry g = default_geometry();
+
+    /* Timer only, short cycles: the latency's mark (2230 frames). */
+    g_assert_cmpuint(qpw_highwater_bytes(&g, 557 * 4, false), ==,
                      g.highwater_bytes);
+    g_assert_cmpuint(qpw_highwater_bytes(&g, 0, false), ==,
+                     g.highwater_bytes);
+    /* A forced 2048-frame cycle: that cycle plus a timer period. */
+    g_assert_cmpuint(qpw_highwater_bytes(&g, 2048 * 4, false), ==,
+                     (2048 + 480) * 4);
+    /* Woken: two cycles, whether below or above the latency's mark. */
+    g_assert_cmpuint(qpw_highwater_bytes(&g, 128 * 4, true), ==, 256 * 4);
+    g_assert_cmpuint(qpw_highwater_bytes(&g, 2048 * 4, true), ==, 4096 * 4);
+    /* The longest cycle the ring is sized for still fits twice. */
+    g_assert_cmpuint(qpw_highwater_bytes(&g, 8917 * 4, true), ==,
+                     2 * 8917 * 4);
+    g_assert_cmpuint(qpw_highwater_bytes(&g, UINT32_MAX, true), ==,
+                     g.capacity_bytes);
 }
 
 static void test_wake(void)
@@ -311,7 +402,9 @@ int main(int argc, char **argv)
     g_test_add_func("/pwaudio/timing/geometry-rejects",
                     test_geometry_rejects);
     g_test_add_func("/pwaudio/timing/period-hint", test_period_hint);
+    g_test_add_func("/pwaudio/timing/min-quantum", test_min_quantum);
     g_test_add_func("/pwaudio/timing/prime-bytes", test_prime_bytes);
+    g_test_add_func("/pwaudio/timing/highwater-bytes", test_highwater_bytes);
     g_test_add_func("/pwaudio/timing/wake", test_wake);
     return g_test_run();
 }

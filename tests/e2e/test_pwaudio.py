@@ -189,9 +189,11 @@ def window_db(wav, t0, start, end):
     return [analyze.dbfs(analyze.rms(seg[:, c])) for c in range(wav.channels)]
 
 
-class PwAudioTest(unittest.TestCase):
-    """The guest's sound through `-audiodev pipewire` into a private
-    PipeWire."""
+class PwAudioCase(unittest.TestCase):
+    """What the backend's end-to-end tests share: the built QEMU, a work
+    directory per test under work_root, and the report of figures."""
+
+    work_root = WORK
 
     @classmethod
     def setUpClass(cls):
@@ -199,11 +201,12 @@ class PwAudioTest(unittest.TestCase):
             cls.qemu = guest.qemu_binary()
         except FileNotFoundError as e:
             raise AssertionError(str(e)) from None
-        shutil.rmtree(WORK, ignore_errors=True)
-        WORK.mkdir(parents=True)
+        shutil.rmtree(cls.work_root, ignore_errors=True)
+        cls.work_root.mkdir(parents=True)
 
     def setUp(self):
-        self.work = WORK / self._testMethodName.removeprefix("test_")
+        self.work = self.work_root / self._testMethodName.removeprefix(
+            "test_")
         self.work.mkdir(parents=True, exist_ok=True)
 
     def report(self, text):
@@ -213,6 +216,11 @@ class PwAudioTest(unittest.TestCase):
         print(f"\n  {self._testMethodName}: {text}\n    (load average "
               f"{load:.2f} on {os.cpu_count()} CPUs)", file=sys.stderr,
               flush=True)
+
+
+class PwAudioTest(PwAudioCase):
+    """The guest's sound through `-audiodev pipewire` into a private
+    PipeWire."""
 
     def check_tone(self, a, freq, seconds=None, gaps=True):
         """Frequency within 1 %, length within 5 %, no gap over 5 ms

@@ -32,7 +32,6 @@ are kept in ${QPW_E2E_WORK:-/tmp/qpw-e2e}/pwaudio-graph/<test>/.
 import math
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -46,9 +45,10 @@ import numpy as np  # noqa: E402
 
 import analyze  # noqa: E402
 import guest  # noqa: E402
-from pipewire import SINK, PipeWire  # noqa: E402
-from test_pwaudio import (MARK, node_props, qemu_nodes, read_trace,  # noqa: E402
-                          run_marked, trace_args, trace_events, xruns)
+from pipewire import PipeWire  # noqa: E402
+from test_pwaudio import (MARK, PwAudioCase, node_props,  # noqa: E402
+                          qemu_nodes, read_trace, run_marked, trace_args,
+                          trace_events, xruns)
 
 WORK = Path(os.environ.get("QPW_E2E_WORK", "/tmp/qpw-e2e")) / "pwaudio-graph"
 RATE = 48000
@@ -85,34 +85,14 @@ def sound_runs(x, rate, level, min_gap_s):
     return runs
 
 
-class PwAudioGraphTest(unittest.TestCase):
+class PwAudioGraphTest(PwAudioCase):
     """The backend in a private PipeWire graph, driven by a virtio-sound
     guest."""
 
+    work_root = WORK
     load_sensitive = ("a TCG guest with 64-frame periods feeding a "
                       "real-time graph: a busy machine delays the guest "
                       "past its buffer")
-
-    @classmethod
-    def setUpClass(cls):
-        try:
-            cls.qemu = guest.qemu_binary()
-        except FileNotFoundError as e:
-            raise AssertionError(str(e)) from None
-        shutil.rmtree(WORK, ignore_errors=True)
-        WORK.mkdir(parents=True)
-
-    def setUp(self):
-        self.work = WORK / self._testMethodName.removeprefix("test_")
-        self.work.mkdir(parents=True, exist_ok=True)
-
-    def report(self, text):
-        """Print measured figures under the test's result line, with the
-        machine's load."""
-        load = os.getloadavg()[0]
-        print(f"\n  {self._testMethodName}: {text}\n    (load average "
-              f"{load:.2f} on {os.cpu_count()} CPUs)", file=sys.stderr,
-              flush=True)
 
     def play_tiny_periods(self, audiodev, name):
         """The guest aplays 6 s of 440 Hz with 64-frame periods (4096

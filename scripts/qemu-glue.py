@@ -32,7 +32,7 @@ PLACED_GLOBS = [
     'hw/audio/*.c', 'hw/audio/*.h',
     'include/hw/audio/*.h',
     'include/standard-headers/linux/*.h',
-    'tests/qtest/*.c', 'tests/qtest/libqos/*.c', 'tests/qtest/libqos/*.h',
+    'tests/qtest/*.c', 'tests/qtest/*.h', 'tests/qtest/libqos/*.c', 'tests/qtest/libqos/*.h',
 ]
 
 # Sources of the PipeWire backend module (audio/), as QEMU's meson lists them.

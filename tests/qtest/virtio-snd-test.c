@@ -46,8 +46,12 @@
      (1ULL << VIRTIO_SND_PCM_FMT_FLOAT))
 #define RATES_EXPECTED 0xffffULL     /* all 16 rates the spec defines */
 
-/* The most descriptors a queue of the device may have. */
-#define VQ_DESC_MAX 256
+/*
+ * The most descriptors a queue of the device may have: VIRTQUEUE_MAX_SIZE,
+ * as Debian's QEMU 10.0.13 gives every queue that size, whatever the
+ * device asks for.
+ */
+#define VQ_DESC_MAX 1024
 
 /*
  * Our side of a split virtqueue. libqos's qvirtqueue_add() hands out

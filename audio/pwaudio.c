@@ -42,7 +42,8 @@
 #include "qemu/module.h"
 #include "qemu/atomic.h"
 #include "qemu/queue.h"
-#include "audio.h"
+#include "qapi/error.h"
+#include "pwaudio-compat.h"
 
 #include <sched.h>
 #include <pipewire/pipewire.h>
@@ -102,7 +103,7 @@ typedef struct QPwStream QPwStream;
 /* Per -audiodev: the thread loop and the connection to the daemon. */
 typedef struct QPwAudio {
     Audiodev *dev;
-    AudioState *audio;                  /* its voices' (set by each) */
+    QPwAudioState *audio;               /* its voices' (set by each) */
     QEMUBH *wake_bh;                    /* runs the audio layer now */
     struct pw_thread_loop *loop;
     struct pw_context *context;
@@ -1172,7 +1173,7 @@ static int qpw_stream_setup(QPwStream *s,
               id, s->dir, s->name);
         return -1;
     }
-    if (pdo->has_name &&
+    if (pdo->name &&
         pw_properties_set(s->props, PW_KEY_TARGET_OBJECT, pdo->name) < 0) {
         dolog("audiodev '%s': %s stream '%s': cannot set its target\n",
               id, s->dir, s->name);
@@ -1198,7 +1199,7 @@ static int qpw_stream_init(QPwStream *s, QPwAudio *pw,
     s->pw = pw;
     s->direction = dir;
     s->dir = dir == PW_DIRECTION_OUTPUT ? "playback" : "capture";
-    s->name = g_strdup(pdo->has_stream_name ? pdo->stream_name : pw->dev->id);
+    s->name = g_strdup(pdo->stream_name ? pdo->stream_name : pw->dev->id);
 
     if (qpw_stream_setup(s, pdo, as, &obt) < 0) {
         return -1;
@@ -1276,7 +1277,7 @@ static void qpw_stream_set_period_hint(QPwStream *s, uint32_t period_us)
  * Set up a voice's stream and tell QEMU the format it gets (@info) and how
  * many frames its own buffer holds (@samples): one latency's worth.
  */
-static int qpw_voice_init(QPwStream *s, QPwAudio *pw, AudioState *audio,
+static int qpw_voice_init(QPwStream *s, QPwAudio *pw, QPwAudioState *audio,
                           enum pw_direction dir, struct audsettings *as,
                           struct audio_pcm_info *info, size_t *samples)
 {
@@ -1558,7 +1559,8 @@ static void qpw_period_hint_in(HWVoiceIn *hw, uint32_t period_us)
 /* The driver. */
 
 static bool qpw_validate_pdo(Audiodev *dev, const char *dir,
-                             AudiodevPipewirePerDirectionOptions *pdo)
+                             AudiodevPipewirePerDirectionOptions *pdo,
+                             Error **errp)
 {
     const char *reason;
 
@@ -1566,16 +1568,16 @@ static bool qpw_validate_pdo(Audiodev *dev, const char *dir,
         pdo->has_latency = true;
         pdo->latency = QPW_LATENCY_DEFAULT_US;
     } else if (!qpw_latency_validate(pdo->latency, &reason)) {
-        dolog("audiodev '%s': %s.latency=%" PRIu32 ": %s\n",
-              dev->id, dir, pdo->latency, reason);
+        qpw_init_error(errp, "audiodev '%s': %s.latency=%" PRIu32 ": %s",
+                       dev->id, dir, pdo->latency, reason);
         return false;
     }
     if (!pdo->has_min_quantum) {
         pdo->has_min_quantum = true;
         pdo->min_quantum = QPW_MIN_QUANTUM_DEFAULT_US;
     } else if (!qpw_min_quantum_validate(pdo->min_quantum, &reason)) {
-        dolog("audiodev '%s': %s.min-quantum=%" PRIu32 ": %s\n",
-              dev->id, dir, pdo->min_quantum, reason);
+        qpw_init_error(errp, "audiodev '%s': %s.min-quantum=%" PRIu32
+                       ": %s", dev->id, dir, pdo->min_quantum, reason);
         return false;
     }
     return true;
@@ -1670,7 +1672,7 @@ static void qpw_on_wake(void *opaque)
     }
 }
 
-static void *qpw_audio_init(Audiodev *dev)
+static void *qpw_audio_init(Audiodev *dev, Error **errp)
 {
     static bool qpw_initialized;
     AudiodevPipewireOptions *opts = &dev->u.pipewire;
@@ -1680,8 +1682,8 @@ static void *qpw_audio_init(Audiodev *dev)
 
     assert(dev->driver == AUDIODEV_DRIVER_PIPEWIRE);
 
-    if (!qpw_validate_pdo(dev, "in", opts->in) ||
-        !qpw_validate_pdo(dev, "out", opts->out)) {
+    if (!qpw_validate_pdo(dev, "in", opts->in, errp) ||
+        !qpw_validate_pdo(dev, "out", opts->out, errp)) {
         return NULL;
     }
 
@@ -1742,12 +1744,12 @@ static void *qpw_audio_init(Audiodev *dev)
 fail:
     /* Tried as the implicit default, QEMU just goes on to the next driver. */
     trace_qpw_init_failed(dev->id, what, err);
-    if (!audio_trying_default) {
-        dolog("audiodev '%s': %s: %s\n", dev->id, what, spa_strerror(err));
-    }
+    qpw_init_error(errp, "audiodev '%s': %s: %s", dev->id, what,
+                   spa_strerror(err));
     qpw_audio_free(pw);
     return NULL;
 }
+QPW_DEFINE_DRIVER_INIT(qpw_audio_init)
 
 static void qpw_audio_fini(void *opaque)
 {
@@ -1775,11 +1777,10 @@ static struct audio_pcm_ops qpw_pcm_ops = {
 
 static struct audio_driver qpw_audio_driver = {
     .name = "pipewire",
-    .descr = "PipeWire https://pipewire.org/",
-    .init = qpw_audio_init,
+    QPW_DRIVER_DESCR("PipeWire https://pipewire.org/")
+    .init = QPW_DRIVER_INIT(qpw_audio_init),
     .fini = qpw_audio_fini,
     .pcm_ops = &qpw_pcm_ops,
-    .can_be_default = 1,
     .max_voices_out = INT_MAX,
     .max_voices_in = INT_MAX,
     .voice_size_out = sizeof(QPwVoiceOut),

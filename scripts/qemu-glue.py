@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Place this project's files into a QEMU 7.2 source tree and apply its glue.
+"""Place this project's files into a QEMU source tree and apply its glue.
 
 The QEMU tree is built from two copies of Debian's unpacked source: a pristine
 one (never written) and a working one. Every glued file is computed afresh
@@ -12,8 +12,13 @@ exactly once) and what to add there. An anchor that is missing or ambiguous
 stops everything with a message naming the anchor and the file, before any
 file is written.
 
-  qemu-glue.py apply PRISTINE WORK   place files and apply every glue point
-  qemu-glue.py markdown              print the glue list for docs/
+Each QEMU version has its own glue list (GLUE_BY_VERSION): QEMU 7.2 has
+no PipeWire backend and no virtio-sound, QEMU 10 has upstream's, which our
+files replace.
+
+  qemu-glue.py apply [--qemu VERSION] PRISTINE WORK
+                                     place files and apply every glue point
+  qemu-glue.py markdown              print the glue lists for docs/
 """
 
 import argparse
@@ -32,7 +37,7 @@ PLACED_GLOBS = [
     'hw/audio/*.c', 'hw/audio/*.h',
     'include/hw/audio/*.h',
     'include/standard-headers/linux/*.h',
-    'tests/qtest/*.c', 'tests/qtest/libqos/*.c', 'tests/qtest/libqos/*.h',
+    'tests/qtest/*.c', 'tests/qtest/*.h', 'tests/qtest/libqos/*.c', 'tests/qtest/libqos/*.h',
 ]
 
 # Sources of the PipeWire backend module (audio/), as QEMU's meson lists them.
@@ -46,7 +51,9 @@ class Glue:
     """One insertion into one of QEMU's files."""
     path: str       # QEMU file, relative to the tree's top
     anchor: str     # text that must occur exactly once in it ('' = end of file)
-    where: str      # 'after-line', 'before-line', 'replace' or 'append'
+    where: str      # 'after-line', 'before-line', 'replace', 'append',
+                    # 'drop-line' (the anchor's line) or 'drop-block' (the
+                    # anchor's line up to the next empty one)
     text: str       # what to add; 'fragment:PATH[#SECTION]' reads our file
     why: str        # one line for docs/
 
@@ -156,7 +163,7 @@ TRYING_DEFAULT_CALL = """\
                 audio_trying_default = false;
 """
 
-GLUE = [
+GLUE_7_2 = [
     # The build system: an option, a dependency, a driver.
     Glue('meson_options.txt', "option('sndio', type: 'feature'", 'before-line',
          'fragment:meson_options.txt',
@@ -244,7 +251,7 @@ GLUE = [
     # The device.
     Glue('hw/audio/Kconfig', '', 'append', 'fragment:hw/audio/Kconfig',
          '`CONFIG_VIRTIO_SND` and `CONFIG_VIRTIO_SND_PCI`'),
-    Glue('hw/audio/meson.build', '', 'append', 'fragment:hw/audio/meson.build',
+    Glue('hw/audio/meson.build', '', 'append', 'fragment:hw/audio/meson.build#7.2',
          'the device\'s sources'),
     Glue('hw/audio/trace-events', '', 'append', 'fragment:hw/audio/trace-events',
          'the device\'s trace events'),
@@ -256,6 +263,89 @@ GLUE = [
          'our qtests, built for x86_64 (`ninja tests/qtest/virtio-snd-test` etc.)'),
 ]
 
+# QEMU 10.0 and 10.2 have upstream's PipeWire backend (with the same QAPI
+# options as ours, and query-audiodevs) and virtio-sound device: our files
+# replace theirs, and the glue only swaps the build lines and trace events
+# and adds what upstream lacks. A failed default driver gets errp == NULL
+# there, so audio_trying_default is not needed.
+def glue_10(public_audio_h, set_volume_in):
+    """QEMU 10.x's glue; its audio layer's public header moved in 10.2."""
+    return GLUE_10 + [
+        Glue(public_audio_h, set_volume_in, 'after-line', PERIOD_HINT_API,
+             '`audio_set_period_hint_out/in()`: a sound card tells the backend its period'),
+    ]
+
+
+GLUE_10 = [
+    Glue('audio/meson.build', "['pipewire', pipewire, files('pwaudio.c')],", 'replace',
+         "['pipewire', pipewire, files(%s)],"
+         % ', '.join(f"'{f}'" for f in PIPEWIRE_SOURCES),
+         'the backend\'s sources replace upstream\'s `pwaudio.c`'),
+    Glue('audio/audio.c', 'static void audio_validate_opts(Audiodev *dev, Error **errp)\n{',
+         'before-line', PIPEWIRE_PASSTHROUGH,
+         'PipeWire gets the guest\'s streams unconverted unless the user asks otherwise'),
+    Glue('audio/audio.c', '    audio_validate_opts(dev, &error_fatal);', 'before-line',
+         '    if (dev->driver == AUDIODEV_DRIVER_PIPEWIRE) {\n'
+         '        audio_create_pdos(dev);\n'
+         '        audio_pipewire_passthrough(audio_get_pdo_in(dev));\n'
+         '        audio_pipewire_passthrough(audio_get_pdo_out(dev));\n'
+         '    }\n',
+         '... for each `-audiodev` (in `audio_add_audiodev`)'),
+    Glue('qapi/audio.json', "#     (default 46000)\n#\n# Since: 8.1\n",
+         'replace',
+         "#     (default 46000)\n#\n"
+         "# @min-quantum: the shortest graph cycle the stream may ask for\n"
+         "#     when the sound card's periods are shorter, in microseconds\n"
+         "#     (0 = no floor; default 2666, 128 frames at 48 kHz)\n"
+         "#\n# Since: 8.1\n",
+         'upstream\'s PipeWire options get `min-quantum` documented ...'),
+    Glue('qapi/audio.json', "{ 'struct': 'AudiodevPipewirePerDirectionOptions',\n"
+         "  'base': 'AudiodevPerDirectionOptions',\n  'data': {\n"
+         "    '*name': 'str',\n    '*stream-name': 'str',\n"
+         "    '*latency': 'uint32' } }",
+         'replace',
+         "{ 'struct': 'AudiodevPipewirePerDirectionOptions',\n"
+         "  'base': 'AudiodevPerDirectionOptions',\n  'data': {\n"
+         "    '*name': 'str',\n    '*stream-name': 'str',\n"
+         "    '*latency': 'uint32',\n    '*min-quantum': 'uint32' } }",
+         '... and declared'),
+    Glue('audio/audio_int.h', '    void   (*volume_in)(HWVoiceIn *hw, Volume *vol);',
+         'after-line', PERIOD_HINT_OPS,
+         '`audio_pcm_ops` gets the optional period hint members'),
+    Glue('audio/audio.c', '', 'append', PERIOD_HINT,
+         '... which the audio layer calls for the voice\'s backend'),
+    Glue('audio/trace-events', '# pwaudio.c', 'drop-block', '',
+         'upstream\'s backend\'s trace events go ...'),
+    Glue('audio/trace-events', '', 'append', 'fragment:audio/trace-events',
+         '... and ours come'),
+    Glue('hw/audio/Kconfig', 'config VIRTIO_SND', 'drop-block', '',
+         'upstream\'s `CONFIG_VIRTIO_SND` goes ...'),
+    Glue('hw/audio/Kconfig', '', 'append', 'fragment:hw/audio/Kconfig',
+         '... for ours, with `CONFIG_VIRTIO_SND_PCI`'),
+    Glue('hw/audio/meson.build', "if_true: files('virtio-snd.c'))", 'drop-line', '',
+         'upstream\'s device sources go ...'),
+    Glue('hw/audio/meson.build', "if_true: files('virtio-snd-pci.c'))", 'drop-line', '',
+         '... both lines'),
+    Glue('hw/audio/meson.build', '', 'append', 'fragment:hw/audio/meson.build#10',
+         '... for ours'),
+    Glue('hw/audio/trace-events', '#virtio-snd.c', 'drop-block', '',
+         'upstream\'s device trace events go ...'),
+    Glue('hw/audio/trace-events', '', 'append', 'fragment:hw/audio/trace-events',
+         '... and ours come'),
+    Glue('tests/qtest/meson.build', 'qtests_x86_64 = qtests_i386', 'replace',
+         "qtests_x86_64 = qtests_i386 + \\\n"
+         "  (config_all_devices.has_key('CONFIG_VIRTIO_SND_PCI') ? ['virtio-snd-test'] : []) + \\\n"
+         "  ['audiodev-qmp-test']",
+         'our qtests, built for x86_64 (`ninja tests/qtest/virtio-snd-test` etc.)'),
+]
+
+GLUE_BY_VERSION = {
+    '7.2': GLUE_7_2,
+    '10.0': glue_10('audio/audio.h', 'void audio_set_volume_in(SWVoiceIn *sw, Volume *vol);'),
+    '10.2': glue_10('include/qemu/audio.h', 'void AUD_set_volume_in(SWVoiceIn *sw, Volume *vol);'),
+}
+GLUE = GLUE_7_2
+
 
 class GlueError(Exception):
     pass
@@ -266,14 +356,26 @@ def apply_one(text, glue):
     add = glue.content()
     if glue.where == 'append':
         return text + ('' if text.endswith('\n') else '\n') + add
-    count = text.count(glue.anchor)
+    if glue.where == 'drop-block':
+        # Only at the start of a line, so that a longer line does not match.
+        count = text.count('\n' + glue.anchor + '\n')
+    else:
+        count = text.count(glue.anchor)
     if count != 1:
         what = 'not found' if count == 0 else f'found {count} times'
         raise GlueError(f'glue anchor {glue.anchor!r} {what} in {glue.path}')
     start = text.index(glue.anchor)
+    if glue.where == 'drop-block':
+        start = text.index('\n' + glue.anchor + '\n') + 1
+        end = text.find('\n\n', start)
+        end = len(text) if end < 0 else end + 2
+        return text[:start] + text[end:]
     if glue.where == 'replace':
         return text[:start] + add + text[start + len(glue.anchor):]
     line_start = text.rfind('\n', 0, start) + 1
+    if glue.where == 'drop-line':
+        line_end = text.find('\n', start)
+        return text[:line_start] + text[line_end + 1:]
     if glue.where == 'before-line':
         return text[:line_start] + add + text[line_start:]
     if glue.where == 'after-line':
@@ -283,10 +385,10 @@ def apply_one(text, glue):
     raise GlueError(f'unknown glue position {glue.where!r} for {glue.path}')
 
 
-def glued_files(pristine):
+def glued_files(pristine, glue_list):
     """Map each glued path to its new content, computed from pristine."""
     out = {}
-    for glue in GLUE:
+    for glue in glue_list:
         src = pristine / glue.path
         if glue.path not in out:
             if not src.exists():
@@ -333,8 +435,9 @@ def restore_stale(pristine, work, old, new):
     return changed
 
 
-def apply(pristine, work):
-    glued = glued_files(pristine)       # raises before anything is written
+def apply(pristine, work, version='7.2'):
+    # raises before anything is written
+    glued = glued_files(pristine, GLUE_BY_VERSION[version])
     placed = placed_files()
     manifest = work / '.qemu-pipewire-placed'
     old = manifest.read_text().split() if manifest.exists() else []
@@ -351,33 +454,45 @@ def apply(pristine, work):
 
 MARKDOWN_PREAMBLE = """# Glue points
 
-Our files are placed into Debian's QEMU 7.2 tree at the same relative path
+Our files are placed into Debian's QEMU tree (7.2, or 10.0 and 10.2 with
+`scripts/build-qemu --qemu VERSION`) at the same relative path
 (`audio/*.[ch]`, `hw/audio/*.[ch]`, `include/…`, `tests/qtest/…`); our
 `include/standard-headers/linux/virtio_snd.h`, written from the VIRTIO spec,
-replaces the Linux copy QEMU ships. Everything else we need from QEMU's own
-files is one of the glue points below, applied by `scripts/qemu-glue.py` to a
-fresh copy of each file. An anchor must occur exactly once; when it does not,
-the build stops and names the anchor and the file. This table is generated:
-`scripts/qemu-glue.py markdown > docs/glue-points.md` (a test checks that it
-is current).
+replaces the Linux copy QEMU ships. In 10.x they replace upstream's
+`audio/pwaudio.c`, `hw/audio/virtio-snd*.c` and `include/hw/audio/virtio-snd.h`;
+what differs between the versions' APIs is bridged in `audio/pwaudio-compat.h`,
+`include/hw/audio/virtio-snd-compat.h` and `tests/qtest/qpw-qtest-compat.h`.
+Everything else we need from QEMU's own files is one of the glue points
+below, applied by `scripts/qemu-glue.py` to a fresh copy of each file. An
+anchor must occur exactly once (a `drop-` anchor as a whole line); when it
+does not, the build stops and names the anchor and the file. These tables
+are generated: `scripts/qemu-glue.py markdown > docs/glue-points.md` (a test
+checks that it is current).
 
 """
 
 
 def markdown():
-    """docs/glue-points.md, generated from GLUE so that the two agree."""
-    rows = ['| file | where | what and why |', '| --- | --- | --- |']
-    for g in GLUE:
-        where = 'end of file' if g.where == 'append' else \
-            f"{g.where.replace('-line', ' the line with')} `{g.anchor.splitlines()[0]}`"
-        rows.append(f'| `{g.path}` | {where} | {g.why} |')
-    return MARKDOWN_PREAMBLE + '\n'.join(rows) + '\n'
+    """docs/glue-points.md, generated from GLUE_BY_VERSION so that the two agree."""
+    out = [MARKDOWN_PREAMBLE.rstrip('\n')]
+    for version, glue_list in GLUE_BY_VERSION.items():
+        out += ['', f'## QEMU {version}', '',
+                '| file | where | what and why |', '| --- | --- | --- |']
+        for g in glue_list:
+            where = {'append': 'end of file',
+                     'drop-line': f'drops the line with `{g.anchor}`',
+                     'drop-block': f'drops the block from the line `{g.anchor}`',
+                     }.get(g.where) or \
+                f"{g.where.replace('-line', ' the line with')} `{g.anchor.splitlines()[0]}`"
+            out.append(f'| `{g.path}` | {where} | {g.why} |')
+    return '\n'.join(out) + '\n'
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest='cmd', required=True)
     ap = sub.add_parser('apply')
+    ap.add_argument('--qemu', default='7.2', choices=sorted(GLUE_BY_VERSION))
     ap.add_argument('pristine', type=Path)
     ap.add_argument('work', type=Path)
     ap.add_argument('-v', '--verbose', action='store_true')
@@ -387,11 +502,12 @@ def main():
         if args.cmd == 'markdown':
             sys.stdout.write(markdown())
             return 0
-        changed = apply(args.pristine, args.work)
+        changed = apply(args.pristine, args.work, args.qemu)
     except GlueError as err:
         print(f'qemu-glue: {err}', file=sys.stderr)
         return 1
-    print(f'qemu-glue: {len(GLUE)} glue points, {len(placed_files())} files placed, '
+    print(f'qemu-glue: QEMU {args.qemu}, {len(GLUE_BY_VERSION[args.qemu])} glue points, '
+          f'{len(placed_files())} files placed, '
           f'{len(changed)} changed')
     if args.verbose:
         for rel in changed:

@@ -9,7 +9,6 @@
  */
 
 #include "qemu/osdep.h"
-#include "hw/audio/soundhw.h"
 #include "hw/audio/virtio-snd.h"
 #include "hw/virtio/virtio-pci.h"
 #include "hw/qdev-properties.h"
@@ -25,12 +24,12 @@ struct VirtIOSoundPCI {
     VirtIOSound vdev;
 };
 
-static Property virtio_snd_pci_properties[] = {
+static VSndProperty virtio_snd_pci_properties[] = {
     DEFINE_PROP_BIT("ioeventfd", VirtIOPCIProxy, flags,
                     VIRTIO_PCI_FLAG_USE_IOEVENTFD_BIT, true),
     DEFINE_PROP_UINT32("vectors", VirtIOPCIProxy, nvectors,
                        DEV_NVECTORS_UNSPECIFIED),
-    DEFINE_PROP_END_OF_LIST(),
+    VSND_PROP_END_OF_LIST
 };
 
 static void virtio_snd_pci_realize(VirtIOPCIProxy *proxy, Error **errp)
@@ -45,7 +44,7 @@ static void virtio_snd_pci_realize(VirtIOPCIProxy *proxy, Error **errp)
     qdev_realize(DEVICE(&dev->vdev), BUS(&proxy->bus), errp);
 }
 
-static void virtio_snd_pci_class_init(ObjectClass *klass, void *data)
+static void virtio_snd_pci_class_init(ObjectClass *klass, VSndClassData data)
 {
     DeviceClass *dc = DEVICE_CLASS(klass);
     VirtioPCIClass *vpci = VIRTIO_PCI_CLASS(klass);
@@ -83,8 +82,8 @@ static void virtio_snd_pci_register(void)
      * the model's device on the PCI bus with "audiodev" set to the
      * audiodev it defines, as for the other sound cards.
      */
-    deprecated_register_soundhw("virtio", "Virtio sound card", 0,
-                                "virtio-sound-pci");
+    vsnd_register_audio_model("virtio", "Virtio sound card",
+                              "virtio-sound-pci");
 }
 
 type_init(virtio_snd_pci_register)

@@ -28,7 +28,6 @@
 #include "hw/qdev-properties.h"
 #include "migration/qemu-file-types.h"
 #include "migration/vmstate.h"
-#include "sysemu/runstate.h"
 #include "hw/audio/virtio-snd.h"
 #include "audio/audio_int.h"        /* the audiodev's options */
 #include "standard-headers/linux/virtio_ids.h"
@@ -735,12 +734,12 @@ static bool virtio_snd_stream_open(VirtIOSoundStream *s)
     }
     s->opened = as;
     if (virtio_snd_is_output(s)) {
-        s->voice_out = AUD_open_out(&s->snd->card, s->voice_out, name, s,
-                                    virtio_snd_output_cb, &as);
+        s->voice_out = AUD_open_out(VSND_AUDIO(&s->snd->card), s->voice_out,
+                                    name, s, virtio_snd_output_cb, &as);
         audio_set_period_hint_out(s->voice_out, vsnd_pcm_period_us(p));
     } else {
-        s->voice_in = AUD_open_in(&s->snd->card, s->voice_in, name, s,
-                                  virtio_snd_input_cb, &as);
+        s->voice_in = AUD_open_in(VSND_AUDIO(&s->snd->card), s->voice_in,
+                                  name, s, virtio_snd_input_cb, &as);
         audio_set_period_hint_in(s->voice_in, vsnd_pcm_period_us(p));
     }
     virtio_snd_stream_apply_volume(s);
@@ -766,11 +765,11 @@ static void virtio_snd_stream_set_active(VirtIOSoundStream *s, bool on)
 static void virtio_snd_stream_close(VirtIOSoundStream *s)
 {
     if (s->voice_out) {
-        AUD_close_out(&s->snd->card, s->voice_out);
+        AUD_close_out(VSND_AUDIO(&s->snd->card), s->voice_out);
         s->voice_out = NULL;
     }
     if (s->voice_in) {
-        AUD_close_in(&s->snd->card, s->voice_in);
+        AUD_close_in(VSND_AUDIO(&s->snd->card), s->voice_in);
         s->voice_in = NULL;
     }
 }
@@ -1134,7 +1133,7 @@ static void virtio_snd_reset(VirtIODevice *vdev)
 
 static bool virtio_snd_check_properties(VirtIOSound *snd, Error **errp)
 {
-    if (!snd->card.state) {
+    if (!vsnd_audio_has_backend(&snd->card)) {
         error_setg(errp, "virtio-sound needs an audio backend: "
                    "-device virtio-sound-pci,audiodev=ID");
         return false;
@@ -1166,7 +1165,9 @@ static void virtio_snd_realize(DeviceState *dev, Error **errp)
     if (!virtio_snd_check_properties(snd, errp)) {
         return;
     }
-    AUD_register_card("virtio-sound", &snd->card);
+    if (!vsnd_audio_register(&snd->card, "virtio-sound", errp)) {
+        return;
+    }
 
     /* VIRTIO 1.2's configuration: jacks, streams, chmaps; 1.3's controls. */
     virtio_init(vdev, VIRTIO_ID_SOUND,
@@ -1222,7 +1223,7 @@ static void virtio_snd_unrealize(DeviceState *dev)
     g_free(snd->events);
     vsnd_ctls_free(snd->ctl_table);
     snd->ctl_table = NULL;
-    AUD_remove_card(&snd->card);
+    vsnd_audio_remove(&snd->card);
     for (i = 0; i < VIRTIO_SND_QUEUE_COUNT; i++) {
         virtio_delete_queue(snd->queues[i]);
     }
@@ -1597,16 +1598,16 @@ static const VMStateDescription vmstate_virtio_snd = {
     },
 };
 
-static Property virtio_snd_properties[] = {
+static VSndProperty virtio_snd_properties[] = {
     DEFINE_AUDIO_PROPERTIES(VirtIOSound, card),
     DEFINE_PROP_UINT32("streams", VirtIOSound, streams, 2),
     DEFINE_PROP_UINT32("jacks", VirtIOSound, jacks, 2),
     DEFINE_PROP_UINT32("chmaps", VirtIOSound, chmaps, VIRTIO_SND_CHMAPS_MAX),
     DEFINE_PROP_BOOL("ctls", VirtIOSound, ctls, true),
-    DEFINE_PROP_END_OF_LIST(),
+    VSND_PROP_END_OF_LIST
 };
 
-static void virtio_snd_class_init(ObjectClass *klass, void *data)
+static void virtio_snd_class_init(ObjectClass *klass, VSndClassData data)
 {
     DeviceClass *dc = DEVICE_CLASS(klass);
     VirtioDeviceClass *vdc = VIRTIO_DEVICE_CLASS(klass);

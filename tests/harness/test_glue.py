@@ -22,9 +22,9 @@ def load_glue():
 glue = load_glue()
 
 
-def fake_pristine(root):
+def fake_pristine(root, glue_list=None):
     """A tree holding every glued file, each with just its anchors."""
-    for g in glue.GLUE:
+    for g in glue.GLUE if glue_list is None else glue_list:
         path = root / g.path
         path.parent.mkdir(parents=True, exist_ok=True)
         old = path.read_text() if path.exists() else ''
@@ -87,6 +87,52 @@ class GlueTest(unittest.TestCase):
         self.assertEqual((REPO / 'docs' / 'glue-points.md').read_text(),
                          glue.markdown(),
                          'run: scripts/qemu-glue.py markdown > docs/glue-points.md')
+
+
+class Glue10Test(unittest.TestCase):
+    """QEMU 10.x's glue: upstream's lines go, ours come."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        top = Path(self.tmp.name)
+        self.pristine = fake_pristine(top / 'orig',
+                                      glue.GLUE_BY_VERSION['10.2'])
+        self.work = top / 'work'
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_upstream_build_lines_and_blocks_go(self):
+        kconfig = self.pristine / 'hw/audio/Kconfig'
+        kconfig.write_text('config ASC\n    bool\n\nconfig VIRTIO_SND\n'
+                           '    bool\n    default y\n\nconfig OTHER\n')
+        glue.apply(self.pristine, self.work, '10.2')
+        text = (self.work / 'hw/audio/Kconfig').read_text()
+        self.assertIn('config ASC\n    bool\n\nconfig OTHER\n', text)
+        self.assertEqual(text.count('config VIRTIO_SND\n'), 1)
+        self.assertIn('config VIRTIO_SND_PCI', text)
+        meson = (self.work / 'hw/audio/meson.build').read_text()
+        self.assertNotIn("if_true: files('virtio-snd.c'))", meson)
+        self.assertIn("'virtio-snd-req.c',", meson)
+        self.assertNotIn('softmmu_ss', meson)
+        audio = (self.work / 'audio/meson.build').read_text()
+        self.assertIn("files('pwaudio.c', 'pwaudio-format.c'", audio)
+
+    def test_moved_anchor_names_anchor_and_file(self):
+        path = self.pristine / 'include/qemu/audio.h'
+        path.write_text('void AUD_set_volume_in(SWVoiceIn *sw, Volume *v);\n')
+        with self.assertRaises(glue.GlueError) as err:
+            glue.apply(self.pristine, self.work, '10.2')
+        self.assertIn("'void AUD_set_volume_in(SWVoiceIn *sw, Volume *vol);' "
+                      "not found in include/qemu/audio.h", str(err.exception))
+        self.assertFalse(self.work.exists(), 'nothing is written on error')
+
+    def test_drop_block_anchor_must_be_a_whole_line(self):
+        path = self.pristine / 'audio/trace-events'
+        path.write_text('# pwaudio.c and more\nx(void) "x"\n')
+        with self.assertRaisesRegex(glue.GlueError,
+                                    "'# pwaudio.c' not found in audio/trace-events"):
+            glue.apply(self.pristine, self.work, '10.2')
 
 
 if __name__ == '__main__':

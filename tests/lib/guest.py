@@ -225,11 +225,20 @@ def cache_dir():
     return Path(os.environ.get("QPW_CACHE") or "/var/tmp/qemu-pipewire")
 
 
+def qemu_build_area():
+    """The build area of the QEMU version $QPW_QEMU names (7.2, the
+    default: ${QPW_CACHE}/qemu; 10.0 or 10.2: ${QPW_CACHE}/qemu-10.x), as
+    scripts/build-qemu --qemu uses it."""
+    version = os.environ.get("QPW_QEMU") or "7.2"
+    return cache_dir() / ("qemu" if version == "7.2" else f"qemu-{version}")
+
+
 def qemu_binary():
-    """The QEMU to test: $QEMU, else ${QPW_CACHE}/qemu/build/...; raises
-    FileNotFoundError with a clear message if it does not exist."""
+    """The QEMU to test: $QEMU, else the build of $QPW_QEMU
+    (qemu_build_area()/build/...); raises FileNotFoundError with a clear
+    message if it does not exist."""
     path = Path(os.environ.get("QEMU") or
-                cache_dir() / "qemu" / "build" / "qemu-system-x86_64")
+                qemu_build_area() / "build" / "qemu-system-x86_64")
     if not os.access(path, os.X_OK):
         raise FileNotFoundError(
             f"no QEMU binary at {path} (build it with scripts/build-qemu, "

@@ -9,8 +9,7 @@
 
 #include "qemu/osdep.h"
 #include "libqtest.h"
-#include "qapi/qmp/qdict.h"
-#include "qapi/qmp/qlist.h"
+#include "qpw-qtest-compat.h"
 
 /* Start QEMU with @args and return the audiodev called @id from QMP. */
 static QDict *query_audiodev(QTestState *qts, const char *id)

@@ -16,8 +16,7 @@
 #include <sys/wait.h>
 #include "qemu/bswap.h"
 #include "libqtest.h"
-#include "qapi/qmp/qdict.h"
-#include "qapi/qmp/qlist.h"
+#include "qpw-qtest-compat.h"
 #include "hw/pci/pci_ids.h"
 #include "hw/pci/pci_regs.h"
 #include "libqos/libqos-pc.h"
@@ -47,8 +46,12 @@
      (1ULL << VIRTIO_SND_PCM_FMT_FLOAT))
 #define RATES_EXPECTED 0xffffULL     /* all 16 rates the spec defines */
 
-/* The most descriptors a queue of the device may have. */
-#define VQ_DESC_MAX 256
+/*
+ * The most descriptors a queue of the device may have: VIRTQUEUE_MAX_SIZE,
+ * as Debian's QEMU 10.0.13 gives every queue that size, whatever the
+ * device asks for.
+ */
+#define VQ_DESC_MAX 1024
 
 /*
  * Our side of a split virtqueue. libqos's qvirtqueue_add() hands out
@@ -3022,7 +3025,12 @@ static void test_bad_properties(void)
 
     no_audiodev = qemu_must_fail("-audiodev none,id=snd0 "
                                  "-device virtio-sound-pci");
+#if QEMU_VERSION_MAJOR >= 10
+    /* As upstream's: the default audiodev, and here there is none. */
+    g_assert_nonnull(strstr(no_audiodev, "no default audio driver"));
+#else
     g_assert_nonnull(strstr(no_audiodev, "needs an audio backend"));
+#endif
     streams = qemu_must_fail("-audiodev none,id=snd0 "
                              "-device virtio-sound-pci,audiodev=snd0,"
                              "streams=0");

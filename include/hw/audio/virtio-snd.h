@@ -11,7 +11,7 @@
 #ifndef HW_AUDIO_VIRTIO_SND_H
 #define HW_AUDIO_VIRTIO_SND_H
 
-#include "audio/audio.h"
+#include "hw/audio/virtio-snd-compat.h"
 #include "hw/virtio/virtio.h"
 #include "qemu/queue.h"
 #include "standard-headers/linux/virtio_snd.h"
@@ -41,7 +41,7 @@ struct VSndCtls;                        /* hw/audio/virtio-snd-ctl.h */
 struct VirtIOSound {
     VirtIODevice parent_obj;
 
-    QEMUSoundCard card;
+    VSndAudioCard card;
     VirtQueue *queues[VIRTIO_SND_QUEUE_COUNT];
 
     /* Properties: what the configuration space announces. */

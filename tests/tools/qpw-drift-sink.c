@@ -12,11 +12,12 @@
  * ends (SIGINT or SIGTERM, or --seconds) it prints one line: cycles,
  * frames, late ticks (a tick that found the cycle it started before not
  * done yet: a peer was late), ticks where it was not the graph's driver,
- * and the rate measured at its process callback: the frames received
- * against host time, fitted by least squares over every cycle after the
- * first --settle seconds (while its peers link, the graph may pause), so
- * a graph that did not follow its clock, or lost cycles, shows up as the
- * wrong rate.
+ * and the rate measured: the frames its process callback received by each
+ * tick against the host time the tick woke up at, fitted by least squares
+ * over the ticks after the first --settle seconds (while its peers link,
+ * the graph may pause). A graph that did not follow its clock, or lost
+ * cycles, shows up as the wrong rate; the wake-up times, unlike the
+ * process callback's, do not wander with the graph's load.
  *
  * Its process callback runs on its main thread, as its clock does; run
  * it with realtime scheduling (chrt -f) where the machine is busy.
@@ -140,7 +141,6 @@ static void on_process(void *opaque)
 {
     DriftSink *d = opaque;
     struct pw_buffer *b = pw_stream_dequeue_buffer(d->stream);
-    double t = now_s();
     uint32_t stride = d->opt.channels * 2;
 
     if (!b) {
@@ -158,9 +158,6 @@ static void on_process(void *opaque)
         d->frames += size / stride;
     }
     d->cycles++;
-    if (d->settled) {
-        fit_add(&d->fit, t, d->frames);
-    }
     pw_stream_queue_buffer(d->stream, b);
 }
 
@@ -180,6 +177,9 @@ static void on_tick(void *opaque, uint64_t expirations SPA_UNUSED)
     };
 
     d->ticks++;
+    if (d->settled) {
+        fit_add(&d->fit, now_s(), d->frames);
+    }
     if (d->settled && d->cycles_at_tick == d->cycles) {
         d->late++;
     }

@@ -1068,7 +1068,7 @@ static void virtio_snd_stream_set_defaults(VirtIOSoundStream *s)
  */
 static uint8_t virtio_snd_channels_max(VirtIOSound *snd, bool out)
 {
-    Audiodev *dev = snd->card.state ? snd->card.state->dev : NULL;
+    Audiodev *dev = VSND_AUDIODEV(&snd->card);
     AudiodevPerDirectionOptions *pdo;
 
     if (!dev) {

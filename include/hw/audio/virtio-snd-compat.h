@@ -57,11 +57,15 @@ static inline void vsnd_audio_remove(VSndAudioCard *card)
 {
 }
 
+/* The -audiodev's options, NULL without one (needs audio/audio_int.h). */
+#define VSND_AUDIODEV(card) (*(card) ? (*(card))->dev : NULL)
+
 #define audio_set_volume_out(sw, vol) AUD_set_volume_out(sw, vol)
 #define audio_set_volume_in(sw, vol) AUD_set_volume_in(sw, vol)
 #else
 typedef QEMUSoundCard VSndAudioCard;
 #define VSND_AUDIO(card) (card)
+#define VSND_AUDIODEV(card) ((card)->state ? (card)->state->dev : NULL)
 
 static inline bool vsnd_audio_has_backend(VSndAudioCard *card)
 {

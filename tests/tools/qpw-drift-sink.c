@@ -15,7 +15,8 @@
  * and the rate measured: the frames its process callback received by each
  * tick against the host time the tick woke up at, fitted by least squares
  * over the ticks after the first --settle seconds (while its peers link,
- * the graph may pause). A graph that did not follow its clock, or lost
+ * the graph may pause) that found their cycle done (a late one's frames
+ * arrive after its tick). A graph that did not follow its clock, or lost
  * cycles, shows up as the wrong rate; the wake-up times, unlike the
  * process callback's, do not wander with the graph's load.
  *
@@ -177,11 +178,11 @@ static void on_tick(void *opaque, uint64_t expirations SPA_UNUSED)
     };
 
     d->ticks++;
-    if (d->settled) {
-        fit_add(&d->fit, now_s(), d->frames);
-    }
+    /* A late cycle's frames come after this tick: leave the tick out. */
     if (d->settled && d->cycles_at_tick == d->cycles) {
         d->late++;
+    } else if (d->settled) {
+        fit_add(&d->fit, now_s(), d->frames);
     }
     if (d->settled && !pw_stream_is_driving(d->stream)) {
         d->not_driving++;

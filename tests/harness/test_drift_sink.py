@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "lib"))
 import analyze  # noqa: E402
 from pipewire import PipeWire  # noqa: E402
+import retry  # noqa: E402
 
 WORK = Path(os.environ.get("QPW_E2E_WORK", "/tmp/qpw-e2e")) / "drift-sink"
 SINK = "qpw_drift_sink"
@@ -68,6 +69,7 @@ class DriftSinkTest(unittest.TestCase):
             self.assertIn("--ppm", res.stderr)
             self.assertIn("not a number from -5000 to 5000", res.stderr)
 
+    @retry.attempts(2)
     def test_rate_follows_the_offset(self):
         """At -300, 0 and +300 ppm, a tone played into the sink is taken
         at the nominal rate offset by that much against the host's

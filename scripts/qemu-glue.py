@@ -163,6 +163,13 @@ TRYING_DEFAULT_CALL = """\
                 audio_trying_default = false;
 """
 
+# Our qtests join QEMU's x86_64 list, the same way in every version.
+QTEST_GLUE = Glue('tests/qtest/meson.build', 'qtests_x86_64 = qtests_i386', 'replace',
+                  "qtests_x86_64 = qtests_i386 + \\\n"
+                  "  (config_all_devices.has_key('CONFIG_VIRTIO_SND_PCI') ? ['virtio-snd-test'] : []) + \\\n"
+                  "  ['audiodev-qmp-test']",
+                  'our qtests, built for x86_64 (`ninja tests/qtest/virtio-snd-test` etc.)')
+
 GLUE_7_2 = [
     # The build system: an option, a dependency, a driver.
     Glue('meson_options.txt', "option('sndio', type: 'feature'", 'before-line',
@@ -256,11 +263,7 @@ GLUE_7_2 = [
     Glue('hw/audio/trace-events', '', 'append', 'fragment:hw/audio/trace-events',
          'the device\'s trace events'),
     # The tests that run inside the built QEMU.
-    Glue('tests/qtest/meson.build', 'qtests_x86_64 = qtests_i386', 'replace',
-         "qtests_x86_64 = qtests_i386 + \\\n"
-         "  (config_all_devices.has_key('CONFIG_VIRTIO_SND_PCI') ? ['virtio-snd-test'] : []) + \\\n"
-         "  ['audiodev-qmp-test']",
-         'our qtests, built for x86_64 (`ninja tests/qtest/virtio-snd-test` etc.)'),
+    QTEST_GLUE,
 ]
 
 # QEMU 10.0 and 10.2 have upstream's PipeWire backend (with the same QAPI
@@ -332,11 +335,7 @@ GLUE_10 = [
          'upstream\'s device trace events go ...'),
     Glue('hw/audio/trace-events', '', 'append', 'fragment:hw/audio/trace-events',
          '... and ours come'),
-    Glue('tests/qtest/meson.build', 'qtests_x86_64 = qtests_i386', 'replace',
-         "qtests_x86_64 = qtests_i386 + \\\n"
-         "  (config_all_devices.has_key('CONFIG_VIRTIO_SND_PCI') ? ['virtio-snd-test'] : []) + \\\n"
-         "  ['audiodev-qmp-test']",
-         'our qtests, built for x86_64 (`ninja tests/qtest/virtio-snd-test` etc.)'),
+    QTEST_GLUE,
 ]
 
 GLUE_BY_VERSION = {

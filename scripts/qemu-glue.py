@@ -23,7 +23,6 @@ files replace.
 
 import argparse
 import filecmp
-import os
 import shutil
 import sys
 from dataclasses import dataclass

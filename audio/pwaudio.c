@@ -42,6 +42,7 @@
 #include "qemu/module.h"
 #include "qemu/atomic.h"
 #include "qemu/queue.h"
+#include "qemu/timer.h"
 #include "qapi/error.h"
 #include "pwaudio-compat.h"
 
@@ -177,11 +178,18 @@ struct QPwStream {
     uint32_t wake_period_bytes;     /* the hint in bytes; 0: never wake */
 
     /*
-     * Playback: the length of the last graph cycle (realtime thread), and
-     * the one QEMU's thread last traced.
+     * The length of the last graph cycle (realtime thread), and the one
+     * QEMU's thread last traced.
      */
     uint32_t cycle_bytes;
     uint32_t cycle_traced;
+
+    /*
+     * QEMU's thread: runs the audio layer once per user's period while
+     * the graph cycle is longer than that period (qpw_period_timer_due()).
+     */
+    QEMUTimer *period_timer;
+    bool running;                   /* QEMU has the voice enabled */
     enum spa_audio_format spa_format;
     /* What QEMU was told; its silence pads underruns (any thread). */
     struct audio_pcm_info *pcm;
@@ -650,6 +658,8 @@ static void qpw_on_process_in(void *opaque)
                                       size);
         uint32_t period = qatomic_read(&s->wake_period_bytes);
 
+        qatomic_set(&s->cycle_bytes, size);
+
         /* QEMU has not kept up: the newest audio is what gets lost. */
         if (put < size) {
             qpw_count_xrun(s, size - put);
@@ -1054,6 +1064,58 @@ static void qpw_report_xruns(QPwStream *s, const char *kind)
     }
 }
 
+/*
+ * Main loop: the process callback wakes the audio layer at most once per
+ * graph cycle. While the graph runs cycles longer than the user's period
+ * (another application or the user's settings hold it at a larger
+ * quantum), a user with a buffer of only a few periods, such as a guest
+ * with two 5 ms periods on a 1024-frame graph, could then hand over less
+ * than a cycle per cycle, and every cycle would underrun (playback) or
+ * wait (capture). The period timer runs the audio layer once per period
+ * for as long as that lasts.
+ */
+static bool qpw_period_timer_due(QPwStream *s)
+{
+    uint32_t period = qatomic_read(&s->wake_period_bytes);
+
+    return s->running && period && qatomic_read(&s->cycle_bytes) > period;
+}
+
+static void qpw_period_timer_mod(QPwStream *s)
+{
+    uint64_t frames = qatomic_read(&s->wake_period_bytes) /
+                      s->geo.bytes_per_frame;
+
+    timer_mod(s->period_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+              muldiv64(frames, NANOSECONDS_PER_SECOND, s->geo.rate));
+}
+
+static void qpw_period_timer_arm(QPwStream *s)
+{
+    if (qpw_period_timer_due(s) && !timer_pending(s->period_timer)) {
+        qpw_period_timer_mod(s);
+    }
+}
+
+static void qpw_on_period_timer(void *opaque)
+{
+    QPwStream *s = opaque;
+
+    if (qpw_period_timer_due(s)) {
+        qpw_period_timer_mod(s);
+        audio_run(s->pw->audio, "pipewire");
+    }
+}
+
+/* Main loop: the voice starts or stops. */
+static void qpw_stream_set_running(QPwStream *s, bool running)
+{
+    s->running = running;
+    if (!running) {
+        timer_del(s->period_timer);
+    }
+}
+
 static void qpw_stream_fini(QPwStream *s)
 {
     QPwAudio *pw = s->pw;
@@ -1076,6 +1138,8 @@ static void qpw_stream_fini(QPwStream *s)
         }
         pw_thread_loop_unlock(pw->loop);
     }
+    timer_free(s->period_timer);
+    s->period_timer = NULL;
     g_free(s->ring_buf);
     s->ring_buf = NULL;
     g_free(s->name);
@@ -1198,6 +1262,7 @@ static int qpw_stream_init(QPwStream *s, QPwAudio *pw,
 
     s->pw = pw;
     s->direction = dir;
+    s->period_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, qpw_on_period_timer, s);
     s->dir = dir == PW_DIRECTION_OUTPUT ? "playback" : "capture";
     s->name = g_strdup(pdo->stream_name ? pdo->stream_name : pw->dev->id);
 
@@ -1396,6 +1461,7 @@ static size_t qpw_write(HWVoiceOut *hw, void *buf, size_t len)
     qpw_report_scheduling(s->pw);
     qpw_report_xruns(s, "underrun");
     qpw_report_cycle(s);
+    qpw_period_timer_arm(s);
     n = qpw_ring_write(&s->ring, buf, MIN(MIN(len, UINT32_MAX),
                                           qpw_out_room(s)));
     trace_qpw_write(s->name, len, n, qpw_ring_fill(&s->ring));
@@ -1467,6 +1533,7 @@ static void qpw_enable_out(HWVoiceOut *hw, bool enable)
     if (silent) {
         audio_rate_start(&s->rate);
     }
+    qpw_stream_set_running(s, enable);
     /* Even when silent: the state is kept for the next stream. */
     pw_thread_loop_lock(s->pw->loop);
     if (enable) {
@@ -1521,6 +1588,8 @@ static size_t qpw_read(HWVoiceIn *hw, void *buf, size_t len)
     }
     qpw_report_scheduling(s->pw);
     qpw_report_xruns(s, "overrun");
+    qpw_report_cycle(s);
+    qpw_period_timer_arm(s);
     n = qpw_ring_read(&s->ring, buf, MIN(len, UINT32_MAX));
     trace_qpw_read(s->name, len, n, qpw_ring_fill(&s->ring));
     return n;
@@ -1539,6 +1608,7 @@ static void qpw_enable_in(HWVoiceIn *hw, bool enable)
          */
         qpw_ring_drop(&s->ring);
     }
+    qpw_stream_set_running(s, enable);
     /* Even when silent: the state is kept for the next stream. */
     pw_thread_loop_lock(s->pw->loop);
     qpw_stream_set_active_locked(s, enable);

@@ -17,7 +17,8 @@ lives with what the graph really does.
                  (pw-metadata clock.force-quantum) while a virtio-sound
                  guest plays with 10 ms periods x 10: the backend follows
                  the cycles, with no underrun from one second after each
-                 change on
+                 change on; and a guest whose whole buffer (5 ms x 4) is
+                 shorter than the 1024-frame cycle plays without underrun
   no session     a private PipeWire without WirePlumber, so nothing ever
   manager        links QEMU's stream: the HDA guest's 5 s aplay still
                  takes about 5 s and ends with status 0, and QEMU says
@@ -298,6 +299,48 @@ class PwAudioGraphTest(PwAudioCase):
         self.assertTrue(any("is now 2048 frames" in c for c in cycles),
                         cycles)
         self.assertEqual(late, [0, 0], counts)
+
+    def test_forced_quantum_small_buffer(self):
+        """A guest buffer shorter than the graph's cycle: 5 ms periods x 4
+        (20 ms) on a graph forced to 1024-frame cycles (21.3 ms) before
+        the guest starts.  The process callback wakes QEMU once a cycle,
+        which leaves the guest's buffer waiting; the backend's period
+        timer runs the audio layer once per 5 ms instead.  No underrun,
+        aplay ends with status 0, and the 5 s tone is at the sink whole:
+        no gap of 5 ms or more, 5 s within 1 %.  Without the period timer
+        the same run had 13 and 30 underruns."""
+        tone = analyze.sox_tone(self.work / "tone.wav", 5, 440)
+        trace = self.work / "trace.log"
+        with PipeWire(workdir=self.work / "pw") as pw:
+            subprocess.run(["pw-metadata", "-n", "settings", "0",
+                            "clock.force-quantum", "1024"],
+                           env=pw.env(), check=True, timeout=10,
+                           capture_output=True)
+            rec = pw.record_sink(self.work / "sink.wav")
+            try:
+                res = guest.run_guest(
+                    ["-audiodev", "pipewire,id=snd0", *VIRTIO,
+                     *trace_args(trace), "-trace", "enable=qpw_cycle"],
+                    guest.command_scenario(
+                        "aplay -q -D hw:0,0 --period-time=5000 "
+                        "--buffer-time=20000 /in/tone.wav; "
+                        "echo \"aplay rc $?\""),
+                    {"tone.wav": tone}, timeout=120,
+                    workdir=self.work / "guest", env=pw.env())
+                time.sleep(0.3)
+            finally:
+                rec.stop()
+        text = read_trace(trace)
+        a = analyze.analyze(self.work / "sink.wav", min_gap_ms=5)
+        out = res.scenario_output()
+        self.report(f"underruns {xruns(text, 'underrun')}; sink "
+                    f"{a.summary()}; guest {out.strip()!r}")
+        self.assertEqual(res.exit_code, 0, res.describe())
+        self.assertIn("is now 1024 frames", text)
+        self.assertIn("aplay rc 0", out)
+        self.assertEqual(xruns(text, "underrun"), (0, 0))
+        self.assertEqual(a.gaps, [], a.summary())
+        self.assertLess(abs(a.tone_seconds - 5.0), 0.05, a.summary())
 
     def play_unlinked(self, dev_args, name):
         """aplay 5 s of 440 Hz in the guest on a PipeWire without a

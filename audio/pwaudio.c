@@ -200,6 +200,9 @@ struct QPwStream {
     uint32_t xruns;
     size_t xrun_frames;
     uint32_t xruns_reported;        /* QEMU's thread */
+    /* Playback cycles with no buffer to fill: PipeWire had none free. */
+    uint32_t no_buffer;
+    uint32_t no_buffer_reported;    /* QEMU's thread */
 
     /*
      * Playback priming, one writer each: @prime_requests is bumped
@@ -586,6 +589,7 @@ static void qpw_on_process_out(void *opaque)
     qpw_note_data_thread(s->pw);
     if (!b) {
         /* Every buffer is queued already; nothing to fill this cycle. */
+        qatomic_inc(&s->no_buffer);
         return;
     }
     d = &b->buffer->datas[0];
@@ -1054,6 +1058,17 @@ static bool qpw_stream_silent(QPwStream *s)
     return false;
 }
 
+/* Main loop: trace playback cycles that found no buffer, as they come. */
+static void qpw_report_no_buffer(QPwStream *s)
+{
+    uint32_t n = qatomic_read(&s->no_buffer);
+
+    if (n != s->no_buffer_reported) {
+        s->no_buffer_reported = n;
+        trace_qpw_no_buffer(s->name, n);
+    }
+}
+
 static void qpw_report_xruns(QPwStream *s, const char *kind)
 {
     uint32_t n = qatomic_read(&s->xruns);
@@ -1460,6 +1475,7 @@ static size_t qpw_write(HWVoiceOut *hw, void *buf, size_t len)
     }
     qpw_report_scheduling(s->pw);
     qpw_report_xruns(s, "underrun");
+    qpw_report_no_buffer(s);
     qpw_report_cycle(s);
     qpw_period_timer_arm(s);
     n = qpw_ring_write(&s->ring, buf, MIN(MIN(len, UINT32_MAX),

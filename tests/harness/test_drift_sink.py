@@ -129,7 +129,7 @@ class DriftSinkTest(unittest.TestCase):
 
     def test_lost_cycles_do_not_bend_the_rate(self):
         """The sink's own thread sleeps 200 ms once, 5 s in (--stall-at):
-        its clock's ticks fall behind and the graph loses cycles (3 to 8
+        its clock's ticks fall behind and the graph loses cycles (3 to 9
         of the 9 that the stall spans, in the runs of docs/testing.md).
         At -300 ppm the rate is still measured within 20 ppm, with at
         least one cycle counted lost (else the stall proved nothing),

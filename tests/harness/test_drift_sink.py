@@ -2,7 +2,8 @@
 (tests/tools/qpw-drift-sink.c) is a sink that drives the private graph at
 its nominal rate offset by --ppm.  Played into, it must take the stream at
 that rate by the host's monotonic clock, cycle after cycle, and record it
-unbroken; offsets it cannot be are refused.  Files are kept in
+unbroken; a cycle it loses is the card's silence and must not bend the
+rate it measures; offsets it cannot be are refused.  Files are kept in
 ${QPW_E2E_WORK:-/tmp/qpw-e2e}/drift-sink/.
 """
 
@@ -19,18 +20,29 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "lib"))
 import analyze  # noqa: E402
 from pipewire import PipeWire  # noqa: E402
-import retry  # noqa: E402
 
 WORK = Path(os.environ.get("QPW_E2E_WORK", "/tmp/qpw-e2e")) / "drift-sink"
 SINK = "qpw_drift_sink"
-SECONDS = 10
+SECONDS = 20
 SETTLE = 2
 # The measured rate may differ from the asked one by this much: the fit
-# over 8 s of 21 ms cycles, each timed to within a scheduling latency.
+# over 18 s of 21 ms cycles, each tick's wake-up within 1 ms of its time.
+# The host's wake-up latency wanders by tens of microseconds over a run,
+# and the fit with it: over 8 s, 3 of 36 runs were 20 to 26 ppm off; over
+# 18 s, 12 runs were within 7 ppm (docs/testing.md).
 TOLERANCE_PPM = 20
-REPORT = re.compile(r"ppm ([-+.\d]+) asked, (\d+) cycles, (\d+) frames, "
-                    r"(\d+) ticks late, (\d+) not driving, measured "
-                    r"([.\d]+) frames/s = ([-+.\d]+) ppm")
+# Cycles an unprovoked run may lose (see test_rate_follows_the_offset).
+MAX_LOST = 1
+# The tool's default --quantum, in milliseconds of the recording.
+QUANTUM_MS = 1024 * 1000 / 48000
+# The provoked run: its process callback sleeps this long, once, at 5 s.
+STALL_MS = 200
+REPORT = re.compile(r"ppm (?P<asked>[-+.\d]+) asked, (?P<cycles>\d+) "
+                    r"cycles, (?P<frames>\d+) frames, (?P<late>\d+) cycles "
+                    r"late, (?P<lost>-?\d+) lost \(counted as the card's "
+                    r"silence\), (?P<woke_late>\d+) ticks woke late, "
+                    r"(?P<not_driving>\d+) not driving, measured "
+                    r"(?P<rate>[.\d]+) frames/s = (?P<ppm>[-+.\d]+) ppm")
 
 
 def drift_sink_binary():
@@ -69,13 +81,26 @@ class DriftSinkTest(unittest.TestCase):
             self.assertIn("--ppm", res.stderr)
             self.assertIn("not a number from -5000 to 5000", res.stderr)
 
-    @retry.attempts(2)
     def test_rate_follows_the_offset(self):
         """At -300, 0 and +300 ppm, a tone played into the sink is taken
         at the nominal rate offset by that much against the host's
         monotonic clock (within 20 ppm, from the first 2 s on), the sink
-        driving the graph at every tick, and recorded unbroken.  Ticks
-        that found a peer late are printed."""
+        driving the graph at every tick, and recorded unbroken but for
+        late cycles.
+
+        Late and lost cycles are printed.  A lost cycle counts as the
+        card's silence and does not bend the rate
+        (test_lost_cycles_do_not_bend_the_rate); at most MAX_LOST = 1 may
+        be lost in a run.  At low load one is lost now and then: one at
+        -300 ppm in a full suite run on a fresh clone (it measured -335.5
+        ppm before the sink counted it), seven in 48 runs of 18 s
+        (docs/testing.md).  More than one in a run on a quiet machine
+        would be a graph that does not keep up with its clock.  A cycle
+        is lost only after a tick found it late, so there are never more
+        lost than late.  The recording is what arrived, and the run that
+        lost a cycle at +300 ppm had 4 late and one quantum of silence in
+        its recording: the recording may be silent for at most a quantum
+        per late cycle, and not at all when none was late."""
         work = WORK / "rate"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
@@ -88,25 +113,69 @@ class DriftSinkTest(unittest.TestCase):
         for ppm, (m, rec) in results:
             print(f"\n  {ppm:+d} ppm: {m.group(0)}; recording: "
                   f"{rec.summary()}", file=sys.stderr, end="")
-            measured = float(m.group(7))
-            if int(m.group(5)):
-                problems.append(f"{ppm:+d} ppm: not the driver at "
-                                f"{m.group(5)} ticks")
-            if abs(measured - ppm) > TOLERANCE_PPM:
-                problems.append(f"{ppm:+d} ppm asked, {measured:+.1f} "
-                                f"measured")
-            if rec.gaps or abs(rec.frequency_hz - 440) > 0.5:
-                problems.append(f"{ppm:+d} ppm: recording {rec.summary()}")
+            problems += self.rate_problems(ppm, m)
+            lost, late = int(m["lost"]), int(m["late"])
+            if not 0 <= lost <= min(MAX_LOST, late):
+                problems.append(f"{ppm:+d} ppm: {lost} cycles lost, "
+                                f"{late} late (at most {MAX_LOST} lost, "
+                                f"none that was not late)")
+            silence = sum(ms for _, ms in rec.gaps)
+            if (silence > late * QUANTUM_MS + 1 or
+                    abs(rec.frequency_hz - 440) > 0.5):
+                problems.append(f"{ppm:+d} ppm: recording {rec.summary()}"
+                                f", with {late} cycles late")
         print(file=sys.stderr)
         self.assertEqual(problems, [])
 
-    def run_at(self, pw, ppm, tone, work):
-        """Run the sink at ppm for SECONDS with the tone played into it;
-        returns (its report line's match, the recording's analysis)."""
+    def test_lost_cycles_do_not_bend_the_rate(self):
+        """The sink's own thread sleeps 200 ms once, 5 s in (--stall-at):
+        its clock's ticks fall behind and the graph loses cycles (3 to 9
+        of the 9 that the stall spans, in the runs of docs/testing.md).
+        At -300 ppm the rate is still measured within 20 ppm, with at
+        least one cycle counted lost (else the stall proved nothing),
+        none that was not late, and the sink driving at every tick.  With
+        the lost cycles' silence left out of the count, 6 lost cycles put
+        it at -6370.1 ppm; with the ticks that woke late kept in the fit,
+        at -262.6 ppm."""
+        work = WORK / "stall"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        tone = analyze.sox_tone(work / "tone.wav", SECONDS + 5, 440)
+        with PipeWire(workdir=work / "pw") as pw:
+            m, rec = self.run_at(pw, -300, tone, work,
+                                 ["--stall-at", "5",
+                                  "--stall-ms", str(STALL_MS)])
+        print(f"\n  -300 ppm, {STALL_MS} ms stall: {m.group(0)}; "
+              f"recording: {rec.summary()}", file=sys.stderr)
+        problems = self.rate_problems(-300, m)
+        lost, late = int(m["lost"]), int(m["late"])
+        if not 1 <= lost <= late:
+            problems.append(f"{lost} cycles lost, {late} late (at least "
+                            f"one lost, none that was not late)")
+        self.assertEqual(problems, [])
+
+    @staticmethod
+    def rate_problems(ppm, m):
+        """What is wrong with a report's rate and driving, as text."""
+        problems = []
+        measured = float(m["ppm"])
+        if int(m["not_driving"]):
+            problems.append(f"{ppm:+d} ppm: not the driver at "
+                            f"{m['not_driving']} ticks")
+        if abs(measured - ppm) > TOLERANCE_PPM:
+            problems.append(f"{ppm:+d} ppm asked, {measured:+.1f} "
+                            f"measured")
+        return problems
+
+    def run_at(self, pw, ppm, tone, work, extra=()):
+        """Run the sink at ppm for SECONDS, with the extra arguments and
+        the tone played into it; returns (its report line's match, the
+        recording's analysis)."""
         wav = work / f"sink{ppm:+d}.wav"
         sink = pw.client(realtime(
             [str(self.tool), "--ppm", str(ppm), "--seconds", str(SECONDS),
-             "--settle", str(SETTLE), "--name", SINK, "--record", str(wav)]),
+             "--settle", str(SETTLE), "--name", SINK, "--record", str(wav),
+             *extra]),
             f"drift-sink{ppm:+d}.log")
         deadline = time.monotonic() + 10
         while pw.find_node(SINK) is None:

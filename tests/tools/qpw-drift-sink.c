@@ -537,6 +537,14 @@ int main(int argc, char **argv)
     pw_main_loop_run(d.loop);
 
     report(&d);
+    /*
+     * Off the graph before it goes: destroying a stream that was still
+     * linked raced with its data thread (with PipeWire 0.3.65, once in
+     * some 60 runs, the player still playing into the sink: this thread
+     * died in pw_stream_destroy() and the data thread at the same time).
+     */
+    pw_loop_destroy_source(loop, d.timer);
+    pw_stream_disconnect(d.stream);
     pw_stream_destroy(d.stream);
     pw_main_loop_destroy(d.loop);
     pw_deinit();

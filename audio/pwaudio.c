@@ -1080,6 +1080,18 @@ static void qpw_report_xruns(QPwStream *s, const char *kind)
 }
 
 /*
+ * Main loop: run the audio layer now. Not while the VM is stopped: QEMU's
+ * timer does not run then either, and a device must not touch guest
+ * memory behind a migration's back.
+ */
+static void qpw_run_audio(QPwAudio *pw)
+{
+    if (pw->audio && pw->audio->vm_running) {
+        audio_run(pw->audio, "pipewire");
+    }
+}
+
+/*
  * Main loop: the process callback wakes the audio layer at most once per
  * graph cycle. While the graph runs cycles longer than the user's period
  * (another application or the user's settings hold it at a larger
@@ -1118,7 +1130,7 @@ static void qpw_on_period_timer(void *opaque)
 
     if (qpw_period_timer_due(s)) {
         qpw_period_timer_mod(s);
-        audio_run(s->pw->audio, "pipewire");
+        qpw_run_audio(s->pw);
     }
 }
 
@@ -1744,18 +1756,10 @@ static int qpw_audio_connect(QPwAudio *pw, const char **what)
     return 0;
 }
 
-/*
- * Main loop: a process callback asked for the audio layer to run now.
- * Not while the VM is stopped: QEMU's timer does not run then either, and
- * a device must not touch guest memory behind a migration's back.
- */
+/* Main loop: a process callback asked for the audio layer to run now. */
 static void qpw_on_wake(void *opaque)
 {
-    QPwAudio *pw = opaque;
-
-    if (pw->audio && pw->audio->vm_running) {
-        audio_run(pw->audio, "pipewire");
-    }
+    qpw_run_audio(opaque);
 }
 
 static void *qpw_audio_init(Audiodev *dev, Error **errp)

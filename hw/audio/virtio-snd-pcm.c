@@ -363,3 +363,41 @@ void vsnd_pcm_pacer_consume(VSndPcmPacer *pacer, uint64_t bytes)
 {
     pacer->credit -= MIN(bytes, pacer->credit);
 }
+
+void vsnd_pcm_lead_start(VSndPcmLead *lead, const VSndPcmParams *params,
+                         int64_t now_ns)
+{
+    uint32_t frame = vsnd_pcm_frame_bytes(params);
+
+    memset(lead, 0, sizeof(*lead));
+    lead->bytes_per_second = vsnd_pcm_bytes_per_second(params);
+    lead->frame_bytes = frame ? frame : 1;
+    lead->start_ns = now_ns;
+    lead->on = true;
+}
+
+void vsnd_pcm_lead_end(VSndPcmLead *lead)
+{
+    lead->on = false;
+}
+
+uint64_t vsnd_pcm_lead_take(VSndPcmLead *lead, int64_t now_ns, uint64_t max)
+{
+    int64_t span = now_ns - lead->start_ns;
+    uint64_t due, owed;
+
+    if (!lead->on) {
+        return 0;
+    }
+    if (span > VSND_PCM_LEAD_MAX_NS) {
+        lead->on = false;
+        return 0;
+    }
+    /* 10 s * 384 kHz * 8 channels * 8 bytes is about 2.5e17. */
+    due = span > 0 ? (uint64_t)span * lead->bytes_per_second / 1000000000 : 0;
+    due -= due % lead->frame_bytes;
+    owed = due > lead->given ? MIN(due - lead->given, max) : 0;
+    owed -= owed % lead->frame_bytes;
+    lead->given += owed;
+    return owed;
+}

@@ -201,4 +201,36 @@ uint64_t vsnd_pcm_pacer_room(VSndPcmPacer *pacer, int64_t now_ns);
 /* @bytes were taken (at most the last room returned). */
 void vsnd_pcm_pacer_consume(VSndPcmPacer *pacer, uint64_t bytes);
 
+/*
+ * Capture lead. A card records from START, but an audio backend may
+ * deliver its first audio well after (PipeWire runs a stream it has just
+ * activated some graph cycles later). Until it does, the device gives the
+ * guest silence at the stream's rate, so that the recording keeps time
+ * from START instead of beginning that much late. At most
+ * VSND_PCM_LEAD_MAX_NS of it: a backend that says nothing for that long
+ * has a problem of its own.
+ */
+#define VSND_PCM_LEAD_MAX_NS (10 * 1000000000LL)
+
+typedef struct VSndPcmLead {
+    uint64_t bytes_per_second;
+    uint32_t frame_bytes;
+    bool on;
+    int64_t start_ns;
+    uint64_t given;             /* bytes of silence given so far */
+} VSndPcmLead;
+
+/* START of a stream of @params at @now_ns: the lead begins. */
+void vsnd_pcm_lead_start(VSndPcmLead *lead, const VSndPcmParams *params,
+                         int64_t now_ns);
+
+/* The backend delivered audio (or the stream stopped): no more lead. */
+void vsnd_pcm_lead_end(VSndPcmLead *lead);
+
+/*
+ * The bytes of silence the guest is owed at @now_ns, in whole frames, at
+ * most @max, counted as given; 0 once the lead is over.
+ */
+uint64_t vsnd_pcm_lead_take(VSndPcmLead *lead, int64_t now_ns, uint64_t max);
+
 #endif /* HW_AUDIO_VIRTIO_SND_PCM_H */

@@ -60,6 +60,7 @@ struct VirtIOSoundStream {
     SWVoiceIn *voice_in;
     QSIMPLEQ_HEAD(, VirtIOSoundXfer) xfers;
     VSndPcmPacer pacer;                 /* playback: what may be taken now */
+    VSndPcmLead lead;                   /* capture: silence owed from START */
     bool starved;                       /* an xrun was reported, not ended */
     int64_t empty_since_ns;             /* playback ran out of messages; -1 */
     int64_t last_return_ns;             /* when a message was last returned */
@@ -440,6 +441,14 @@ static size_t virtio_snd_capture_chunk(VirtIOSoundStream *s,
      */
     memset(buf, 0, want);
     got = AUD_read(s->voice_in, buf, want);
+    if (got && s->lead.on) {
+        trace_virtio_snd_capture_lead(s->id, s->lead.given);
+        vsnd_pcm_lead_end(&s->lead);
+    } else if (!got) {
+        /* buf holds silence. */
+        got = vsnd_pcm_lead_take(&s->lead,
+                                 qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL), want);
+    }
     written = vsnd_iov_from_buf(x->elem->in_sg, x->elem->in_num, x->done,
                                 buf, got);
     virtio_snd_mark_dirty(x->elem->in_sg, x->elem->in_num, x->done, written);
@@ -753,6 +762,8 @@ static void virtio_snd_stream_set_active(VirtIOSoundStream *s, bool on)
     if (on) {
         vsnd_pcm_pacer_start(&s->pacer, &s->pcm.params,
                              qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
+    } else {
+        vsnd_pcm_lead_end(&s->lead);
     }
     if (s->voice_out) {
         AUD_set_active_out(s->voice_out, on);
@@ -794,6 +805,14 @@ static uint32_t virtio_snd_pcm_act(VirtIOSoundStream *s,
         }
         break;
     case VIRTIO_SND_R_PCM_START:
+        /*
+         * Only here: a stream resumed after a migration or a VM stop goes
+         * on where it was, with nothing owed.
+         */
+        if (!virtio_snd_is_output(s)) {
+            vsnd_pcm_lead_start(&s->lead, &s->pcm.params,
+                                qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
+        }
         virtio_snd_stream_set_active(s, true);
         break;
     case VIRTIO_SND_R_PCM_STOP:

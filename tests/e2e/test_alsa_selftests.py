@@ -60,6 +60,18 @@ NOT_APPLICABLE = {
     # ALSA's drain timeout (the buffer's time + 10 %).
     "default.time3.SoundCard.0.0.PLAYBACK":
         "the driver never sends the last, partial period",
+    # The same: 96000 frames are 187.5 periods of 512, so the last 256
+    # never reach the device and the drain ends on ALSA's 100 ms timeout
+    # after the last whole period. A device that keeps exact time from
+    # START returns that period at 1994.7 ms, which puts the end at
+    # 2094.7 ms plus up to a jiffy (4 ms), against a limit of 2100: the
+    # verdict is the timeout's. Here PipeWire runs the stream, connected
+    # at PREPARE a few ms before, 20 to 28 ms after START; the backend's
+    # ring takes two periods meanwhile, so the last whole period returns
+    # at 1992 to 2002 ms (traces of three runs, docs/virtio-sound.md).
+    "default.time4.SoundCard.0.0.PLAYBACK":
+        "the driver never sends the last half period; the drain ends on "
+        "ALSA's 100 ms timeout",
 }
 
 

@@ -3,7 +3,9 @@
  * is half the guest's buffer in whole frames, the credit starts full, is
  * refilled at the stream's byte rate plus the headroom (without losing
  * fractions of a byte at low rates), never exceeds the burst, and is
- * handed out in whole frames.
+ * handed out in whole frames; and of the capture lead: silence at the
+ * stream's rate from START, in whole frames, until it ends or has lasted
+ * VSND_PCM_LEAD_MAX_NS.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -140,6 +142,59 @@ static void test_no_overflow(void)
     g_assert_cmpuint(vsnd_pcm_pacer_room(&pacer, G_MAXINT64), ==, 2 << 20);
 }
 
+/* The lead owes what the time since START holds, less what it gave. */
+static void test_lead_keeps_time(void)
+{
+    VSndPcmParams p = p48();
+    VSndPcmLead lead;
+
+    vsnd_pcm_lead_start(&lead, &p, 1000 * MS);
+    g_assert_cmpuint(vsnd_pcm_lead_take(&lead, 1000 * MS, 4096), ==, 0);
+    /* 10 ms at 192000 B/s. */
+    g_assert_cmpuint(vsnd_pcm_lead_take(&lead, 1010 * MS, 4096), ==, 1920);
+    g_assert_cmpuint(vsnd_pcm_lead_take(&lead, 1010 * MS, 4096), ==, 0);
+    /* At most @max, the rest later. */
+    g_assert_cmpuint(vsnd_pcm_lead_take(&lead, 1050 * MS, 4096), ==, 4096);
+    g_assert_cmpuint(vsnd_pcm_lead_take(&lead, 1050 * MS, 4096), ==, 3584);
+    /* A clock that goes back owes nothing more. */
+    g_assert_cmpuint(vsnd_pcm_lead_take(&lead, 1020 * MS, 4096), ==, 0);
+    vsnd_pcm_lead_end(&lead);
+    g_assert_cmpuint(vsnd_pcm_lead_take(&lead, 2000 * MS, 4096), ==, 0);
+}
+
+/* Whole frames of the stream, also when @max is not. */
+static void test_lead_whole_frames(void)
+{
+    /* 8 kHz mono S16: 16 bytes a ms, 2 a frame. */
+    VSndPcmParams p = params(VIRTIO_SND_PCM_FMT_S16, VIRTIO_SND_PCM_RATE_8000,
+                             1, 160, 4);
+    VSndPcmLead lead;
+
+    vsnd_pcm_lead_start(&lead, &p, 0);
+    g_assert_cmpuint(vsnd_pcm_lead_take(&lead, 1 * MS, 7), ==, 6);
+    g_assert_cmpuint(vsnd_pcm_lead_take(&lead, 1 * MS, 7), ==, 6);
+    g_assert_cmpuint(vsnd_pcm_lead_take(&lead, 1 * MS, 7), ==, 4);
+    /* 0.1 ms holds 1.6 bytes: no whole frame. */
+    vsnd_pcm_lead_start(&lead, &p, 0);
+    g_assert_cmpuint(vsnd_pcm_lead_take(&lead, MS / 10, 100), ==, 0);
+}
+
+/* The largest stream, up to VSND_PCM_LEAD_MAX_NS, then no more. */
+static void test_lead_limit(void)
+{
+    VSndPcmParams p = params(VIRTIO_SND_PCM_FMT_S32,
+                             VIRTIO_SND_PCM_RATE_384000, 8, 1 << 20, 4);
+    VSndPcmLead lead;
+
+    vsnd_pcm_lead_start(&lead, &p, 0);
+    g_assert_cmpuint(vsnd_pcm_lead_take(&lead, VSND_PCM_LEAD_MAX_NS,
+                                        UINT64_MAX),
+                     ==, 12288000ULL * 10);
+    g_assert_cmpuint(vsnd_pcm_lead_take(&lead, VSND_PCM_LEAD_MAX_NS + 1,
+                                        UINT64_MAX), ==, 0);
+    g_assert_false(lead.on);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -149,5 +204,8 @@ int main(int argc, char **argv)
     g_test_add_func("/vsnd/pace/whole-frames", test_whole_frames);
     g_test_add_func("/vsnd/pace/clock-back", test_clock_back);
     g_test_add_func("/vsnd/pace/no-overflow", test_no_overflow);
+    g_test_add_func("/vsnd/lead/keeps-time", test_lead_keeps_time);
+    g_test_add_func("/vsnd/lead/whole-frames", test_lead_whole_frames);
+    g_test_add_func("/vsnd/lead/limit", test_lead_limit);
     return g_test_run();
 }

@@ -7,6 +7,7 @@ Python process, which then tears down exactly the groups it started.
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -14,20 +15,46 @@ import time
 from pathlib import Path
 
 
-def thread_policies(pid):
-    """(thread id, name, scheduling policy: 0 other, 1 FIFO, 2 RR, ...) of
-    each thread of process pid, from /proc; [] once it is gone."""
+def _task_stats(pid):
+    """(thread id, name, fields after the name, task dir) of each thread of
+    process pid, from /proc/PID/task/TID/stat; [] once it is gone."""
     out = []
     for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
         try:
             text = stat.read_text()
         except OSError:
             continue
-        # pid (comm) state ppid ...: the policy is field 41.
-        fields = text[text.rindex(")") + 2:].split()
         out.append((int(stat.parent.name),
                     text[text.index("(") + 1:text.rindex(")")],
-                    int(fields[38])))
+                    text[text.rindex(")") + 2:].split(), stat.parent))
+    return out
+
+
+def thread_policies(pid):
+    """(thread id, name, scheduling policy: 0 other, 1 FIFO, 2 RR, ...) of
+    each thread of process pid, from /proc; [] once it is gone."""
+    # pid (comm) state ppid ...: the policy is field 41.
+    return [(tid, name, int(fields[38]))
+            for tid, name, fields, _ in _task_stats(pid)]
+
+
+def thread_usage(pid):
+    """{thread id: (name, user+system CPU seconds, voluntary context
+    switches)} of each thread of process pid, from /proc. A thread that
+    blocks in poll() and is woken counts one voluntary switch per
+    wake-up."""
+    out = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for tid, name, fields, task in _task_stats(pid):
+        try:
+            status = (task / "status").read_text()
+        except OSError:
+            continue
+        switches = int(re.search(r"^voluntary_ctxt_switches:\s+(\d+)",
+                                 status, re.M).group(1))
+        # utime and stime are fields 14 and 15.
+        out[tid] = (name, (int(fields[11]) + int(fields[12])) / tick,
+                    switches)
     return out
 
 

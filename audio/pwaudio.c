@@ -229,7 +229,7 @@ struct QPwStream {
 
     /*
      * Under the loop lock: a start that PipeWire has not run within
-     * QPW_START_GRACE_MS (nothing links the stream: no session manager,
+     * qpw_start_grace_ms() (nothing links the stream: no session manager,
      * no such target) falls back to paced silence; said once per voice.
      */
     struct spa_source *start_timer;
@@ -356,6 +356,21 @@ static void qpw_stream_disconnect_locked(QPwStream *s);
 static int qpw_stream_connect_locked(QPwStream *s);
 
 /*
+ * How long a start may take to run: QPW_START_GRACE_MS, or the user's
+ * period if longer. A stream connected just before its start (a guest that
+ * prepares and starts at once) took up to 73 ms to run here (2026-12-06);
+ * a guest with periods that long has a buffer that waits longer still
+ * before Linux calls the stream stuck (1.1 buffers).
+ */
+static uint32_t qpw_start_grace_ms(QPwStream *s)
+{
+    uint64_t period_ms = qpw_frames_to_us(s->geo.period_hint_frames,
+                                          s->geo.rate) / 1000;
+
+    return MAX(QPW_START_GRACE_MS, MIN(period_ms, UINT32_MAX));
+}
+
+/*
  * Loop thread, lock held: a started stream that PipeWire does not run
  * (nothing links it) must not hold the guest up: its voice goes on in
  * silence paced by QEMU's clock, as with no daemon, and goes back to the
@@ -376,14 +391,14 @@ static void qpw_on_start_timer(void *opaque, uint64_t expirations)
         pw_stream_get_state(s->stream, NULL) == PW_STREAM_STATE_STREAMING) {
         return;
     }
-    trace_qpw_not_running(s->name, s->dir, QPW_START_GRACE_MS);
+    trace_qpw_not_running(s->name, s->dir, qpw_start_grace_ms(s));
     if (!s->said_not_running) {
         s->said_not_running = true;
         dolog("audiodev '%s': PipeWire has not run %s stream '%s' %d ms "
               "after its start: nothing links it to a %s (is a session "
               "manager such as WirePlumber running? does %s exist?); it goes "
               "on in silence until PipeWire runs it\n",
-              s->pw->dev->id, s->dir, s->name, QPW_START_GRACE_MS,
+              s->pw->dev->id, s->dir, s->name, qpw_start_grace_ms(s),
               s->direction == PW_DIRECTION_OUTPUT ? "sink" : "source",
               pw_properties_get(s->props, PW_KEY_TARGET_OBJECT) ?
               pw_properties_get(s->props, PW_KEY_TARGET_OBJECT) :
@@ -425,7 +440,7 @@ static void qpw_stream_set_active_locked(QPwStream *s, bool active)
         }
     }
     qpw_stream_arm_start_timer_locked(s, active && qpw_stream_usable(s) ?
-                                      QPW_START_GRACE_MS : 0);
+                                      qpw_start_grace_ms(s) : 0);
     qpw_stream_check_flowing(s);
 }
 
@@ -492,7 +507,7 @@ static void qpw_on_state_changed(void *opaque, enum pw_stream_state old,
      */
     if (s->active && old == PW_STREAM_STATE_STREAMING &&
         state != PW_STREAM_STATE_STREAMING) {
-        qpw_stream_arm_start_timer_locked(s, QPW_START_GRACE_MS);
+        qpw_stream_arm_start_timer_locked(s, qpw_start_grace_ms(s));
     }
     qpw_stream_check_flowing(s);
 }
@@ -1032,6 +1047,7 @@ static void qpw_on_retry_timer(void *opaque, uint64_t expirations)
 static bool qpw_stream_silent(QPwStream *s)
 {
     uint32_t epoch = qatomic_load_acquire(&s->epoch);
+    bool ran_silent = s->seen_epoch == 0;
 
     if (epoch == s->seen_epoch) {
         return epoch == 0;
@@ -1042,11 +1058,21 @@ static bool qpw_stream_silent(QPwStream *s)
         trace_qpw_silent(s->name);
         return true;
     }
+    /*
+     * The loop thread took the stream away and gave it back (a start
+     * that ran late) between two of our calls: no audio went to the
+     * silence meanwhile, so what the ring holds is still next in line.
+     * Dropping it would cut the head off the sound.
+     */
+    if (!ran_silent) {
+        return false;
+    }
 
     /*
-     * Whatever the ring holds was queued for, or captured by, an earlier
-     * stream: drop it, each side as the ring allows (QEMU produces
-     * playback and consumes capture).
+     * Whatever the ring holds was queued for, or captured by, the stream
+     * before the silence: after the audio the silence took, it is stale.
+     * Drop it, each side as the ring allows (QEMU produces playback and
+     * consumes capture).
      */
     if (s->direction == PW_DIRECTION_OUTPUT) {
         qpw_ring_request_drop(&s->ring);

@@ -48,6 +48,7 @@
 
 #include <sched.h>
 #include <pipewire/pipewire.h>
+#include <pipewire/extensions/metadata.h>
 #include <spa/param/format-utils.h>
 #include <spa/param/audio/format-utils.h>
 #include <spa/param/props.h>
@@ -77,6 +78,14 @@
  * (or 1.1 buffers, if longer).
  */
 #define QPW_START_GRACE_MS 50
+
+/*
+ * How long a voice's target that came back (out.name, in.name) is left to
+ * the session manager before the voice's stream is moved back to it: a
+ * margin for it to set the new node up, not a measured need (the move
+ * was tested with this value only).
+ */
+#define QPW_TARGET_SETTLE_MS 500
 
 /*
  * How long after PipeWire failed a stream (for example a session manager
@@ -112,6 +121,18 @@ typedef struct QPwAudio {
     /* Everything below is under the loop lock. */
     struct pw_core *core;               /* NULL while QPW_CONN_DOWN */
     struct spa_hook core_listener;
+    /*
+     * Watches the nodes come and go, for the voices' targets: the
+     * registry id of the node named by out.name ([0]) and in.name ([1]),
+     * SPA_ID_INVALID while there is none.
+     */
+    struct pw_registry *registry;
+    struct spa_hook registry_listener;
+    uint32_t target_id[2];
+    struct spa_source *target_timer;    /* a target is back: settle, move */
+    /* The session manager's "default" metadata, where streams are moved. */
+    struct pw_metadata *metadata;
+    uint32_t metadata_id;
     QPwConnState state;
     int sync_seq;
     int lost_res;                       /* why the connection went */
@@ -235,6 +256,13 @@ struct QPwStream {
     struct spa_source *start_timer;
     bool said_not_running;
     bool said_failed;
+
+    /*
+     * Under the loop lock: the voice's target (out.name, in.name) went
+     * away under its current stream, which the session manager then
+     * moved elsewhere (see qpw_on_node_added()).
+     */
+    bool target_gone;
 
     /* QEMU's thread: the epoch it runs on (0: clock-paced silence). */
     uint32_t seen_epoch;
@@ -407,20 +435,28 @@ static void qpw_on_start_timer(void *opaque, uint64_t expirations)
     qpw_stream_unpublish(s);
 }
 
-/* Loop lock held: (re)arm the start timer @ms from now; 0 disarms it. */
-static void qpw_stream_arm_start_timer_locked(QPwStream *s, uint32_t ms)
+/* Loop lock held: (re)arm a loop timer @ms from now; 0 disarms it. */
+static void qpw_arm_timer_ms(QPwAudio *pw, struct spa_source *timer,
+                             uint32_t ms)
 {
-    struct pw_loop *loop = pw_thread_loop_get_loop(s->pw->loop);
     struct timespec when = {
         .tv_sec = ms / 1000,
         .tv_nsec = ms % 1000 * 1000000L,
     };
 
+    pw_loop_update_timer(pw_thread_loop_get_loop(pw->loop), timer, &when,
+                         NULL, false);
+}
+
+/* Loop lock held: (re)arm the start timer @ms from now; 0 disarms it. */
+static void qpw_stream_arm_start_timer_locked(QPwStream *s, uint32_t ms)
+{
     if (!s->start_timer && ms) {
-        s->start_timer = pw_loop_add_timer(loop, qpw_on_start_timer, s);
+        s->start_timer = pw_loop_add_timer(pw_thread_loop_get_loop(s->pw->loop),
+                                           qpw_on_start_timer, s);
     }
     if (s->start_timer) {
-        pw_loop_update_timer(loop, s->start_timer, &when, NULL, false);
+        qpw_arm_timer_ms(s->pw, s->start_timer, ms);
     }
 }
 
@@ -954,6 +990,191 @@ static const struct pw_core_events qpw_core_events = {
     .error = qpw_on_core_error,
 };
 
+/* The node name of the target of a direction's voices, or NULL. */
+static const char *qpw_target_name(QPwAudio *pw, unsigned int dir_index)
+{
+    return dir_index == 0 ? pw->dev->u.pipewire.out->name
+                          : pw->dev->u.pipewire.in->name;
+}
+
+static unsigned int qpw_dir_index(QPwStream *s)
+{
+    return s->direction == PW_DIRECTION_OUTPUT ? 0 : 1;
+}
+
+/*
+ * Loop lock held: move @s's stream back to its target, as a user's mixer
+ * does: by naming the target for the stream's node in the session
+ * manager's "default" metadata (WirePlumber links a new stream with the
+ * same properties where it last was, so a new stream would not do).
+ * Without the metadata, a new stream is the best there is.
+ */
+static void qpw_stream_move_to_target(QPwStream *s)
+{
+    QPwAudio *pw = s->pw;
+    const char *target = qpw_target_name(pw, qpw_dir_index(s));
+    uint32_t node = pw_stream_get_node_id(s->stream);
+
+    trace_qpw_target_back(s->name, s->dir, target);
+    if (pw->metadata && node != SPA_ID_INVALID) {
+        pw_metadata_set_property(pw->metadata, node, "target.object", NULL,
+                                 target);
+        return;
+    }
+    qpw_stream_disconnect_locked(s);
+    qpw_stream_connect_locked(s);
+}
+
+/*
+ * Loop thread, lock held: a target that had gone away under a voice's
+ * stream (a headset unplugged) is back. The session manager moved that
+ * stream to another node and does not move it back on its own.
+ */
+static void qpw_on_target_timer(void *opaque, uint64_t expirations)
+{
+    QPwAudio *pw = opaque;
+    QPwStream *s;
+
+    QLIST_FOREACH(s, &pw->streams, link) {
+        if (!s->target_gone ||
+            pw->target_id[qpw_dir_index(s)] == SPA_ID_INVALID) {
+            continue;
+        }
+        s->target_gone = false;
+        if (qpw_stream_usable(s)) {
+            qpw_stream_move_to_target(s);
+        }
+    }
+}
+
+/* Loop thread, lock held: bind the "default" metadata when it shows. */
+static void qpw_metadata_added(QPwAudio *pw, uint32_t id,
+                               const struct spa_dict *props)
+{
+    const char *name = props ? spa_dict_lookup(props, "metadata.name") : NULL;
+
+    if (pw->metadata || !name || strcmp(name, "default") != 0) {
+        return;
+    }
+    pw->metadata = pw_registry_bind(pw->registry, id,
+                                    PW_TYPE_INTERFACE_Metadata,
+                                    PW_VERSION_METADATA, 0);
+    pw->metadata_id = id;
+}
+
+static void qpw_metadata_drop(QPwAudio *pw)
+{
+    if (pw->metadata) {
+        pw_proxy_destroy((struct pw_proxy *)pw->metadata);
+        pw->metadata = NULL;
+    }
+}
+
+/*
+ * Loop thread, lock held: a node appeared; if it is a voice's target,
+ * note its id, and if it had gone away under a stream, move that stream
+ * back once the session manager has had QPW_TARGET_SETTLE_MS to take the
+ * new node in.
+ */
+static void qpw_on_node_added(void *opaque, uint32_t id, uint32_t perms,
+                              const char *type, uint32_t version,
+                              const struct spa_dict *props)
+{
+    QPwAudio *pw = opaque;
+    const char *name = props ? spa_dict_lookup(props, PW_KEY_NODE_NAME)
+                             : NULL;
+    QPwStream *s;
+    unsigned int i;
+
+    if (strcmp(type, PW_TYPE_INTERFACE_Metadata) == 0) {
+        qpw_metadata_added(pw, id, props);
+        return;
+    }
+    if (!name || strcmp(type, PW_TYPE_INTERFACE_Node) != 0) {
+        return;
+    }
+    for (i = 0; i < ARRAY_SIZE(pw->target_id); i++) {
+        const char *target = qpw_target_name(pw, i);
+
+        if (!target || strcmp(target, name) != 0) {
+            continue;
+        }
+        pw->target_id[i] = id;
+        QLIST_FOREACH(s, &pw->streams, link) {
+            if (qpw_dir_index(s) == i && s->target_gone) {
+                qpw_arm_timer_ms(pw, pw->target_timer, QPW_TARGET_SETTLE_MS);
+            }
+        }
+    }
+}
+
+/* Loop thread, lock held: an object went away; was it a target? */
+static void qpw_on_global_removed(void *opaque, uint32_t id)
+{
+    QPwAudio *pw = opaque;
+    QPwStream *s;
+    unsigned int i;
+
+    if (pw->metadata && id == pw->metadata_id) {
+        qpw_metadata_drop(pw);
+    }
+    for (i = 0; i < ARRAY_SIZE(pw->target_id); i++) {
+        if (pw->target_id[i] != id) {
+            continue;
+        }
+        pw->target_id[i] = SPA_ID_INVALID;
+        QLIST_FOREACH(s, &pw->streams, link) {
+            if (qpw_dir_index(s) == i && s->stream) {
+                trace_qpw_target_gone(s->name, s->dir, qpw_target_name(pw, i));
+                s->target_gone = true;
+            }
+        }
+    }
+}
+
+static const struct pw_registry_events qpw_registry_events = {
+    PW_VERSION_REGISTRY_EVENTS,
+    .global = qpw_on_node_added,
+    .global_remove = qpw_on_global_removed,
+};
+
+/* Loop lock held: watch the registry if a voice has a target to follow. */
+static void qpw_registry_open(QPwAudio *pw)
+{
+    pw->target_id[0] = pw->target_id[1] = SPA_ID_INVALID;
+    if (!qpw_target_name(pw, 0) && !qpw_target_name(pw, 1)) {
+        return;
+    }
+    if (!pw->target_timer) {
+        pw->target_timer = pw_loop_add_timer(pw_thread_loop_get_loop(pw->loop),
+                                             qpw_on_target_timer, pw);
+    }
+    pw->registry = pw_core_get_registry(pw->core, PW_VERSION_REGISTRY, 0);
+    if (pw->registry) {
+        pw_registry_add_listener(pw->registry, &pw->registry_listener,
+                                 &qpw_registry_events, pw);
+    }
+}
+
+static void qpw_registry_close(QPwAudio *pw)
+{
+    QPwStream *s;
+
+    qpw_metadata_drop(pw);
+    if (pw->registry) {
+        spa_hook_remove(&pw->registry_listener);
+        spa_zero(pw->registry_listener);
+        pw_proxy_destroy((struct pw_proxy *)pw->registry);
+        pw->registry = NULL;
+    }
+    if (pw->target_timer) {
+        qpw_arm_timer_ms(pw, pw->target_timer, 0);
+    }
+    QLIST_FOREACH(s, &pw->streams, link) {
+        s->target_gone = false;
+    }
+}
+
 /*
  * Connect to the daemon and ask it for a round trip; the connection is up
  * (QPW_CONN_UP) once it answers. Returns 0, or a negative errno with
@@ -970,10 +1191,12 @@ static int qpw_conn_open(QPwAudio *pw, const char **what)
         return r < 0 ? r : -EIO;
     }
     pw_core_add_listener(pw->core, &pw->core_listener, &qpw_core_events, pw);
+    qpw_registry_open(pw);
     pw->state = QPW_CONN_SYNCING;
     pw->sync_seq = pw_core_sync(pw->core, PW_ID_CORE, 0);
     if (pw->sync_seq < 0) {
         r = pw->sync_seq;
+        qpw_registry_close(pw);
         spa_hook_remove(&pw->core_listener);
         spa_zero(pw->core_listener);
         pw_core_disconnect(pw->core);
@@ -994,6 +1217,7 @@ static void qpw_conn_close(QPwAudio *pw)
         qpw_stream_disconnect_locked(s);
     }
     if (pw->core) {
+        qpw_registry_close(pw);
         spa_hook_remove(&pw->core_listener);
         spa_zero(pw->core_listener);
         pw_core_disconnect(pw->core);
@@ -1722,6 +1946,10 @@ static void qpw_audio_free(QPwAudio *pw)
     }
     if (pw->core) {
         qpw_conn_close(pw);
+    }
+    if (pw->target_timer) {
+        pw_loop_destroy_source(pw_thread_loop_get_loop(pw->loop),
+                               pw->target_timer);
     }
     if (pw->context) {
         pw_context_destroy(pw->context);

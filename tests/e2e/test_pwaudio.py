@@ -126,7 +126,8 @@ def trace_args(path):
                   "qpw_format_negotiated", "qpw_enable", "qpw_xrun",
                   "qpw_volume", "qpw_silent", "qpw_core_error",
                   "qpw_connection_lost", "qpw_reconnect_failed",
-                  "qpw_reconnected", "qpw_stream_published", "qpw_resumed"):
+                  "qpw_reconnected", "qpw_stream_published", "qpw_resumed",
+                  "qpw_target_gone", "qpw_target_back"):
         args += ["-trace", f"enable={event}"]
     return args
 

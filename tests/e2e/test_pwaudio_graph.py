@@ -23,6 +23,11 @@ lives with what the graph really does.
   manager        links QEMU's stream: an HDA and a virtio-sound guest's
                  5 s aplay still takes about 5 s and ends with status 0,
                  and QEMU says once why there is no sound
+  unplug         the sink named by out.name is destroyed while a
+                 virtio-sound guest plays to it and created again 2 s
+                 later: the guest's aplay keeps time and ends with status
+                 0, and the stream goes back to the sink, which gets the
+                 rest of the tone
 
 Each test starts its own private PipeWire (tests/lib/pipewire.py). Files
 are kept in ${QPW_E2E_WORK:-/tmp/qpw-e2e}/pwaudio-graph/<test>/.
@@ -46,8 +51,8 @@ import analyze  # noqa: E402
 import guest  # noqa: E402
 from pipewire import PipeWire  # noqa: E402
 import retry  # noqa: E402
-from test_pwaudio import (MARK, PwAudioCase, node_props,  # noqa: E402
-                          qemu_nodes, read_trace, run_marked, trace_args,
+from test_pwaudio import (MARK, SINK2, PwAudioCase,  # noqa: E402
+                          links_from, node_props, qemu_nodes, read_trace, run_marked, trace_args,
                           trace_events, xruns)
 
 WORK = Path(os.environ.get("QPW_E2E_WORK", "/tmp/qpw-e2e")) / "pwaudio-graph"
@@ -57,6 +62,15 @@ VIRTIO = ["-device", "virtio-sound-pci,audiodev=snd0"]
 # frames at the graph's rate.
 MIN_QUANTUM_US = 2666
 FLOOR_FRAMES = math.ceil(MIN_QUANTUM_US * RATE / 1e6)
+
+
+def node_name(objects, node_id):
+    """The node.name of the node node_id in a pw-dump list (its id if it
+    has none)."""
+    for o in objects:
+        if o.get("id") == node_id:
+            return node_props(o)[0].get("node.name", str(node_id))
+    return str(node_id)
 
 
 def tone_level_db(x, rate, freq):
@@ -388,6 +402,68 @@ class PwAudioGraphTest(PwAudioCase):
     def test_no_session_manager_virtio(self):
         """virtio-sound, no WirePlumber: the guest plays on in silence."""
         self.check_unlinked(VIRTIO, "virtio")
+
+    def test_target_unplugged(self):
+        """A headset unplugged and plugged in again: out.name's sink is
+        destroyed 1 s into an 8 s aplay (10 ms x 4 periods) and created
+        again 2 s later. The guest keeps time and ends with status 0, the
+        stream is linked to the new sink within 2 s of its creation, and
+        the sink gets the tone from then on."""
+        tone = analyze.sox_tone(self.work / "tone.wav", 8, 440)
+        trace = self.work / "trace.log"
+        seen = {}
+        with PipeWire(extra_sinks=[SINK2], workdir=self.work / "pw") as pw:
+            def on_mark(mark, rest, when):
+                if mark != "playing":
+                    return
+                pw.destroy_node(SINK2)
+                time.sleep(2.0)
+                sink = pw.add_sink(SINK2)
+                back = time.monotonic()
+                seen["rec"] = pw.record_sink(self.work / "back.wav",
+                                             sink=SINK2)
+                while time.monotonic() < back + 2.0:
+                    objects = pw.dump()
+                    nodes = qemu_nodes(objects, "Playback")
+                    linked = links_from(objects, nodes[0]["id"]) if nodes \
+                        else set()
+                    seen["linked_to"] = sorted(
+                        node_name(objects, i) for i in linked)
+                    if linked == {sink}:
+                        seen["relinked_s"] = time.monotonic() - back
+                        break
+                    time.sleep(0.1)
+
+            try:
+                res, _ = run_marked(
+                    ["-audiodev", f"pipewire,id=snd0,out.name={SINK2}",
+                     *VIRTIO, *trace_args(trace)],
+                    guest.command_scenario(
+                        "time aplay -q -D hw:0,0 --period-time=10000 "
+                        f"--buffer-time=40000 /in/tone.wav & sleep 1; "
+                        f"echo '{MARK} playing'; wait $!"),
+                    {"tone.wav": tone}, pw.env(), self.work / "guest",
+                    on_mark)
+            finally:
+                if "rec" in seen:
+                    seen["rec"].stop()
+        out = res.scenario_output()
+        m = re.search(r"^real\s+(\d+)m\s*([\d.]+)s", out, re.M)
+        took = int(m.group(1)) * 60 + float(m.group(2)) if m else None
+        a = analyze.analyze(self.work / "back.wav") if "rec" in seen \
+            else None
+        self.report(f"aplay took {took} s (8 s of audio); relinked "
+                    f"{seen.get('relinked_s')} s after the sink came back "
+                    f"(linked to {seen.get('linked_to')}); "
+                    f"the new sink got {a.summary() if a else 'nothing'}; "
+                    f"guest {out.strip()!r}")
+        self.assertEqual(res.exit_code, 0, res.describe())
+        self.assertEqual(guest.driver_errors(out), [], res.describe())
+        self.assertIsNotNone(took, out)
+        self.assertLess(abs(took - 8.0), 1.0, "aplay did not keep time")
+        self.assertIn("relinked_s", seen,
+                      f"the stream did not go back to {SINK2}")
+        self.assertGreater(a.tone_seconds, 2.5, a.summary())
 
     def test_bad_min_quantum(self):
         """An out-of-range min-quantum stops QEMU at start-up with one line

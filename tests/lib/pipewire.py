@@ -40,12 +40,10 @@ class PipeWireError(RuntimeError):
     """The private PipeWire could not be started or used."""
 
 
-def _null_node(name, media_class, positions="FL FR"):
-    """SPA-JSON for one null-audio-sink adapter node with channels at
-    positions (e.g. "FL FR FC LFE RL RR")."""
-    return f"""
-    {{ factory = adapter
-        args = {{
+def _null_node_props(name, media_class, positions="FL FR"):
+    """SPA-JSON properties of one null-audio-sink adapter node with
+    channels at positions (e.g. "FL FR FC LFE RL RR")."""
+    return f"""{{
             factory.name     = support.null-audio-sink
             node.name        = "{name}"
             node.description = "{name}"
@@ -53,7 +51,14 @@ def _null_node(name, media_class, positions="FL FR"):
             audio.position   = [ {positions} ]
             monitor.channel-volumes = true
             object.linger    = true
-        }}
+        }}"""
+
+
+def _null_node(name, media_class, positions="FL FR"):
+    """SPA-JSON for one null-audio-sink adapter node in context.objects."""
+    return f"""
+    {{ factory = adapter
+        args = {_null_node_props(name, media_class, positions)}
     }}"""
 
 
@@ -325,6 +330,37 @@ class PipeWire:
     def find_node(self, name):
         """The pw-dump object of the node called name, or None."""
         return _find_node(self.dump(), name)
+
+    def destroy_node(self, name):
+        """Destroy the node called name, as unplugging a device does."""
+        node = self.find_node(name)
+        if node is None:
+            raise PipeWireError(f"no node {name} to destroy")
+        res = subprocess.run(["pw-cli", "destroy", str(node["id"])],
+                             env=self.env(), timeout=10, capture_output=True,
+                             text=True)
+        if res.returncode != 0:
+            raise PipeWireError(f"pw-cli destroy {name}: {res.stderr.strip()}")
+
+    def add_sink(self, name, timeout=10.0):
+        """Create a null sink called name (it outlives pw-cli), as plugging
+        a device in does; returns its node id once it has ports."""
+        res = subprocess.run(["pw-cli", "create-node", "adapter",
+                              _null_node_props(name, "Audio/Sink")],
+                             env=self.env(), timeout=10, capture_output=True,
+                             text=True)
+        if res.returncode != 0:
+            raise PipeWireError(f"pw-cli create-node {name}: "
+                                f"{res.stderr.strip()}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            objects = self.dump()
+            node = _find_node(objects, name)
+            if node is not None and _has_ports(objects, name):
+                return node["id"]
+            time.sleep(0.05)
+        raise PipeWireError(f"sink {name} has no ports {timeout} s after "
+                            "its creation")
 
     def client(self, argv, log_name):
         """Start a client command (own process group, logged to log_name in

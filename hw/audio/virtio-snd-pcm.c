@@ -320,14 +320,21 @@ void vsnd_pcm_default_params(const VSndPcmCaps *caps, VSndPcmParams *params)
  */
 #define VSND_PCM_PACE_MAX_STEP_NS 1000000000LL
 
+/* The byte rate of @params, and its frame size (1 if undefined). */
+static void vsnd_pcm_byte_rate(const VSndPcmParams *params,
+                               uint64_t *bytes_per_second,
+                               uint32_t *frame_bytes)
+{
+    *bytes_per_second = vsnd_pcm_bytes_per_second(params);
+    *frame_bytes = MAX(vsnd_pcm_frame_bytes(params), 1);
+}
+
 void vsnd_pcm_pacer_start(VSndPcmPacer *pacer, const VSndPcmParams *params,
                           int64_t now_ns)
 {
-    uint32_t frame = vsnd_pcm_frame_bytes(params);
-
     memset(pacer, 0, sizeof(*pacer));
-    pacer->bytes_per_second = vsnd_pcm_bytes_per_second(params);
-    pacer->frame_bytes = frame ? frame : 1;
+    vsnd_pcm_byte_rate(params, &pacer->bytes_per_second,
+                       &pacer->frame_bytes);
     pacer->burst = params->buffer_bytes / 2;
     pacer->burst -= pacer->burst % pacer->frame_bytes;
     pacer->burst = MAX(pacer->burst, pacer->frame_bytes);
@@ -367,11 +374,8 @@ void vsnd_pcm_pacer_consume(VSndPcmPacer *pacer, uint64_t bytes)
 void vsnd_pcm_lead_start(VSndPcmLead *lead, const VSndPcmParams *params,
                          int64_t now_ns)
 {
-    uint32_t frame = vsnd_pcm_frame_bytes(params);
-
     memset(lead, 0, sizeof(*lead));
-    lead->bytes_per_second = vsnd_pcm_bytes_per_second(params);
-    lead->frame_bytes = frame ? frame : 1;
+    vsnd_pcm_byte_rate(params, &lead->bytes_per_second, &lead->frame_bytes);
     lead->start_ns = now_ns;
     lead->on = true;
 }

@@ -38,13 +38,28 @@ def thread_policies(pid):
             for tid, name, fields, _ in _task_stats(pid)]
 
 
+def _cpu_seconds(fields):
+    """utime + stime (fields 14 and 15 of a stat line), in seconds, from
+    the fields after its name."""
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """utime + stime of process pid (all its threads), in seconds; None
+    once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, TypeError):
+        return None
+    return _cpu_seconds(stat[stat.rindex(")") + 2:].split())
+
+
 def thread_usage(pid):
     """{thread id: (name, user+system CPU seconds, voluntary context
     switches)} of each thread of process pid, from /proc. A thread that
     blocks in poll() and is woken counts one voluntary switch per
     wake-up."""
     out = {}
-    tick = os.sysconf("SC_CLK_TCK")
     for tid, name, fields, task in _task_stats(pid):
         try:
             status = (task / "status").read_text()
@@ -52,9 +67,7 @@ def thread_usage(pid):
             continue
         switches = int(re.search(r"^voluntary_ctxt_switches:\s+(\d+)",
                                  status, re.M).group(1))
-        # utime and stime are fields 14 and 15.
-        out[tid] = (name, (int(fields[11]) + int(fields[12])) / tick,
-                    switches)
+        out[tid] = (name, _cpu_seconds(fields), switches)
     return out
 
 

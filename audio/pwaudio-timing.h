@@ -192,4 +192,33 @@ bool qpw_wake_out(uint32_t fill_bytes, uint32_t cycle_bytes);
  */
 bool qpw_wake_in(uint32_t fill_bytes, uint32_t period_bytes);
 
+/*
+ * The shortest wait between two runs of QEMU's audio layer the backend
+ * schedules (qpw_run_delay_us()): a timer period of 0 asks for runs back
+ * to back, which would make a timer spin.
+ */
+#define QPW_RUN_DELAY_MIN_US    1000u
+
+/*
+ * How long after QEMU's audio layer last ran the voice needs it to run
+ * again at the latest, when nothing else runs it: the backend's voices
+ * are in poll mode (QEMU's audio timer skips them), and the process
+ * callback wakes QEMU when the ring needs it.
+ * - With no stream carrying its audio (@carried false: clock-paced
+ *   silence) or no period hint (@period_bytes 0), which the process
+ *   callback never wakes QEMU for: every timer period, as QEMU's own
+ *   timer would.
+ * - On a graph cycle (@cycle_bytes) longer than the period: once per
+ *   period, or a user with a buffer of only a few periods, such as a
+ *   guest with two 5 ms periods on a 1024-frame graph, would hand over
+ *   less than a cycle per cycle, and every cycle would underrun
+ *   (playback) or wait (capture).
+ * - Otherwise the process callback wakes QEMU within a period or a
+ *   cycle, whichever is longer; a timer period after that, the graph has
+ *   stalled without telling, and QEMU's side must run anyway.
+ * Never less than QPW_RUN_DELAY_MIN_US.
+ */
+uint64_t qpw_run_delay_us(const QPwStreamGeometry *geo, uint32_t period_bytes,
+                          uint32_t cycle_bytes, bool carried);
+
 #endif /* QEMU_PWAUDIO_TIMING_H */

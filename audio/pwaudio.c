@@ -3,7 +3,7 @@
  *
  * Glue between QEMU's audio layer (audio_pcm_ops) and PipeWire: one
  * pw_thread_loop and core connection per -audiodev, one pw_stream per
- * voice. Audio travels between QEMU's audio timer and PipeWire's realtime
+ * voice. Audio travels between QEMU's audio layer and PipeWire's realtime
  * process callback through a lock-free QPwRing per stream; formats,
  * sizes, volumes and the reconnect schedule come from the pwaudio-*.c
  * units, so this file only wires them to the two APIs.
@@ -27,12 +27,14 @@
  * the ring as soon as PipeWire runs that stream. The loop thread tells
  * QEMU's thread which stream to use through a per-stream epoch.
  *
- * Wake-ups: QEMU's audio timer alone is too coarse for a guest that moves
- * audio in periods shorter than a timer period. Once a voice's user has
- * said its period (audio_set_period_hint_*()), the stream asks for a
- * quantum of at most that period, and its process callback schedules a
- * bottom half that runs the audio layer as soon as the playback ring
- * runs low or a capture period is in, as QEMU's poll-mode backends do.
+ * Wake-ups: the voices are in poll mode, so QEMU's audio timer leaves
+ * them alone and the backend runs the audio layer itself. Once a voice's
+ * user has said its period (audio_set_period_hint_*()), the stream asks
+ * for a quantum of at most that period, and its process callback
+ * schedules a bottom half that runs the audio layer as soon as the
+ * playback ring runs low or a capture period is in. A QEMU timer per
+ * voice covers the rest: clock-paced silence, voices with no period hint,
+ * graph cycles longer than the period, a graph that stalls.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -206,10 +208,10 @@ struct QPwStream {
     uint32_t cycle_traced;
 
     /*
-     * QEMU's thread: runs the audio layer once per user's period while
-     * the graph cycle is longer than that period (qpw_period_timer_due()).
+     * QEMU's thread: runs the audio layer when nothing else has for as
+     * long as the voice can wait (qpw_run_delay_ns()).
      */
-    QEMUTimer *period_timer;
+    QEMUTimer *run_timer;
     bool running;                   /* QEMU has the voice enabled */
     enum spa_audio_format spa_format;
     /* What QEMU was told; its silence pads underruns (any thread). */
@@ -259,8 +261,9 @@ struct QPwStream {
 
     /*
      * Under the loop lock: the voice's target (out.name, in.name) went
-     * away under its current stream, which the session manager then
-     * moved elsewhere (see qpw_on_node_added()).
+     * away under its current stream, or was not there when the stream was
+     * made, so the session manager linked the stream elsewhere or not at
+     * all (see qpw_on_node_added()).
      */
     bool target_gone;
 
@@ -383,6 +386,18 @@ static void qpw_stream_check_flowing(QPwStream *s)
 static void qpw_stream_disconnect_locked(QPwStream *s);
 static int qpw_stream_connect_locked(QPwStream *s);
 
+/* The node named by out.name or in.name (@dir_index 0 or 1), or NULL. */
+static const char *qpw_target_name(QPwAudio *pw, unsigned int dir_index)
+{
+    return dir_index == 0 ? pw->dev->u.pipewire.out->name
+                          : pw->dev->u.pipewire.in->name;
+}
+
+static unsigned int qpw_dir_index(QPwStream *s)
+{
+    return s->direction == PW_DIRECTION_OUTPUT ? 0 : 1;
+}
+
 /*
  * How long a start may take to run: QPW_START_GRACE_MS, or the user's
  * period if longer. A stream connected just before its start (a guest that
@@ -428,8 +443,7 @@ static void qpw_on_start_timer(void *opaque, uint64_t expirations)
               "on in silence until PipeWire runs it\n",
               s->pw->dev->id, s->dir, s->name, qpw_start_grace_ms(s),
               s->direction == PW_DIRECTION_OUTPUT ? "sink" : "source",
-              pw_properties_get(s->props, PW_KEY_TARGET_OBJECT) ?
-              pw_properties_get(s->props, PW_KEY_TARGET_OBJECT) :
+              qpw_target_name(s->pw, qpw_dir_index(s)) ?:
               "the default node");
     }
     qpw_stream_unpublish(s);
@@ -792,6 +806,24 @@ static void qpw_stream_disconnect_locked(QPwStream *s)
 }
 
 /*
+ * Loop lock held: a stream was just made for a voice whose target is not
+ * among the nodes (all known by now: the connection is up only once the
+ * daemon answered a sync sent after the registry was asked for them).
+ * Follow the target once it shows, as after an unplug.
+ */
+static void qpw_stream_note_missing_target(QPwStream *s)
+{
+    QPwAudio *pw = s->pw;
+    unsigned int i = qpw_dir_index(s);
+    const char *target = qpw_target_name(pw, i);
+
+    if (pw->registry && target && pw->target_id[i] == SPA_ID_INVALID) {
+        trace_qpw_target_missing(s->name, s->dir, target);
+        s->target_gone = true;
+    }
+}
+
+/*
  * Give @s a stream on the current core, with its format, properties,
  * target, active state and volume; QEMU's side uses it once it can carry
  * audio (qpw_stream_check_flowing()). On failure @s has no stream and
@@ -856,6 +888,7 @@ static int qpw_stream_connect_locked(QPwStream *s)
     }
     qpw_stream_apply_volume_locked(s);
     qpw_stream_check_flowing(s);
+    qpw_stream_note_missing_target(s);
     return 0;
 
 fail:
@@ -991,17 +1024,6 @@ static const struct pw_core_events qpw_core_events = {
 };
 
 /* The node name of the target of a direction's voices, or NULL. */
-static const char *qpw_target_name(QPwAudio *pw, unsigned int dir_index)
-{
-    return dir_index == 0 ? pw->dev->u.pipewire.out->name
-                          : pw->dev->u.pipewire.in->name;
-}
-
-static unsigned int qpw_dir_index(QPwStream *s)
-{
-    return s->direction == PW_DIRECTION_OUTPUT ? 0 : 1;
-}
-
 /*
  * Loop lock held: move @s's stream back to its target, as a user's mixer
  * does: by naming the target for the stream's node in the session
@@ -1330,66 +1352,56 @@ static void qpw_report_xruns(QPwStream *s, const char *kind)
 }
 
 /*
- * Main loop: run the audio layer now. Not while the VM is stopped: QEMU's
- * timer does not run then either, and a device must not touch guest
- * memory behind a migration's back.
+ * Main loop: how long after QEMU's audio layer last ran @s needs it again,
+ * if the process callback does not wake it first. The backend runs the
+ * audio layer for its voices, which are in poll mode (QEMU's audio timer
+ * skips them): a voice whose graph wakes QEMU every cycle then costs one
+ * main-loop wake-up a cycle, not that plus one every timer period.
  */
-static void qpw_run_audio(QPwAudio *pw)
+static int64_t qpw_run_delay_ns(QPwStream *s)
 {
-    if (pw->audio && pw->audio->vm_running) {
-        audio_run(pw->audio, "pipewire");
-    }
+    return qpw_run_delay_us(&s->geo, qatomic_read(&s->wake_period_bytes),
+                            qatomic_read(&s->cycle_bytes),
+                            s->seen_epoch != 0) * SCALE_US;
 }
 
 /*
- * Main loop: the process callback wakes the audio layer at most once per
- * graph cycle. While the graph runs cycles longer than the user's period
- * (another application or the user's settings hold it at a larger
- * quantum), a user with a buffer of only a few periods, such as a guest
- * with two 5 ms periods on a 1024-frame graph, could then hand over less
- * than a cycle per cycle, and every cycle would underrun (playback) or
- * wait (capture). The period timer runs the audio layer once per period
- * for as long as that lasts.
+ * Main loop: run the audio layer now. Not while the VM is stopped: QEMU's
+ * timer does not run then either, and a device must not touch guest
+ * memory behind a migration's back. Only QEMU's thread adds and removes
+ * streams, so it may walk the list without the loop lock.
  */
-static bool qpw_period_timer_due(QPwStream *s)
+static void qpw_run_audio(QPwAudio *pw)
 {
-    uint32_t period = qatomic_read(&s->wake_period_bytes);
+    int64_t now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+    QPwStream *s;
 
-    return s->running && period && qatomic_read(&s->cycle_bytes) > period;
-}
-
-static void qpw_period_timer_mod(QPwStream *s)
-{
-    uint64_t frames = qatomic_read(&s->wake_period_bytes) /
-                      s->geo.bytes_per_frame;
-
-    timer_mod(s->period_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
-              muldiv64(frames, NANOSECONDS_PER_SECOND, s->geo.rate));
-}
-
-static void qpw_period_timer_arm(QPwStream *s)
-{
-    if (qpw_period_timer_due(s) && !timer_pending(s->period_timer)) {
-        qpw_period_timer_mod(s);
+    if (pw->audio && pw->audio->vm_running) {
+        audio_run(pw->audio, "pipewire");
+    }
+    QLIST_FOREACH(s, &pw->streams, link) {
+        if (s->running) {
+            timer_mod(s->run_timer, now + qpw_run_delay_ns(s));
+        }
     }
 }
 
-static void qpw_on_period_timer(void *opaque)
+static void qpw_on_run_timer(void *opaque)
 {
     QPwStream *s = opaque;
 
-    if (qpw_period_timer_due(s)) {
-        qpw_period_timer_mod(s);
-        qpw_run_audio(s->pw);
-    }
+    qpw_run_audio(s->pw);
 }
 
 /* Main loop: the voice starts or stops. */
 static void qpw_stream_set_running(QPwStream *s, bool running)
 {
     s->running = running;
-    if (!running) {
-        timer_del(s->period_timer);
+    if (running) {
+        timer_mod(s->run_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+                  qpw_run_delay_ns(s));
+    } else {
+        timer_del(s->run_timer);
     }
 }
 
@@ -1415,8 +1427,8 @@ static void qpw_stream_fini(QPwStream *s)
         }
         pw_thread_loop_unlock(pw->loop);
     }
-    timer_free(s->period_timer);
-    s->period_timer = NULL;
+    timer_free(s->run_timer);
+    s->run_timer = NULL;
     g_free(s->ring_buf);
     s->ring_buf = NULL;
     g_free(s->name);
@@ -1539,7 +1551,7 @@ static int qpw_stream_init(QPwStream *s, QPwAudio *pw,
 
     s->pw = pw;
     s->direction = dir;
-    s->period_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, qpw_on_period_timer, s);
+    s->run_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, qpw_on_run_timer, s);
     s->dir = dir == PW_DIRECTION_OUTPUT ? "playback" : "capture";
     s->name = g_strdup(pdo->stream_name ? pdo->stream_name : pw->dev->id);
 
@@ -1616,12 +1628,15 @@ static void qpw_stream_set_period_hint(QPwStream *s, uint32_t period_us)
 /* Playback. */
 
 /*
- * Set up a voice's stream and tell QEMU the format it gets (@info) and how
- * many frames its own buffer holds (@samples): one latency's worth.
+ * Set up a voice's stream and tell QEMU the format it gets (@info), how
+ * many frames its own buffer holds (@samples): one latency's worth, and
+ * that the backend runs the audio layer for it (@poll_mode: see
+ * qpw_run_delay_ns()).
  */
 static int qpw_voice_init(QPwStream *s, QPwAudio *pw, QPwAudioState *audio,
                           enum pw_direction dir, struct audsettings *as,
-                          struct audio_pcm_info *info, size_t *samples)
+                          struct audio_pcm_info *info, size_t *samples,
+                          int *poll_mode)
 {
     AudiodevPipewirePerDirectionOptions *pdo =
         dir == PW_DIRECTION_OUTPUT ? pw->dev->u.pipewire.out
@@ -1640,6 +1655,7 @@ static int qpw_voice_init(QPwStream *s, QPwAudio *pw, QPwAudioState *audio,
     *samples = audio_buffer_frames(
         qapi_AudiodevPipewirePerDirectionOptions_base(pdo), &obt,
         s->geo.latency_us);
+    *poll_mode = 1;
     return 0;
 }
 
@@ -1648,7 +1664,7 @@ static int qpw_init_out(HWVoiceOut *hw, struct audsettings *as,
 {
     return qpw_voice_init(&container_of(hw, QPwVoiceOut, hw)->s, drv_opaque,
                           hw->s, PW_DIRECTION_OUTPUT, as, &hw->info,
-                          &hw->samples);
+                          &hw->samples, &hw->poll_mode);
 }
 
 static void qpw_fini_out(HWVoiceOut *hw)
@@ -1739,7 +1755,6 @@ static size_t qpw_write(HWVoiceOut *hw, void *buf, size_t len)
     qpw_report_xruns(s, "underrun");
     qpw_report_no_buffer(s);
     qpw_report_cycle(s);
-    qpw_period_timer_arm(s);
     n = qpw_ring_write(&s->ring, buf, MIN(MIN(len, UINT32_MAX),
                                           qpw_out_room(s)));
     trace_qpw_write(s->name, len, n, qpw_ring_fill(&s->ring));
@@ -1842,7 +1857,7 @@ static int qpw_init_in(HWVoiceIn *hw, struct audsettings *as,
 {
     return qpw_voice_init(&container_of(hw, QPwVoiceIn, hw)->s, drv_opaque,
                           hw->s, PW_DIRECTION_INPUT, as, &hw->info,
-                          &hw->samples);
+                          &hw->samples, &hw->poll_mode);
 }
 
 static void qpw_fini_in(HWVoiceIn *hw)
@@ -1867,7 +1882,6 @@ static size_t qpw_read(HWVoiceIn *hw, void *buf, size_t len)
     qpw_report_scheduling(s->pw);
     qpw_report_xruns(s, "overrun");
     qpw_report_cycle(s);
-    qpw_period_timer_arm(s);
     n = qpw_ring_read(&s->ring, buf, MIN(len, UINT32_MAX));
     trace_qpw_read(s->name, len, n, qpw_ring_fill(&s->ring));
     return n;

@@ -465,6 +465,73 @@ class PwAudioGraphTest(PwAudioCase):
                       f"the stream did not go back to {SINK2}")
         self.assertGreater(a.tone_seconds, 2.5, a.summary())
 
+    def test_target_appears_later(self):
+        """out.name names a sink that is not there when the guest starts
+        playing (a headset plugged in later): the sink is created 1 s
+        into an 8 s aplay. The guest keeps time and ends with status 0,
+        the stream is linked to the sink within 2 s of its creation, and
+        the sink gets the tone from then on."""
+        tone = analyze.sox_tone(self.work / "tone.wav", 8, 440)
+        trace = self.work / "trace.log"
+        seen = {}
+        with PipeWire(workdir=self.work / "pw") as pw:
+            def on_mark(mark, rest, when):
+                if mark != "playing":
+                    return
+                objects = pw.dump()
+                nodes = qemu_nodes(objects, "Playback")
+                seen["before"] = sorted(
+                    node_name(objects, i)
+                    for i in links_from(objects, nodes[0]["id"])) \
+                    if nodes else None
+                sink = pw.add_sink(SINK2)
+                came = time.monotonic()
+                seen["rec"] = pw.record_sink(self.work / "later.wav",
+                                             sink=SINK2)
+                while time.monotonic() < came + 2.0:
+                    objects = pw.dump()
+                    nodes = qemu_nodes(objects, "Playback")
+                    linked = links_from(objects, nodes[0]["id"]) if nodes \
+                        else set()
+                    seen["linked_to"] = sorted(
+                        node_name(objects, i) for i in linked)
+                    if linked == {sink}:
+                        seen["linked_s"] = time.monotonic() - came
+                        break
+                    time.sleep(0.1)
+
+            try:
+                res, _ = run_marked(
+                    ["-audiodev", f"pipewire,id=snd0,out.name={SINK2}",
+                     *VIRTIO, *trace_args(trace)],
+                    guest.command_scenario(
+                        "time aplay -q -D hw:0,0 --period-time=10000 "
+                        f"--buffer-time=40000 /in/tone.wav & sleep 1; "
+                        f"echo '{MARK} playing'; wait $!"),
+                    {"tone.wav": tone}, pw.env(), self.work / "guest",
+                    on_mark)
+            finally:
+                if "rec" in seen:
+                    seen["rec"].stop()
+        out = res.scenario_output()
+        m = re.search(r"^real\s+(\d+)m\s*([\d.]+)s", out, re.M)
+        took = int(m.group(1)) * 60 + float(m.group(2)) if m else None
+        a = analyze.analyze(self.work / "later.wav") if "rec" in seen \
+            else None
+        self.report(f"aplay took {took} s (8 s of audio); linked to "
+                    f"{seen.get('before')} before the sink was there, to it "
+                    f"{seen.get('linked_s')} s after it came (linked to "
+                    f"{seen.get('linked_to')}); the sink got "
+                    f"{a.summary() if a else 'nothing'}; "
+                    f"guest {out.strip()!r}")
+        self.assertEqual(res.exit_code, 0, res.describe())
+        self.assertEqual(guest.driver_errors(out), [], res.describe())
+        self.assertIsNotNone(took, out)
+        self.assertLess(abs(took - 8.0), 1.0, "aplay did not keep time")
+        self.assertIn("linked_s", seen,
+                      f"the stream did not go to {SINK2} when it came")
+        self.assertGreater(a.tone_seconds, 4.0, a.summary())
+
     def test_bad_min_quantum(self):
         """An out-of-range min-quantum stops QEMU at start-up with one line
         naming the audiodev, the option and the range."""

@@ -388,6 +388,34 @@ static void test_wake(void)
     g_assert_true(qpw_wake_in(4000, 960));
 }
 
+static void test_run_delay(void)
+{
+    QPwStreamGeometry g = default_geometry();
+    const uint32_t ms = 48 * 4;     /* bytes per ms at 48 kHz, S16 stereo */
+
+    /* Not woken, or silent: every timer period, like QEMU's own timer. */
+    g_assert_cmpuint(qpw_run_delay_us(&g, 0, 512 * 4, true), ==, 10000);
+    g_assert_cmpuint(qpw_run_delay_us(&g, 5 * ms, 512 * 4, false), ==,
+                     10000);
+    g_assert_cmpuint(qpw_run_delay_us(&g, 0, 0, false), ==, 10000);
+    /* Cycles longer than the period: once per period. */
+    g_assert_cmpuint(qpw_run_delay_us(&g, 5 * ms, 1024 * 4, true), ==, 5000);
+    /* Woken: only when the wake is a timer period late. */
+    g_assert_cmpuint(qpw_run_delay_us(&g, 20 * ms, 480 * 4, true), ==,
+                     30000);
+    g_assert_cmpuint(qpw_run_delay_us(&g, 10 * ms, 480 * 4, true), ==,
+                     20000);
+    /* Before the first cycle: as if it were the period. */
+    g_assert_cmpuint(qpw_run_delay_us(&g, 10 * ms, 0, true), ==, 20000);
+
+    /* A timer period of 0 or a tiny period: no spinning timer. */
+    g.timer_period_us = 0;
+    g_assert_cmpuint(qpw_run_delay_us(&g, 0, 0, false), ==,
+                     QPW_RUN_DELAY_MIN_US);
+    g_assert_cmpuint(qpw_run_delay_us(&g, 4, 1024 * 4, true), ==,
+                     QPW_RUN_DELAY_MIN_US);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -406,5 +434,6 @@ int main(int argc, char **argv)
     g_test_add_func("/pwaudio/timing/prime-bytes", test_prime_bytes);
     g_test_add_func("/pwaudio/timing/highwater-bytes", test_highwater_bytes);
     g_test_add_func("/pwaudio/timing/wake", test_wake);
+    g_test_add_func("/pwaudio/timing/run-delay", test_run_delay);
     return g_test_run();
 }

@@ -225,6 +225,11 @@ class MigrationCase(unittest.TestCase):
         cls.short = analyze.sox_tone(cls.work / "short.wav", SHORT, 880.0)
         cls.expected = analyze.analyze(cls.tone)
 
+    # The machine type, and the QEMU the guest starts on when it is not
+    # the one under test (MigrationFrom72Test).
+    machine = "q35"
+    src_qemu = None
+
     # The guest's scenario, what it marks when its sound starts, and what
     # its serial console must say on the destination.
     scenario = SCENARIO
@@ -240,8 +245,8 @@ class MigrationCase(unittest.TestCase):
         out_img = work / "out.img"
         with open(out_img, "wb") as f:
             f.truncate(16 << 20)
-        return [str(self.qemu), "-accel", "tcg", "-machine", "q35", "-m",
-                "256", "-nodefaults", "-display", "none", "-no-reboot",
+        return [str(self.qemu), "-accel", "tcg", "-machine", self.machine,
+                "-m", "256", "-nodefaults", "-display", "none", "-no-reboot",
                 "-L", "/usr/share/seabios", "-L", "/usr/share/qemu",
                 "-kernel", str(self.image.vmlinuz), "-initrd", str(initrd),
                 "-append", guest.CMDLINE,
@@ -255,8 +260,9 @@ class MigrationCase(unittest.TestCase):
         (destination serial log, downtime in ms, time.monotonic() when
         the migration began)."""
         argv = self.base_argv(work)
+        src_argv = [str(self.src_qemu or self.qemu)] + argv[1:]
         sock = work / "migrate.sock"
-        src = Vm("src", argv + audiodev("src") +
+        src = Vm("src", src_argv + audiodev("src") +
                  ["-D", str(work / "trace-src.log")], work, env)
         dst = None
         try:
@@ -432,6 +438,22 @@ AFTER_FRAMES = 4096
 # The most the switch may cost beyond the downtime: what the source's
 # backend held and the destination's new stream starts with.
 MAX_LOST_BEYOND_DOWNTIME_MS = 300.0
+
+
+if (os.environ.get("QPW_QEMU") or "7.2") != "7.2":
+    class MigrationFrom72Test(MigrationWavTest):
+        """Against a QEMU 10.x build ($QPW_QEMU): a guest playing on our
+        QEMU 7.2 build migrates to it, both with QEMU 7.2's machine type
+        (pc-q35-7.2), as a user upgrading the host would: the tone goes on
+        on the destination, as between two 7.2 builds."""
+
+        sub = "from-7.2"
+        machine = "pc-q35-7.2"
+
+        @classmethod
+        def setUpClass(cls):
+            super().setUpClass()
+            cls.src_qemu = guest.qemu_binary("7.2")
 
 
 def switch_frame(ints, done_frames):

@@ -225,20 +225,21 @@ def cache_dir():
     return Path(os.environ.get("QPW_CACHE") or "/var/tmp/qemu-pipewire")
 
 
-def qemu_build_area():
-    """The build area of the QEMU version $QPW_QEMU names (7.2, the
-    default: ${QPW_CACHE}/qemu; 10.0 or 10.2: ${QPW_CACHE}/qemu-10.x), as
-    scripts/build-qemu --qemu uses it."""
-    version = os.environ.get("QPW_QEMU") or "7.2"
+def qemu_build_area(version=None):
+    """The build area of QEMU version (7.2, 10.0 or 10.2; default $QPW_QEMU,
+    else 7.2): ${QPW_CACHE}/qemu for 7.2, ${QPW_CACHE}/qemu-10.x for the
+    others, as scripts/build-qemu --qemu uses it."""
+    version = version or os.environ.get("QPW_QEMU") or "7.2"
     return cache_dir() / ("qemu" if version == "7.2" else f"qemu-{version}")
 
 
-def qemu_binary():
+def qemu_binary(version=None):
     """The QEMU to test: $QEMU, else the build of $QPW_QEMU
-    (qemu_build_area()/build/...); raises FileNotFoundError with a clear
-    message if it does not exist."""
-    path = Path(os.environ.get("QEMU") or
-                qemu_build_area() / "build" / "qemu-system-x86_64")
+    (qemu_build_area()/build/...); with version, that version's build
+    whatever $QEMU and $QPW_QEMU say. Raises FileNotFoundError with a
+    clear message if it does not exist."""
+    path = Path((not version and os.environ.get("QEMU")) or
+                qemu_build_area(version) / "build" / "qemu-system-x86_64")
     if not os.access(path, os.X_OK):
         raise FileNotFoundError(
             f"no QEMU binary at {path} (build it with scripts/build-qemu, "

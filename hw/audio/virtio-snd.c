@@ -1444,12 +1444,19 @@ static int virtio_snd_get_xfers(QEMUFile *f, void *pv, size_t size,
 {
     VirtIOSoundStream *s = pv;
     uint32_t n = qemu_get_be32(f);
+    /*
+     * The queue's size as loaded (before this state): the guest may have
+     * made it smaller, and some QEMU versions make it larger than the
+     * device asks for (Debian's 10.0 gives every queue 1024 entries).
+     */
+    uint32_t room = virtio_queue_get_num(VIRTIO_DEVICE(s->snd),
+                                         virtio_snd_data_queue(s));
     uint32_t i;
     int ret;
 
-    if (n > VIRTIO_SND_QUEUE_SIZE) {
+    if (n > room) {
         error_report("virtio-snd: stream %u: %u I/O messages in flight, "
-                     "more than a queue holds", s->id, n);
+                     "more than its queue holds (%u)", s->id, n, room);
         return -EINVAL;
     }
     for (i = 0; i < n; i++) {

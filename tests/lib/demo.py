@@ -272,7 +272,9 @@ def main():
         return 1
     shutil.copyfile(res.out_dir / "recorded.wav", out / "recorded.wav")
     cmdline = (out / "guest" / "qemu-cmdline.txt").read_text().strip()
-    lines = [f"device: {args.device}, audiodev: pipewire"]
+    lines = [f"QEMU {os.environ.get('QPW_QEMU') or '7.2'} with our files "
+             f"({guest.qemu_binary()}); device: {args.device}, "
+             "audiodev: pipewire"]
     ok = True
     if args.user_pipewire:
         lines.append("played: not recorded (your own PipeWire session)")

@@ -403,133 +403,104 @@ class PwAudioGraphTest(PwAudioCase):
         """virtio-sound, no WirePlumber: the guest plays on in silence."""
         self.check_unlinked(VIRTIO, "virtio")
 
-    def test_target_unplugged(self):
-        """A headset unplugged and plugged in again: out.name's sink is
-        destroyed 1 s into an 8 s aplay (10 ms x 4 periods) and created
-        again 2 s later. The guest keeps time and ends with status 0, the
-        stream is linked to the new sink within 2 s of its creation, and
-        the sink gets the tone from then on."""
+    def play_to_target(self, pw, on_playing):
+        """A virtio-sound guest plays an 8 s tone (aplay, 10 ms x 4
+        periods) with out.name SINK2; 1 s in, on_playing(pw) changes the
+        graph and returns the node id of the SINK2 it leaves. Then SINK2
+        is recorded (sink.wav) and pw-dump is polled for up to 2 s until
+        the stream is linked to that node alone. Checks that the guest
+        kept time and ended with status 0 and that the stream was linked
+        there; returns (seconds from the node's creation to the link or
+        None, the recording's analysis, a report line)."""
         tone = analyze.sox_tone(self.work / "tone.wav", 8, 440)
         trace = self.work / "trace.log"
         seen = {}
-        with PipeWire(extra_sinks=[SINK2], workdir=self.work / "pw") as pw:
-            def on_mark(mark, rest, when):
-                if mark != "playing":
-                    return
-                pw.destroy_node(SINK2)
-                time.sleep(2.0)
-                sink = pw.add_sink(SINK2)
-                back = time.monotonic()
-                seen["rec"] = pw.record_sink(self.work / "back.wav",
-                                             sink=SINK2)
-                while time.monotonic() < back + 2.0:
-                    objects = pw.dump()
-                    nodes = qemu_nodes(objects, "Playback")
-                    linked = links_from(objects, nodes[0]["id"]) if nodes \
-                        else set()
-                    seen["linked_to"] = sorted(
-                        node_name(objects, i) for i in linked)
-                    if linked == {sink}:
-                        seen["relinked_s"] = time.monotonic() - back
-                        break
-                    time.sleep(0.1)
 
-            try:
-                res, _ = run_marked(
-                    ["-audiodev", f"pipewire,id=snd0,out.name={SINK2}",
-                     *VIRTIO, *trace_args(trace)],
-                    guest.command_scenario(
-                        "time aplay -q -D hw:0,0 --period-time=10000 "
-                        f"--buffer-time=40000 /in/tone.wav & sleep 1; "
-                        f"echo '{MARK} playing'; wait $!"),
-                    {"tone.wav": tone}, pw.env(), self.work / "guest",
-                    on_mark)
-            finally:
-                if "rec" in seen:
-                    seen["rec"].stop()
+        def on_mark(mark, rest, when):
+            if mark != "playing":
+                return
+            sink = on_playing(pw)
+            came = time.monotonic()
+            seen["rec"] = pw.record_sink(self.work / "sink.wav", sink=SINK2)
+            while time.monotonic() < came + 2.0:
+                objects = pw.dump()
+                nodes = qemu_nodes(objects, "Playback")
+                linked = links_from(objects, nodes[0]["id"]) if nodes \
+                    else set()
+                seen["linked_to"] = sorted(
+                    node_name(objects, i) for i in linked)
+                if linked == {sink}:
+                    seen["linked_s"] = time.monotonic() - came
+                    break
+                time.sleep(0.1)
+
+        try:
+            res, _ = run_marked(
+                ["-audiodev", f"pipewire,id=snd0,out.name={SINK2}",
+                 *VIRTIO, *trace_args(trace)],
+                guest.command_scenario(
+                    "time aplay -q -D hw:0,0 --period-time=10000 "
+                    f"--buffer-time=40000 /in/tone.wav & sleep 1; "
+                    f"echo '{MARK} playing'; wait $!"),
+                {"tone.wav": tone}, pw.env(), self.work / "guest", on_mark)
+        finally:
+            if "rec" in seen:
+                seen["rec"].stop()
         out = res.scenario_output()
         m = re.search(r"^real\s+(\d+)m\s*([\d.]+)s", out, re.M)
         took = int(m.group(1)) * 60 + float(m.group(2)) if m else None
-        a = analyze.analyze(self.work / "back.wav") if "rec" in seen \
+        a = analyze.analyze(self.work / "sink.wav") if "rec" in seen \
             else None
-        self.report(f"aplay took {took} s (8 s of audio); relinked "
-                    f"{seen.get('relinked_s')} s after the sink came back "
-                    f"(linked to {seen.get('linked_to')}); "
-                    f"the new sink got {a.summary() if a else 'nothing'}; "
-                    f"guest {out.strip()!r}")
+        line = (f"aplay took {took} s (8 s of audio); linked to {SINK2} "
+                f"{seen.get('linked_s')} s after it came (linked to "
+                f"{seen.get('linked_to')}); it got "
+                f"{a.summary() if a else 'nothing'}; guest {out.strip()!r}")
         self.assertEqual(res.exit_code, 0, res.describe())
         self.assertEqual(guest.driver_errors(out), [], res.describe())
         self.assertIsNotNone(took, out)
         self.assertLess(abs(took - 8.0), 1.0, "aplay did not keep time")
-        self.assertIn("relinked_s", seen,
-                      f"the stream did not go back to {SINK2}")
+        self.assertIn("linked_s", seen,
+                      f"the stream was not linked to {SINK2}: {line}")
+        return seen["linked_s"], a, line
+
+    def test_target_unplugged(self):
+        """A headset unplugged and plugged in again: out.name's sink is
+        destroyed 1 s into an 8 s aplay and created again 2 s later. The
+        guest keeps time and ends with status 0, the stream is linked to
+        the new sink within 2 s of its creation, and the sink gets the
+        tone from then on."""
+        def unplug_and_back(pw):
+            pw.destroy_node(SINK2)
+            time.sleep(2.0)
+            return pw.add_sink(SINK2)
+
+        with PipeWire(extra_sinks=[SINK2], workdir=self.work / "pw") as pw:
+            _, a, line = self.play_to_target(pw, unplug_and_back)
+        self.report(line)
         self.assertGreater(a.tone_seconds, 2.5, a.summary())
 
     def test_target_appears_later(self):
         """out.name names a sink that is not there when the guest starts
         playing (a headset plugged in later): the sink is created 1 s
         into an 8 s aplay. The guest keeps time and ends with status 0,
-        the stream is linked to the sink within 2 s of its creation, and
-        the sink gets the tone from then on."""
-        tone = analyze.sox_tone(self.work / "tone.wav", 8, 440)
-        trace = self.work / "trace.log"
-        seen = {}
-        with PipeWire(workdir=self.work / "pw") as pw:
-            def on_mark(mark, rest, when):
-                if mark != "playing":
-                    return
-                objects = pw.dump()
-                nodes = qemu_nodes(objects, "Playback")
-                seen["before"] = sorted(
-                    node_name(objects, i)
-                    for i in links_from(objects, nodes[0]["id"])) \
-                    if nodes else None
-                sink = pw.add_sink(SINK2)
-                came = time.monotonic()
-                seen["rec"] = pw.record_sink(self.work / "later.wav",
-                                             sink=SINK2)
-                while time.monotonic() < came + 2.0:
-                    objects = pw.dump()
-                    nodes = qemu_nodes(objects, "Playback")
-                    linked = links_from(objects, nodes[0]["id"]) if nodes \
-                        else set()
-                    seen["linked_to"] = sorted(
-                        node_name(objects, i) for i in linked)
-                    if linked == {sink}:
-                        seen["linked_s"] = time.monotonic() - came
-                        break
-                    time.sleep(0.1)
+        the stream (linked to the default sink until then) is linked to
+        the new sink within 2 s of its creation, and the sink gets the
+        tone from then on."""
+        before = {}
 
-            try:
-                res, _ = run_marked(
-                    ["-audiodev", f"pipewire,id=snd0,out.name={SINK2}",
-                     *VIRTIO, *trace_args(trace)],
-                    guest.command_scenario(
-                        "time aplay -q -D hw:0,0 --period-time=10000 "
-                        f"--buffer-time=40000 /in/tone.wav & sleep 1; "
-                        f"echo '{MARK} playing'; wait $!"),
-                    {"tone.wav": tone}, pw.env(), self.work / "guest",
-                    on_mark)
-            finally:
-                if "rec" in seen:
-                    seen["rec"].stop()
-        out = res.scenario_output()
-        m = re.search(r"^real\s+(\d+)m\s*([\d.]+)s", out, re.M)
-        took = int(m.group(1)) * 60 + float(m.group(2)) if m else None
-        a = analyze.analyze(self.work / "later.wav") if "rec" in seen \
-            else None
-        self.report(f"aplay took {took} s (8 s of audio); linked to "
-                    f"{seen.get('before')} before the sink was there, to it "
-                    f"{seen.get('linked_s')} s after it came (linked to "
-                    f"{seen.get('linked_to')}); the sink got "
-                    f"{a.summary() if a else 'nothing'}; "
-                    f"guest {out.strip()!r}")
-        self.assertEqual(res.exit_code, 0, res.describe())
-        self.assertEqual(guest.driver_errors(out), [], res.describe())
-        self.assertIsNotNone(took, out)
-        self.assertLess(abs(took - 8.0), 1.0, "aplay did not keep time")
-        self.assertIn("linked_s", seen,
-                      f"the stream did not go to {SINK2} when it came")
+        def plug_in(pw):
+            objects = pw.dump()
+            nodes = qemu_nodes(objects, "Playback")
+            before["linked_to"] = sorted(
+                node_name(objects, i)
+                for i in links_from(objects, nodes[0]["id"])) \
+                if nodes else None
+            return pw.add_sink(SINK2)
+
+        with PipeWire(workdir=self.work / "pw") as pw:
+            _, a, line = self.play_to_target(pw, plug_in)
+        self.report(f"before the sink came: linked to "
+                    f"{before.get('linked_to')}; {line}")
         self.assertGreater(a.tone_seconds, 4.0, a.summary())
 
     def test_bad_min_quantum(self):

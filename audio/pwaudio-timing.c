@@ -211,7 +211,7 @@ bool qpw_wake_in(uint32_t fill_bytes, uint32_t period_bytes)
 }
 
 uint64_t qpw_run_delay_us(const QPwStreamGeometry *geo, uint32_t period_bytes,
-                          uint32_t cycle_bytes, bool carried)
+                          uint32_t cycle_bytes, bool carried, bool capture)
 {
     uint64_t period = period_bytes / geo->bytes_per_frame;
     uint64_t cycle = cycle_bytes / geo->bytes_per_frame;
@@ -220,9 +220,8 @@ uint64_t qpw_run_delay_us(const QPwStreamGeometry *geo, uint32_t period_bytes,
     if (carried && period) {
         if (cycle > period) {
             delay = qpw_frames_to_us(period, geo->rate);
-        } else {
-            delay += qpw_frames_to_us(period > cycle ? period : cycle,
-                                      geo->rate);
+        } else if (!capture || period == cycle) {
+            delay += qpw_frames_to_us(cycle, geo->rate);
         }
     }
     return delay > QPW_RUN_DELAY_MIN_US ? delay : QPW_RUN_DELAY_MIN_US;

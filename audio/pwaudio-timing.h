@@ -213,12 +213,15 @@ bool qpw_wake_in(uint32_t fill_bytes, uint32_t period_bytes);
  *   guest with two 5 ms periods on a 1024-frame graph, would hand over
  *   less than a cycle per cycle, and every cycle would underrun
  *   (playback) or wait (capture).
- * - Otherwise the process callback wakes QEMU within a period or a
- *   cycle, whichever is longer; a timer period after that, the graph has
- *   stalled without telling, and QEMU's side must run anyway.
+ * - Capture (@capture) with a period longer than the cycle: every timer
+ *   period, as the process callback wakes QEMU only once a whole period
+ *   is in, and a period longer than the ring would never be.
+ * - Otherwise the process callback wakes QEMU every cycle; a timer
+ *   period after the cycle, the graph has stalled without telling, and
+ *   QEMU's side must run anyway.
  * Never less than QPW_RUN_DELAY_MIN_US.
  */
 uint64_t qpw_run_delay_us(const QPwStreamGeometry *geo, uint32_t period_bytes,
-                          uint32_t cycle_bytes, bool carried);
+                          uint32_t cycle_bytes, bool carried, bool capture);
 
 #endif /* QEMU_PWAUDIO_TIMING_H */

@@ -1361,8 +1361,8 @@ static void qpw_report_xruns(QPwStream *s, const char *kind)
 static int64_t qpw_run_delay_ns(QPwStream *s)
 {
     return qpw_run_delay_us(&s->geo, qatomic_read(&s->wake_period_bytes),
-                            qatomic_read(&s->cycle_bytes),
-                            s->seen_epoch != 0) * SCALE_US;
+                            qatomic_read(&s->cycle_bytes), s->seen_epoch != 0,
+                            s->direction == PW_DIRECTION_INPUT) * SCALE_US;
 }
 
 /*

@@ -392,27 +392,36 @@ static void test_run_delay(void)
 {
     QPwStreamGeometry g = default_geometry();
     const uint32_t ms = 48 * 4;     /* bytes per ms at 48 kHz, S16 stereo */
+    int capture;
 
-    /* Not woken, or silent: every timer period, like QEMU's own timer. */
-    g_assert_cmpuint(qpw_run_delay_us(&g, 0, 512 * 4, true), ==, 10000);
-    g_assert_cmpuint(qpw_run_delay_us(&g, 5 * ms, 512 * 4, false), ==,
+    for (capture = 0; capture <= 1; capture++) {
+        /* Not woken, or silent: every timer period, like QEMU's timer. */
+        g_assert_cmpuint(qpw_run_delay_us(&g, 0, 512 * 4, true, capture), ==,
+                         10000);
+        g_assert_cmpuint(qpw_run_delay_us(&g, 5 * ms, 512 * 4, false,
+                                          capture), ==, 10000);
+        /* Cycles longer than the period: once per period. */
+        g_assert_cmpuint(qpw_run_delay_us(&g, 5 * ms, 1024 * 4, true,
+                                          capture), ==, 5000);
+        /* Woken every cycle: only a timer period after a cycle. */
+        g_assert_cmpuint(qpw_run_delay_us(&g, 10 * ms, 480 * 4, true,
+                                          capture), ==, 20000);
+    }
+    /* Playback is woken every cycle, whatever its period. */
+    g_assert_cmpuint(qpw_run_delay_us(&g, 1000 * ms, 480 * 4, true, false),
+                     ==, 20000);
+    /* Capture with long periods is woken once per period: the timer. */
+    g_assert_cmpuint(qpw_run_delay_us(&g, 1000 * ms, 480 * 4, true, true),
+                     ==, 10000);
+    /* Before the first cycle: the timer period. */
+    g_assert_cmpuint(qpw_run_delay_us(&g, 10 * ms, 0, true, false), ==,
                      10000);
-    g_assert_cmpuint(qpw_run_delay_us(&g, 0, 0, false), ==, 10000);
-    /* Cycles longer than the period: once per period. */
-    g_assert_cmpuint(qpw_run_delay_us(&g, 5 * ms, 1024 * 4, true), ==, 5000);
-    /* Woken: only when the wake is a timer period late. */
-    g_assert_cmpuint(qpw_run_delay_us(&g, 20 * ms, 480 * 4, true), ==,
-                     30000);
-    g_assert_cmpuint(qpw_run_delay_us(&g, 10 * ms, 480 * 4, true), ==,
-                     20000);
-    /* Before the first cycle: as if it were the period. */
-    g_assert_cmpuint(qpw_run_delay_us(&g, 10 * ms, 0, true), ==, 20000);
 
     /* A timer period of 0 or a tiny period: no spinning timer. */
     g.timer_period_us = 0;
-    g_assert_cmpuint(qpw_run_delay_us(&g, 0, 0, false), ==,
+    g_assert_cmpuint(qpw_run_delay_us(&g, 0, 0, false, false), ==,
                      QPW_RUN_DELAY_MIN_US);
-    g_assert_cmpuint(qpw_run_delay_us(&g, 4, 1024 * 4, true), ==,
+    g_assert_cmpuint(qpw_run_delay_us(&g, 4, 1024 * 4, true, true), ==,
                      QPW_RUN_DELAY_MIN_US);
 }
 

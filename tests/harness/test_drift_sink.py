@@ -188,6 +188,12 @@ class DriftSinkTest(unittest.TestCase):
         pw.wait_linked(player, SINK)
         rc = sink.wait(SECONDS + 20)
         player.stop()
+        # The next run's player must not find this sink's node on its way
+        # out: the session manager would link it to the default sink.
+        deadline = time.monotonic() + 10
+        while pw.find_node(SINK) is not None and \
+                time.monotonic() < deadline:
+            time.sleep(0.1)
         log = Path(sink.log_path).read_text(errors="replace")
         self.assertEqual(rc, 0, log)
         m = REPORT.search(log)

@@ -1023,7 +1023,6 @@ static const struct pw_core_events qpw_core_events = {
     .error = qpw_on_core_error,
 };
 
-/* The node name of the target of a direction's voices, or NULL. */
 /*
  * Loop lock held: move @s's stream back to its target, as a user's mixer
  * does: by naming the target for the stream's node in the session
@@ -1365,6 +1364,12 @@ static int64_t qpw_run_delay_ns(QPwStream *s)
                             s->direction == PW_DIRECTION_INPUT) * SCALE_US;
 }
 
+/* Main loop: the audio layer last ran (or the voice started) at @now. */
+static void qpw_stream_arm_run_timer(QPwStream *s, int64_t now)
+{
+    timer_mod(s->run_timer, now + qpw_run_delay_ns(s));
+}
+
 /*
  * Main loop: run the audio layer now. Not while the VM is stopped: QEMU's
  * timer does not run then either, and a device must not touch guest
@@ -1381,7 +1386,7 @@ static void qpw_run_audio(QPwAudio *pw)
     }
     QLIST_FOREACH(s, &pw->streams, link) {
         if (s->running) {
-            timer_mod(s->run_timer, now + qpw_run_delay_ns(s));
+            qpw_stream_arm_run_timer(s, now);
         }
     }
 }
@@ -1398,8 +1403,7 @@ static void qpw_stream_set_running(QPwStream *s, bool running)
 {
     s->running = running;
     if (running) {
-        timer_mod(s->run_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
-                  qpw_run_delay_ns(s));
+        qpw_stream_arm_run_timer(s, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
     } else {
         timer_del(s->run_timer);
     }

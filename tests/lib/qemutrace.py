@@ -8,6 +8,7 @@ form that changed between the versions we build: QEMU 7.2 writes
 
 import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 LINE = re.compile(r"^(?:\d+@(\d+\.\d+):|"
                   r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z )(\w+) (.*)$",
@@ -26,3 +27,11 @@ def events(text):
                 tzinfo=timezone.utc).timestamp()
         out.append((when, m.group(3), m.group(4)))
     return out
+
+
+def file_events(path):
+    """events() of the trace log at path; [] if QEMU wrote none."""
+    try:
+        return events(Path(path).read_text(errors="replace"))
+    except FileNotFoundError:
+        return []

@@ -22,12 +22,10 @@ ${QPW_E2E_WORK:-/tmp/qpw-e2e}/pwaudio/<test>/ for inspection.
 import math
 import json
 import os
-import queue
 import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import unittest
 from pathlib import Path
@@ -38,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "lib"))
 import analyze  # noqa: E402
 import guest  # noqa: E402
+from guest import MARK, run_marked  # noqa: E402
 import retry  # noqa: E402
 import qemutrace  # noqa: E402
 from pipewire import SINK, PipeWire  # noqa: E402
@@ -49,7 +48,6 @@ RATE = 48000
 HDA = ["-device", "ich9-intel-hda", "-device", "hda-duplex,audiodev=snd0"]
 # QEMU's HDA codec: amp gain steps 0..74, scaled to QEMU's 0..255 levels.
 HDA_AMP_STEPS = 74
-MARK = "QPW-MARK"
 # Guest shell helper: print a marker line with Master's current state.
 MARK_FN = (f'mark() {{ echo "{MARK} $1 $(amixer -c 0 sget Master | '
            "grep -E 'Front (Left|Right):' | tr -s ' \\n' ' ')\"; }\n")
@@ -145,48 +143,6 @@ def trace_events(trace):
     """(wall-clock time, event, text) of each line of a trace log written
     with -msg timestamp=on, by any QEMU we build."""
     return qemutrace.events(trace)
-
-
-def run_marked(qemu_args, scenario, inputs, env, workdir, on_mark=None,
-               timeout=120):
-    """run_guest() in a thread; every serial line `QPW-MARK name rest`
-    calls on_mark(name, rest, host monotonic time of the line) in this
-    thread as it comes.  Returns (GuestResult, [(name, rest, time)])."""
-    marks, seen, box = queue.Queue(), [], {}
-
-    class Echo:
-        """Serial console sink: picks out the marker lines."""
-        def write(self, text):
-            for line in text.splitlines():
-                if line.startswith(MARK + " "):
-                    name, _, rest = line[len(MARK) + 1:].partition(" ")
-                    marks.put((name, rest.strip(), time.monotonic()))
-
-        def flush(self):
-            pass
-
-    def body():
-        try:
-            box["res"] = guest.run_guest(qemu_args, scenario, inputs,
-                                         timeout=timeout, workdir=workdir,
-                                         env=env, echo=Echo())
-        except BaseException as e:   # re-raised in the caller's thread
-            box["err"] = e
-
-    thread = threading.Thread(target=body, daemon=True)
-    thread.start()
-    while thread.is_alive() or not marks.empty():
-        try:
-            mark = marks.get(timeout=0.1)
-        except queue.Empty:
-            continue
-        seen.append(mark)
-        if on_mark:
-            on_mark(*mark)
-    thread.join()
-    if "err" in box:
-        raise box["err"]
-    return box["res"], seen
 
 
 def window_db(wav, t0, start, end):

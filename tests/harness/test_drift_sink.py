@@ -8,7 +8,6 @@ ${QPW_E2E_WORK:-/tmp/qpw-e2e}/drift-sink/.
 """
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -19,7 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "lib"))
 import analyze  # noqa: E402
-from pipewire import PipeWire  # noqa: E402
+from pipewire import (DRIFT_SINK_REPORT, PipeWire,  # noqa: E402
+                      drift_sink_binary, realtime)
 
 WORK = Path(os.environ.get("QPW_E2E_WORK", "/tmp/qpw-e2e")) / "drift-sink"
 SINK = "qpw_drift_sink"
@@ -37,29 +37,6 @@ MAX_LOST = 1
 QUANTUM_MS = 1024 * 1000 / 48000
 # The provoked run: its process callback sleeps this long, once, at 5 s.
 STALL_MS = 200
-REPORT = re.compile(r"ppm (?P<asked>[-+.\d]+) asked, (?P<cycles>\d+) "
-                    r"cycles, (?P<frames>\d+) frames, (?P<late>\d+) cycles "
-                    r"late, (?P<lost>-?\d+) lost \(counted as the card's "
-                    r"silence\), (?P<woke_late>\d+) ticks woke late, "
-                    r"(?P<not_driving>\d+) not driving, measured "
-                    r"(?P<rate>[.\d]+) frames/s = (?P<ppm>[-+.\d]+) ppm")
-
-
-def drift_sink_binary():
-    """The tool, built by tests/run-unit into the unit-build directory."""
-    cache = Path(os.environ.get("QPW_CACHE") or "/var/tmp/qemu-pipewire")
-    path = cache / "unit-build" / "tests" / "tools" / "qpw-drift-sink"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is not built: run tests/run-unit")
-    return path
-
-
-def realtime(argv):
-    """argv under SCHED_FIFO where we may (root): the tool's clock and
-    process callback share its main thread."""
-    return ["chrt", "-f", "20", *argv] if os.geteuid() == 0 else argv
-
-
 class DriftSinkTest(unittest.TestCase):
     """qpw-drift-sink against a private PipeWire."""
 
@@ -196,7 +173,7 @@ class DriftSinkTest(unittest.TestCase):
             time.sleep(0.1)
         log = Path(sink.log_path).read_text(errors="replace")
         self.assertEqual(rc, 0, log)
-        m = REPORT.search(log)
+        m = DRIFT_SINK_REPORT.search(log)
         self.assertIsNotNone(m, log)
         return m, analyze.analyze(wav)
 

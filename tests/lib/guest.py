@@ -28,6 +28,7 @@ import io
 import json
 import lzma
 import os
+import queue
 import re
 import shutil
 import signal
@@ -690,3 +691,49 @@ def run_guest(qemu_args, scenario, inputs=None, timeout=120.0, workdir=None,
     if check and res.qemu_failure:
         raise QemuFailure(res.describe(), res)
     return res
+
+
+# A guest scenario line `QPW-MARK name rest` is a mark (run_marked()).
+MARK = "QPW-MARK"
+
+
+def run_marked(qemu_args, scenario, inputs, env, workdir, on_mark=None,
+               timeout=120):
+    """run_guest() in a thread; every serial line `QPW-MARK name rest`
+    calls on_mark(name, rest, host monotonic time of the line) in this
+    thread as it comes.  Returns (GuestResult, [(name, rest, time)])."""
+    marks, seen, box = queue.Queue(), [], {}
+
+    class Echo:
+        """Serial console sink: picks out the marker lines."""
+        def write(self, text):
+            for line in text.splitlines():
+                if line.startswith(MARK + " "):
+                    name, _, rest = line[len(MARK) + 1:].partition(" ")
+                    marks.put((name, rest.strip(), time.monotonic()))
+
+        def flush(self):
+            pass
+
+    def body():
+        try:
+            box["res"] = run_guest(qemu_args, scenario, inputs,
+                                         timeout=timeout, workdir=workdir,
+                                         env=env, echo=Echo())
+        except BaseException as e:   # re-raised in the caller's thread
+            box["err"] = e
+
+    thread = threading.Thread(target=body, daemon=True)
+    thread.start()
+    while thread.is_alive() or not marks.empty():
+        try:
+            mark = marks.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        seen.append(mark)
+        if on_mark:
+            on_mark(*mark)
+    thread.join()
+    if "err" in box:
+        raise box["err"]
+    return box["res"], seen

@@ -21,6 +21,7 @@ load of 1.5 on 2 cores without, 10 of 10 with).
 import atexit
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -590,3 +591,29 @@ def _has_ports(objects, name):
     dirs = {_props(p).get("port.direction") for p in _objects(objects, "Port")
             if _props(p).get("node.id") == node["id"]}
     return {"in", "out"} <= dirs
+
+
+# The report line qpw-drift-sink (tests/tools/qpw-drift-sink.c) ends with.
+DRIFT_SINK_REPORT = re.compile(
+    r"ppm (?P<asked>[-+.\d]+) asked, (?P<cycles>\d+) "
+    r"cycles, (?P<frames>\d+) frames, (?P<late>\d+) cycles "
+    r"late, (?P<lost>-?\d+) lost \(counted as the card's "
+    r"silence\), (?P<woke_late>\d+) ticks woke late, "
+    r"(?P<not_driving>\d+) not driving, measured "
+    r"(?P<rate>[.\d]+) frames/s = (?P<ppm>[-+.\d]+) ppm")
+
+
+def drift_sink_binary():
+    """qpw-drift-sink, a sink whose clock is --ppm off the host's, built
+    by tests/run-unit into the unit-build directory."""
+    cache = Path(os.environ.get("QPW_CACHE") or "/var/tmp/qemu-pipewire")
+    path = cache / "unit-build" / "tests" / "tools" / "qpw-drift-sink"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is not built: run tests/run-unit")
+    return path
+
+
+def realtime(argv):
+    """argv under SCHED_FIFO where we may (root): the tool's clock and
+    process callback share its main thread."""
+    return ["chrt", "-f", "20", *argv] if os.geteuid() == 0 else argv

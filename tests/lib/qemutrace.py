@@ -35,3 +35,52 @@ def file_events(path):
         return events(Path(path).read_text(errors="replace"))
     except FileNotFoundError:
         return []
+
+
+# The PipeWire backend's events (audio/trace-events).
+
+def playback_stream(events):
+    """(name, rate, channels, bytes per frame, node.latency) of the
+    playback stream from qpw_stream_new; the first one if several."""
+    sizes = {"u8": 1, "s8": 1, "u16": 2, "s16": 2, "u32": 4, "s32": 4,
+             "f32": 4}
+    for _, ev, args in events:
+        m = re.match(r"(\S+) \(playback\): (\w+) (\d+) Hz x(\d+), "
+                     r"node.latency (\S+),", args)
+        if ev == "qpw_stream_new" and m:
+            ch = int(m.group(4))
+            return (m.group(1), int(m.group(3)), ch, sizes[m.group(2)] * ch,
+                    m.group(5))
+    raise RuntimeError("no playback stream in the trace")
+
+
+def writes_since_start(events, name):
+    """[(time, cumulative bytes written)] of stream name's qpw_write
+    events after its first activation, and the fills (bytes)."""
+    started, cum, out, fills = False, 0, [], []
+    for t, ev, args in events:
+        if ev == "qpw_enable" and args == f"{name}: active 1" and not started:
+            started = True
+        elif ev == "qpw_write" and started and args.startswith(name + ":"):
+            m = re.search(r"(\d+) queued, fill (\d+)", args)
+            cum += int(m.group(1))
+            out.append((t, cum))
+            fills.append(int(m.group(2)))
+    return out, fills
+
+
+def xrun_totals(events, kind):
+    """Last reported (count, frames) of each stream's xruns of kind, summed;
+    and how many were reported within 0.2 s of a stream start."""
+    last, at_start, starts = {}, 0, {}
+    for t, ev, args in events:
+        if ev == "qpw_enable" and args.endswith("active 1"):
+            starts[args.split(":")[0]] = t
+        m = re.match(r"(\S+): " + kind + r" #(\d+), (\d+) frames", args)
+        if ev == "qpw_xrun" and m:
+            prev = last.get(m.group(1), (0, 0))[0]
+            if t - starts.get(m.group(1), -1e9) < 0.2:
+                at_start += int(m.group(2)) - prev
+            last[m.group(1)] = (int(m.group(2)), int(m.group(3)))
+    return (sum(c for c, _ in last.values()),
+            sum(f for _, f in last.values()), at_start)

@@ -35,9 +35,13 @@ PLACED_GLOBS = [
     'audio/*.c', 'audio/*.h',
     'hw/audio/*.c', 'hw/audio/*.h',
     'include/hw/audio/*.h',
-    'include/standard-headers/linux/*.h',
     'tests/qtest/*.c', 'tests/qtest/*.h', 'tests/qtest/libqos/*.c', 'tests/qtest/libqos/*.h',
 ]
+
+# Our files placed only into some versions' trees: QEMU 7.2's copy of
+# Linux's virtio_snd.h predates the control elements (VIRTIO_SND_F_CTLS);
+# 10.x's has them, and the device builds against it.
+PLACED_ONLY_IN = {'include/standard-headers/linux/virtio_snd.h': ('7.2',)}
 
 # Sources of the PipeWire backend module (audio/), as QEMU's meson lists them.
 PIPEWIRE_SOURCES = ['pwaudio.c', 'pwaudio-format.c', 'pwaudio-ring.c',
@@ -396,10 +400,13 @@ def glued_files(pristine, glue_list):
     return out
 
 
-def placed_files():
+def placed_files(version):
+    """Our files to place into QEMU @version's tree."""
     files = set()
     for pattern in PLACED_GLOBS:
         files.update(p.relative_to(REPO).as_posix() for p in REPO.glob(pattern))
+    files.update(rel for rel, versions in PLACED_ONLY_IN.items()
+                 if version in versions)
     return sorted(files)
 
 
@@ -436,7 +443,7 @@ def restore_stale(pristine, work, old, new):
 def apply(pristine, work, version='7.2'):
     # raises before anything is written
     glued = glued_files(pristine, GLUE_BY_VERSION[version])
-    placed = placed_files()
+    placed = placed_files(version)
     manifest = work / '.qemu-pipewire-placed'
     old = manifest.read_text().split() if manifest.exists() else []
     changed = restore_stale(pristine, work, old, placed)
@@ -454,18 +461,19 @@ MARKDOWN_PREAMBLE = """# Glue points
 
 Our files are placed into Debian's QEMU tree (7.2, or 10.0 and 10.2 with
 `scripts/build-qemu --qemu VERSION`) at the same relative path
-(`audio/*.[ch]`, `hw/audio/*.[ch]`, `include/…`, `tests/qtest/…`); our
-`include/standard-headers/linux/virtio_snd.h`, written from the VIRTIO spec,
-replaces the Linux copy QEMU ships. In 10.x they replace upstream's
-`audio/pwaudio.c`, `hw/audio/virtio-snd*.c` and `include/hw/audio/virtio-snd.h`;
-what differs between the versions' APIs is bridged in `audio/pwaudio-compat.h`,
-`include/hw/audio/virtio-snd-compat.h` and `tests/qtest/qpw-qtest-compat.h`.
-Everything else we need from QEMU's own files is one of the glue points
-below, applied by `scripts/qemu-glue.py` to a fresh copy of each file. An
-anchor must occur exactly once (a `drop-` anchor as a whole line); when it
-does not, the build stops and names the anchor and the file. These tables
-are generated: `scripts/qemu-glue.py markdown > docs/glue-points.md` (a test
-checks that it is current).
+(`audio/*.[ch]`, `hw/audio/*.[ch]`, `include/…`, `tests/qtest/…`). Our
+`include/standard-headers/linux/virtio_snd.h`, written from the VIRTIO spec
+with the names and layout of Linux's, replaces 7.2's copy of Linux's, which
+predates the control elements; 10.x builds against its own. In 10.x our
+files replace upstream's `audio/pwaudio.c`, `hw/audio/virtio-snd*.c` and
+`include/hw/audio/virtio-snd.h`; what differs between the versions' APIs is
+bridged in `audio/pwaudio-compat.h`, `include/hw/audio/virtio-snd-compat.h`
+and `tests/qtest/qpw-qtest-compat.h`. Everything else we need from QEMU's
+own files is one of the glue points below, applied by `scripts/qemu-glue.py`
+to a fresh copy of each file. An anchor must occur exactly once (a `drop-`
+anchor as a whole line); when it does not, the build stops and names the
+anchor and the file. These tables are generated: `scripts/qemu-glue.py
+markdown > docs/glue-points.md` (a test checks that it is current).
 
 """
 
@@ -505,7 +513,7 @@ def main():
         print(f'qemu-glue: {err}', file=sys.stderr)
         return 1
     print(f'qemu-glue: QEMU {args.qemu}, {len(GLUE_BY_VERSION[args.qemu])} glue points, '
-          f'{len(placed_files())} files placed, '
+          f'{len(placed_files(args.qemu))} files placed, '
           f'{len(changed)} changed')
     if args.verbose:
         for rel in changed:

@@ -124,16 +124,22 @@ size_t vsnd_ctl_info_item(const VSndCtls *ctls, uint32_t id, uint32_t size,
         info.value.integer.step = GUINT32_TO_LE(1);
     }
 
-    G_STATIC_ASSERT(sizeof(info) == VSND_CTL_INFO_SIZE_PACKED);
-    G_STATIC_ASSERT(offsetof(struct virtio_snd_ctl_info, value) ==
-                    VSND_CTL_INFO_VALUE_OFFSET_PACKED);
+    /*
+     * The header's layout depends on the target (see virtio_snd.h), so
+     * place `value` by hand: the fields before it end with `name`.
+     */
+    G_STATIC_ASSERT(offsetof(struct virtio_snd_ctl_info, name) +
+                    sizeof(info.name) == VSND_CTL_INFO_VALUE_OFFSET_PACKED);
+    G_STATIC_ASSERT(VSND_CTL_INFO_VALUE_OFFSET_PACKED + sizeof(info.value) ==
+                    VSND_CTL_INFO_SIZE_PACKED);
     memset(buf, 0, VSND_CTL_INFO_SIZE_ALIGNED);
+    memcpy(buf, &info, VSND_CTL_INFO_VALUE_OFFSET_PACKED);
     if (size < VSND_CTL_INFO_SIZE_ALIGNED) {
-        memcpy(buf, &info, sizeof(info));
+        memcpy(buf + VSND_CTL_INFO_VALUE_OFFSET_PACKED, &info.value,
+               sizeof(info.value));
         return VSND_CTL_INFO_SIZE_PACKED;
     }
     /* The naturally aligned layout: 4 bytes of padding before `value`. */
-    memcpy(buf, &info, VSND_CTL_INFO_VALUE_OFFSET_PACKED);
     memcpy(buf + VSND_CTL_INFO_VALUE_OFFSET_ALIGNED, &info.value,
            sizeof(info.value));
     return VSND_CTL_INFO_SIZE_ALIGNED;

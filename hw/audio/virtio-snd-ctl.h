@@ -70,19 +70,6 @@ typedef enum VSndCtlKind {
 #define VSND_TLVT_DB_SCALE 1
 #define VSND_TLV_DB_SCALE_MUTE 0x10000
 
-/*
- * CTL_INFO item sizes. The spec's structure is 92 bytes with `value` at
- * offset 68; a driver compiling it with natural alignment, as Linux's
- * virtio_snd does on every 64-bit target (and crosvm), has `value` at 72
- * and asks for 96-byte items. The query's `size` tells them apart: 92 to
- * 95 get the spec's layout, 96 or more the aligned one (zero-padded to
- * `size`). Below 92 the request is refused by vsnd_ctrl_parse().
- */
-#define VSND_CTL_INFO_SIZE_PACKED 92
-#define VSND_CTL_INFO_SIZE_ALIGNED 96
-#define VSND_CTL_INFO_VALUE_OFFSET_PACKED 68
-#define VSND_CTL_INFO_VALUE_OFFSET_ALIGNED 72
-
 typedef struct VSndCtl {
     uint32_t stream;                /* the PCM stream it acts on */
     uint8_t direction;              /* the stream's, VIRTIO_SND_D_* */
@@ -129,7 +116,7 @@ size_t vsnd_ctl_info_item(const VSndCtls *ctls, uint32_t id, uint32_t size,
                           uint8_t *buf);
 
 /*
- * Control @id's TLV, as CTL_TLV_READ returns it (a virtio_snd_ctl_tlv:
+ * Control @id's TLV, as CTL_TLV_READ returns it (a VSndCtlTlvHeader:
  * type, length, value, little-endian) in @buf, which must hold
  * VSND_CTL_TLV_MAX bytes; returns its length, 0 if the control has none.
  */

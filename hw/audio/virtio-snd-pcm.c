@@ -176,8 +176,8 @@ uint32_t vsnd_pcm_rate_hz(uint32_t rate)
         [VIRTIO_SND_PCM_RATE_176400] = 176400,
         [VIRTIO_SND_PCM_RATE_192000] = 192000,
         [VIRTIO_SND_PCM_RATE_384000] = 384000,
-        [VIRTIO_SND_PCM_RATE_12000] = 12000,
-        [VIRTIO_SND_PCM_RATE_24000] = 24000,
+        [VSND_PCM_RATE_12000] = 12000,
+        [VSND_PCM_RATE_24000] = 24000,
     };
 
     if (rate >= sizeof(hz) / sizeof(hz[0])) {

@@ -82,8 +82,17 @@ typedef struct VSndPcmStream {
      (1ULL << VIRTIO_SND_PCM_FMT_S32) | (1ULL << VIRTIO_SND_PCM_FMT_U32) | \
      (1ULL << VIRTIO_SND_PCM_FMT_FLOAT))
 
+/*
+ * The rates VIRTIO 1.3 appends after VIRTIO_SND_PCM_RATE_384000, which
+ * Linux's header (and so QEMU's copy of it) does not name.
+ */
+enum {
+    VSND_PCM_RATE_12000 = VIRTIO_SND_PCM_RATE_384000 + 1,
+    VSND_PCM_RATE_24000,
+};
+
 /* Every rate the spec defines (bits 0..15). */
-#define VSND_PCM_RATES_ALL ((1ULL << (VIRTIO_SND_PCM_RATE_24000 + 1)) - 1)
+#define VSND_PCM_RATES_ALL ((1ULL << (VSND_PCM_RATE_24000 + 1)) - 1)
 
 /* Every stream feature the spec defines (bits 0..4). */
 #define VSND_PCM_FEATURES_ALL ((1U << (VIRTIO_SND_PCM_F_EVT_XRUNS + 1)) - 1)

@@ -198,9 +198,9 @@ static uint32_t vsnd_parse_ctl_write(const struct iovec *out_sg,
 }
 
 /*
- * CTL_TLV_WRITE and CTL_TLV_COMMAND: the header, a virtio_snd_ctl_tlv
+ * CTL_TLV_WRITE and CTL_TLV_COMMAND: the header, a VSndCtlTlvHeader
  * header and exactly `length` bytes of value, a multiple of 4 and at most
- * VIRTIO_SND_CTL_TLV_VALUE_MAX.
+ * VSND_CTL_TLV_VALUE_MAX.
  */
 static uint32_t vsnd_parse_ctl_tlv_in(const struct iovec *out_sg,
                                       unsigned int out_num, size_t out_len,
@@ -208,7 +208,7 @@ static uint32_t vsnd_parse_ctl_tlv_in(const struct iovec *out_sg,
 {
     struct {
         struct virtio_snd_ctl_hdr hdr;
-        struct virtio_snd_ctl_tlv tlv;
+        VSndCtlTlvHeader tlv;
     } h;
     uint32_t length;
 
@@ -218,7 +218,7 @@ static uint32_t vsnd_parse_ctl_tlv_in(const struct iovec *out_sg,
     req->id = GUINT32_FROM_LE(h.hdr.control_id);
     req->tlv_type = GUINT32_FROM_LE(h.tlv.type);
     length = GUINT32_FROM_LE(h.tlv.length);
-    if (req->id >= controls || length > VIRTIO_SND_CTL_TLV_VALUE_MAX ||
+    if (req->id >= controls || length > VSND_CTL_TLV_VALUE_MAX ||
         length % 4 != 0 || out_len != sizeof(h) + length) {
         return VIRTIO_SND_S_BAD_MSG;
     }
@@ -240,7 +240,7 @@ static uint32_t vsnd_parse_ctl(const VSndDeviceCounts *dev,
     switch (req->code) {
     case VIRTIO_SND_R_CTL_INFO:
         return vsnd_parse_query(out_sg, out_num, out_len, dev->controls,
-                                sizeof(struct virtio_snd_ctl_info), req);
+                                VSND_CTL_INFO_SIZE_PACKED, req);
     case VIRTIO_SND_R_CTL_ENUM_ITEMS:
         return vsnd_parse_id_only(out_sg, out_num, out_len, dev->controls,
                                   req);
@@ -256,7 +256,7 @@ static uint32_t vsnd_parse_ctl(const VSndDeviceCounts *dev,
         /* A longer value than the room is truncated, so only the header. */
         status = vsnd_parse_id_only(out_sg, out_num, out_len, dev->controls,
                                     req);
-        req->reply_len += sizeof(struct virtio_snd_ctl_tlv);
+        req->reply_len += sizeof(VSndCtlTlvHeader);
         return status;
     case VIRTIO_SND_R_CTL_TLV_WRITE:
     case VIRTIO_SND_R_CTL_TLV_COMMAND:

@@ -21,6 +21,32 @@
 #include "standard-headers/linux/virtio_snd.h"
 #include "virtio-snd-pcm.h"
 
+/*
+ * CTL_INFO item sizes. The spec's structure is 92 bytes with `value` at
+ * offset 68; a driver compiling it with natural alignment, as Linux's
+ * virtio_snd does on every 64-bit target (and crosvm), has `value` at 72
+ * and asks for 96-byte items. The query's `size` tells them apart: 92 to
+ * 95 get the spec's layout, 96 or more the aligned one (zero-padded to
+ * `size`). Below 92 the request is refused by vsnd_ctrl_parse().
+ */
+#define VSND_CTL_INFO_SIZE_PACKED 92
+#define VSND_CTL_INFO_SIZE_ALIGNED 96
+#define VSND_CTL_INFO_VALUE_OFFSET_PACKED 68
+#define VSND_CTL_INFO_VALUE_OFFSET_ALIGNED 72
+
+/*
+ * The header of a TLV value (CTL_TLV_READ replies, CTL_TLV_WRITE and
+ * CTL_TLV_COMMAND requests): @length bytes of value follow it. VIRTIO 1.3
+ * defines it as struct virtio_snd_ctl_tlv, which Linux's header does not.
+ */
+typedef struct VSndCtlTlvHeader {
+    uint32_t type;
+    uint32_t length;                    /* a multiple of 4 */
+} VSndCtlTlvHeader;
+
+/* The longest TLV value a driver may send. */
+#define VSND_CTL_TLV_VALUE_MAX 65536
+
 /* Total bytes of a scatter list (saturating at SIZE_MAX). */
 size_t vsnd_iov_size(const struct iovec *iov, unsigned int iov_cnt);
 

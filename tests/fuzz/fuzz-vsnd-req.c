@@ -456,7 +456,7 @@ static void expect_ctrl(const VSndDeviceCounts *dev, const uint8_t *b,
         ctl = true;
         shape = QUERY;
         items = dev->controls;
-        item_size = sizeof(struct virtio_snd_ctl_info);
+        item_size = VSND_CTL_INFO_SIZE_PACKED;
         break;
     case VIRTIO_SND_R_JACK_REMAP:
         items = dev->jacks;
@@ -484,7 +484,7 @@ static void expect_ctrl(const VSndDeviceCounts *dev, const uint8_t *b,
     case VIRTIO_SND_R_CTL_TLV_READ:
         ctl = true;
         items = dev->controls;
-        e->reply_len += sizeof(struct virtio_snd_ctl_tlv);
+        e->reply_len += sizeof(VSndCtlTlvHeader);
         break;
     case VIRTIO_SND_R_CTL_WRITE:
         ctl = true;
@@ -530,7 +530,7 @@ static void expect_ctrl(const VSndDeviceCounts *dev, const uint8_t *b,
         }
         e->id = le32_at(b, 4);
         length = le32_at(b, 12);
-        if (e->id >= items || length > VIRTIO_SND_CTL_TLV_VALUE_MAX ||
+        if (e->id >= items || length > VSND_CTL_TLV_VALUE_MAX ||
             length % 4 || len != 16 + (size_t)length) {
             return;
         }
@@ -578,7 +578,6 @@ static size_t answer_query(const Device *d, const Msg *m,
         struct virtio_snd_jack_info jack;
         struct virtio_snd_pcm_info pcm;
         struct virtio_snd_chmap_info chmap;
-        struct virtio_snd_ctl_info ctl;
         uint8_t bytes[128];
     } item;
     size_t item_len;
@@ -596,7 +595,7 @@ static size_t answer_query(const Device *d, const Msg *m,
         item_len = sizeof(item.chmap);
         break;
     default:
-        item_len = sizeof(item.ctl);
+        item_len = VSND_CTL_INFO_SIZE_PACKED;   /* the smallest size asked */
         break;
     }
     CHECK(req->size >= item_len);
@@ -649,7 +648,7 @@ static size_t answer_query(const Device *d, const Msg *m,
 static void query_truncated(const Msg *m, const VSndCtrlRequest *req,
                             unsigned int pieces)
 {
-    static const uint8_t item[sizeof(struct virtio_snd_ctl_info)];
+    static const uint8_t item[VSND_CTL_INFO_SIZE_PACKED];
     uint32_t i;
 
     pieces = MIN(pieces, m->in.num);
@@ -686,7 +685,7 @@ static uint32_t spec_params(const VSndPcmCaps *caps, const VSndPcmParams *p)
     if (p->features > 0x1f || (p->features & 3) ||
         (p->features & ~caps->features) ||
         p->format >= 64 || !((caps->formats >> p->format) & 1) ||
-        p->rate > VIRTIO_SND_PCM_RATE_24000 ||
+        p->rate > VSND_PCM_RATE_24000 ||
         !((caps->rates >> p->rate) & 1) ||
         p->channels < caps->channels_min || p->channels == 0 ||
         p->channels > caps->channels_max) {

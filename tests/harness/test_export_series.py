@@ -21,10 +21,11 @@ def load_export_series():
 es = load_export_series()
 
 
+
 class AssignTest(unittest.TestCase):
     def test_every_glue_point_and_file_in_one_patch(self):
-        placed = es.qg.placed_files()
         for version in ('10.0', '10.2'):
+            placed = es.qg.placed_files(version)
             with self.subTest(version=version):
                 glue_patch, file_patch = es.assign(es.qg.GLUE_BY_VERSION[version], placed)
                 self.assertNotIn(None, glue_patch)
@@ -36,12 +37,12 @@ class AssignTest(unittest.TestCase):
     def test_unassigned_glue_point_stops(self):
         stray = es.qg.Glue('meson.build', 'x', 'append', 'y', 'a stray glue point')
         with self.assertRaisesRegex(es.SeriesError, 'meson.build .* in 0 patches'):
-            es.assign(es.qg.GLUE_BY_VERSION['10.2'] + [stray], es.qg.placed_files())
+            es.assign(es.qg.GLUE_BY_VERSION['10.2'] + [stray], es.qg.placed_files('10.2'))
 
     def test_unassigned_file_stops(self):
         with self.assertRaisesRegex(es.SeriesError, 'linux/virtio_foo.h is in 0 patches'):
             es.assign(es.qg.GLUE_BY_VERSION['10.2'],
-                      es.qg.placed_files() + ['include/standard-headers/linux/virtio_foo.h'])
+                      es.qg.placed_files('10.2') + ['include/standard-headers/linux/virtio_foo.h'])
 
 
 if __name__ == '__main__':

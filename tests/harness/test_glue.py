@@ -48,9 +48,21 @@ class GlueTest(unittest.TestCase):
         text = (self.work / 'meson.build').read_text()
         self.assertIn("'pipewire': pipewire.found(),", text)
         self.assertIn("[ 'pipewire', 'pa',", text)
-        for rel in glue.placed_files():
+        for rel in glue.placed_files('7.2'):
             self.assertEqual((self.work / rel).read_bytes(),
                              (REPO / rel).read_bytes(), rel)
+
+    def test_header_replaced_in_7_2_only(self):
+        header = 'include/standard-headers/linux/virtio_snd.h'
+        theirs = self.pristine / header
+        theirs.parent.mkdir(parents=True)
+        theirs.write_text('/* Linux\'s */\n')
+        glue.apply(self.pristine, self.work)
+        self.assertEqual((self.work / header).read_bytes(),
+                         (REPO / header).read_bytes())
+        self.assertIn(header, glue.placed_files('7.2'))
+        for version in ('10.0', '10.2'):
+            self.assertNotIn(header, glue.placed_files(version))
 
     def test_apply_twice_changes_nothing(self):
         glue.apply(self.pristine, self.work)

@@ -45,6 +45,7 @@
      (1ULL << VIRTIO_SND_PCM_FMT_S32) | (1ULL << VIRTIO_SND_PCM_FMT_U32) | \
      (1ULL << VIRTIO_SND_PCM_FMT_FLOAT))
 #define RATES_EXPECTED 0xffffULL     /* all 16 rates the spec defines */
+#define RATE_COUNT 16           /* 12 and 24 kHz, VIRTIO 1.3, are 14 and 15 */
 
 /*
  * The most descriptors a queue of the device may have: VIRTQUEUE_MAX_SIZE,
@@ -1432,7 +1433,7 @@ static void test_malformed(void)
                                VIRTIO_SND_PCM_RATE_48000, PERIOD_BYTES,
                                BUFFER_BYTES), ==, VIRTIO_SND_S_BAD_MSG);
     g_assert_cmphex(set_params(s, 0, 0, 2, VIRTIO_SND_PCM_FMT_S16,
-                               VIRTIO_SND_PCM_RATE_24000 + 1, PERIOD_BYTES,
+                               RATE_COUNT, PERIOD_BYTES,
                                BUFFER_BYTES), ==, VIRTIO_SND_S_BAD_MSG);
     g_assert_cmphex(set_params(s, 0, 0, 2, VIRTIO_SND_PCM_FMT_IMA_ADPCM,
                                VIRTIO_SND_PCM_RATE_48000, PERIOD_BYTES,
@@ -2265,7 +2266,7 @@ static uint32_t fuzz_set_params(Fuzz *f, uint8_t *req, bool mutate)
                                 1u << VIRTIO_SND_PCM_F_EVT_XRUNS),
         .channels = channels,
         .format = formats[fmt],
-        .rate = fz_below(f, VIRTIO_SND_PCM_RATE_24000 + 1),
+        .rate = fz_below(f, RATE_COUNT),
     };
 
     switch (mutate ? fz_below(f, 14) : G_MAXUINT32) {
@@ -2314,7 +2315,7 @@ static uint32_t fuzz_ctrl_request(Fuzz *f, uint8_t *req, uint64_t *reply)
           sizeof(struct virtio_snd_pcm_info) },
         { VIRTIO_SND_R_CHMAP_INFO, FUZZ_CHMAPS,
           sizeof(struct virtio_snd_chmap_info) },
-        { VIRTIO_SND_R_CTL_INFO, 4, sizeof(struct virtio_snd_ctl_info) },
+        { VIRTIO_SND_R_CTL_INFO, 4, CTL_INFO_SPEC },
     };
     static const uint32_t pcm_codes[] = {
         VIRTIO_SND_R_PCM_PREPARE, VIRTIO_SND_R_PCM_RELEASE,

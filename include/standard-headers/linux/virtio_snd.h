@@ -7,8 +7,16 @@
  * the fields are declared with host integer types, so convert them (e.g.
  * GUINT32_FROM_LE) when reading and writing.
  *
+ * QEMU imports this header from Linux. QEMU 7.2's copy predates the
+ * control elements, so scripts/qemu-glue.py puts this one in its place
+ * there; QEMU 10's copy has them and is used as it is. This one therefore
+ * has the same names and the same layout as Linux's, so that the device
+ * builds unchanged against either; what the device needs beyond them is
+ * in its own headers (hw/audio/virtio-snd-pcm.h, virtio-snd-req.h).
+ *
  * The spec says its structures have no padding; the static assertions below
- * check that the natural C layout matches it, so that none is added here.
+ * check that the natural C layout matches it, for every structure but
+ * virtio_snd_ctl_info (see there).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -200,8 +208,8 @@ enum {
 };
 
 /*
- * PCM frame rates: bit numbers in virtio_snd_pcm_info.rates. Not in
- * ascending order: 12000 and 24000 were appended last.
+ * PCM frame rates: bit numbers in virtio_snd_pcm_info.rates. VIRTIO 1.3
+ * appends 12000 and 24000 (VSND_PCM_RATE_12000 in virtio-snd-pcm.h).
  */
 enum {
     VIRTIO_SND_PCM_RATE_5512 = 0,
@@ -217,9 +225,7 @@ enum {
     VIRTIO_SND_PCM_RATE_96000,
     VIRTIO_SND_PCM_RATE_176400,
     VIRTIO_SND_PCM_RATE_192000,
-    VIRTIO_SND_PCM_RATE_384000,
-    VIRTIO_SND_PCM_RATE_12000,
-    VIRTIO_SND_PCM_RATE_24000
+    VIRTIO_SND_PCM_RATE_384000
 };
 
 struct virtio_snd_pcm_info {
@@ -344,16 +350,12 @@ enum {
     VIRTIO_SND_CTL_ACCESS_TLV_COMMAND
 };
 
-/* Length of virtio_snd_ctl_info.name, including its terminating 0. */
-#define VIRTIO_SND_CTL_NAME_SIZE 44
-
 /*
  * The one structure whose spec layout is not the natural C one: @value
- * follows @name at offset 68, which is not a multiple of 8, yet the spec
- * promises no padding. The 64-bit triple is therefore declared with 4-byte
- * alignment, giving the spec's 92 bytes. Beware that a guest compiling the
- * spec's text naively on a 64-bit ABI puts @value at 72 (96 bytes); the
- * query's `size` field tells the two apart.
+ * follows @name at offset 68, and the spec's size is 92 bytes. Declared
+ * naturally, as Linux does, the 64-bit triple puts @value at 72 (96 bytes)
+ * on 64-bit targets; Linux's driver asks for items of that size, and the
+ * query's `size` field tells the two layouts apart (virtio-snd-ctl.h).
  */
 struct virtio_snd_ctl_info {
     struct virtio_snd_info hdr;
@@ -362,7 +364,7 @@ struct virtio_snd_ctl_info {
     uint32_t access;      /* 1 << VIRTIO_SND_CTL_ACCESS_* */
     uint32_t count;       /* members of @type in the value */
     uint32_t index;       /* tells apart elements with the same @name */
-    uint8_t name[VIRTIO_SND_CTL_NAME_SIZE];
+    uint8_t name[44];     /* 0-terminated */
     union {
         struct {
             uint32_t min;
@@ -373,13 +375,12 @@ struct virtio_snd_ctl_info {
             uint64_t min;
             uint64_t max;
             uint64_t step;
-        } __attribute__((packed, aligned(4))) integer64;
+        } integer64;
         struct {
             uint32_t items;
         } enumerated;
     } value;
 };
-VIRTIO_SND_ASSERT_SIZE(struct virtio_snd_ctl_info, 92);
 
 /* One item of a VIRTIO_SND_R_CTL_ENUM_ITEMS reply: a 0-terminated name. */
 struct virtio_snd_ctl_enum_item {
@@ -406,17 +407,6 @@ struct virtio_snd_ctl_value {
     } value;
 };
 VIRTIO_SND_ASSERT_SIZE(struct virtio_snd_ctl_value, 512);
-
-/* Metadata of TLV requests: @length bytes of value follow the header. */
-struct virtio_snd_ctl_tlv {
-    uint32_t type;
-    uint32_t length;                    /* multiple of 4 */
-    uint32_t value[];
-};
-VIRTIO_SND_ASSERT_SIZE(struct virtio_snd_ctl_tlv, 8);
-
-/* The largest TLV value a driver may send. */
-#define VIRTIO_SND_CTL_TLV_VALUE_MAX 65536
 
 /* Reasons in virtio_snd_ctl_event.mask. */
 enum {

@@ -77,7 +77,7 @@ static void test_table(void)
         g_assert_cmpuint(le32_at(item + 16), ==, want[i].count);
         g_assert_cmpuint(le32_at(item + 20), ==, want[i].index);
         g_assert_cmpstr((const char *)item + 24, ==, want[i].name);
-        g_assert_cmpuint(item[24 + VIRTIO_SND_CTL_NAME_SIZE - 1], ==, 0);
+        g_assert_cmpuint(item[24 + 44 - 1], ==, 0);
         if (want[i].type == VIRTIO_SND_CTL_TYPE_INTEGER) {
             g_assert_cmpuint(le32_at(item + 68), ==, 0);
             g_assert_cmpuint(le32_at(item + 72), ==, 120);

@@ -73,7 +73,7 @@ static const struct {
     { "pcm", VIRTIO_SND_R_PCM_INFO, sizeof(struct virtio_snd_pcm_info) },
     { "chmap", VIRTIO_SND_R_CHMAP_INFO,
       sizeof(struct virtio_snd_chmap_info) },
-    { "ctl", VIRTIO_SND_R_CTL_INFO, sizeof(struct virtio_snd_ctl_info) },
+    { "ctl", VIRTIO_SND_R_CTL_INFO, VSND_CTL_INFO_SIZE_PACKED },
 };
 
 static uint32_t items_of(uint32_t code)
@@ -419,7 +419,7 @@ static void test_ctl_id_only(void)
         { VIRTIO_SND_R_CTL_ENUM_ITEMS, HDR },
         { VIRTIO_SND_R_CTL_READ, HDR + sizeof(struct virtio_snd_ctl_value) },
         { VIRTIO_SND_R_CTL_TLV_READ,
-          HDR + sizeof(struct virtio_snd_ctl_tlv) },
+          HDR + sizeof(VSndCtlTlvHeader) },
     };
     size_t i;
 
@@ -483,12 +483,12 @@ static void test_ctl_write(void)
 static uint32_t tlv_in(uint32_t code, uint32_t id, uint32_t length,
                        size_t total, VSndCtrlRequest *req)
 {
-    static uint8_t buf[16 + VIRTIO_SND_CTL_TLV_VALUE_MAX + 8];
+    static uint8_t buf[16 + VSND_CTL_TLV_VALUE_MAX + 8];
     struct virtio_snd_ctl_hdr h = {
         .hdr.code = GUINT32_TO_LE(code),
         .control_id = GUINT32_TO_LE(id),
     };
-    struct virtio_snd_ctl_tlv t = {
+    VSndCtlTlvHeader t = {
         .type = GUINT32_TO_LE(0x77),
         .length = GUINT32_TO_LE(length),
     };
@@ -517,8 +517,8 @@ static void test_ctl_tlv_in(void)
         g_assert_cmpuint(req.payload_len, ==, 0);
         g_assert_cmphex(tlv_in(c, 1, 8, 24, &req), ==, VIRTIO_SND_S_OK);
         g_assert_cmpuint(req.payload_len, ==, 8);
-        g_assert_cmphex(tlv_in(c, 0, VIRTIO_SND_CTL_TLV_VALUE_MAX,
-                               16 + VIRTIO_SND_CTL_TLV_VALUE_MAX, &req),
+        g_assert_cmphex(tlv_in(c, 0, VSND_CTL_TLV_VALUE_MAX,
+                               16 + VSND_CTL_TLV_VALUE_MAX, &req),
                         ==, VIRTIO_SND_S_OK);
 
         /* length disagrees with what is there */
@@ -527,8 +527,8 @@ static void test_ctl_tlv_in(void)
         /* not a multiple of 4 */
         g_assert_cmphex(tlv_in(c, 1, 6, 22, &req), ==, VIRTIO_SND_S_BAD_MSG);
         /* too long */
-        g_assert_cmphex(tlv_in(c, 1, VIRTIO_SND_CTL_TLV_VALUE_MAX + 4,
-                               16 + VIRTIO_SND_CTL_TLV_VALUE_MAX + 4, &req),
+        g_assert_cmphex(tlv_in(c, 1, VSND_CTL_TLV_VALUE_MAX + 4,
+                               16 + VSND_CTL_TLV_VALUE_MAX + 4, &req),
                         ==, VIRTIO_SND_S_BAD_MSG);
         g_assert_cmphex(tlv_in(c, 1, 0xfffffff0, 16, &req), ==,
                         VIRTIO_SND_S_BAD_MSG);

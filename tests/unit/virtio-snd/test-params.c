@@ -132,7 +132,7 @@ static void test_rate(void)
 
     p.rate = VIRTIO_SND_PCM_RATE_8000;      /* defined, not offered */
     g_assert_cmphex(check(&p), ==, VIRTIO_SND_S_BAD_MSG);
-    p.rate = VIRTIO_SND_PCM_RATE_24000 + 1;  /* undefined */
+    p.rate = VSND_PCM_RATE_24000 + 1;  /* undefined */
     g_assert_cmphex(check(&p), ==, VIRTIO_SND_S_BAD_MSG);
     p.rate = 255;
     g_assert_cmphex(check(&p), ==, VIRTIO_SND_S_BAD_MSG);

@@ -1,7 +1,7 @@
 /*
  * PipeWire audio backend: per-stream sample ring.
  *
- * Carries audio between QEMU's audio timer (playback producer, capture
+ * Carries audio between QEMU's audio layer (playback producer, capture
  * consumer) and PipeWire's realtime process callback (the other side).
  * It is a thin layer over spa_ringbuffer: single producer, single
  * consumer, lock-free, over a byte buffer the caller owns.

@@ -7,8 +7,9 @@
  * PipeWire object exists.
  *
  * How the sizes relate:
- *  - QEMU's audio timer refills the playback ring (drains the capture
- *    ring) once per timer period;
+ *  - QEMU's audio layer refills the playback ring (drains the capture
+ *    ring) at least once per timer period: the backend runs it when the
+ *    process callback wakes it, and on a timer (qpw_run_delay_us());
  *  - PipeWire runs the process callback once per graph quantum; we ask
  *    for a quantum of a quarter of the latency through node.latency
  *    (PipeWire may pick a smaller one; never a larger one for our sake);
@@ -16,7 +17,7 @@
  *    to: the latency, but at least one timer period plus one quantum so
  *    a whole timer period can pass with a quantum still to hand out;
  *  - the capacity adds one more timer period of headroom, which is what
- *    lets a capture ring ride out one late QEMU timer tick, to the larger
+ *    lets a capture ring ride out one late run of QEMU's side, to the larger
  *    of the high-water mark and two of the longest graph cycles
  *    (QPW_CYCLE_MAX_US);
  *  - once the stream runs, the cycle its process callback really gets
@@ -122,8 +123,9 @@ bool qpw_latency_validate(uint32_t latency_us, const char **reason);
 
 /*
  * Fill @geo for a stream of @channels channels of @format at @rate Hz,
- * with the given latency and QEMU timer period (0 is allowed: QEMU then
- * runs its audio timer back to back). Returns false with a static
+ * with the given latency and QEMU timer period (0 is allowed: the sizes
+ * then assume QEMU's side keeps up continuously, but the backend runs it
+ * at most every QPW_RUN_DELAY_MIN_US). Returns false with a static
  * *@reason (if @reason is not NULL), leaving @geo unspecified, when any
  * input is out of range or the ring would not fit in INT32_MAX bytes.
  */
@@ -215,7 +217,8 @@ bool qpw_wake_in(uint32_t fill_bytes, uint32_t period_bytes);
  *   (playback) or wait (capture).
  * - Capture (@capture) with a period longer than the cycle: every timer
  *   period, as the process callback wakes QEMU only once a whole period
- *   is in, and a period longer than the ring would never be.
+ *   (at most the ring's capacity) is in, which may be too late for a
+ *   user that reads in smaller steps.
  * - Otherwise the process callback wakes QEMU every cycle; a timer
  *   period after the cycle, the graph has stalled without telling, and
  *   QEMU's side must run anyway.

@@ -34,7 +34,8 @@
  * schedules a bottom half that runs the audio layer as soon as the
  * playback ring runs low or a capture period is in. A QEMU timer per
  * voice covers the rest: clock-paced silence, voices with no period hint,
- * graph cycles longer than the period, a graph that stalls.
+ * graph cycles longer than the period, capture periods longer than the
+ * cycle, a graph that stalls.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -1626,6 +1627,10 @@ static void qpw_stream_set_period_hint(QPwStream *s, uint32_t period_us)
                  s->geo.capacity_bytes / s->geo.bytes_per_frame);
     qatomic_set(&s->wake_period_bytes, frames * s->geo.bytes_per_frame);
     pw_thread_loop_unlock(s->pw->loop);
+    if (s->running) {
+        /* The longest wait allowed may have just become shorter. */
+        qpw_stream_arm_run_timer(s, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
+    }
     trace_qpw_period_hint(s->name, s->dir, period_us, s->geo.node_latency);
 }
 

@@ -1,6 +1,6 @@
 /*
  * Unit tests of audio/pwaudio-ring: the SPSC sample ring between QEMU's
- * audio timer and PipeWire's process callback.
+ * audio layer and PipeWire's process callback.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */

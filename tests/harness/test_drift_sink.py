@@ -131,6 +131,24 @@ class DriftSinkTest(unittest.TestCase):
                             f"one lost, none that was not late)")
         self.assertEqual(problems, [])
 
+    def test_rate_at_a_quantum_a_peer_asks(self):
+        """A player asking for 256-frame cycles (pw-play --latency 256)
+        makes the graph's quantum smaller than the sink's 1024: like a
+        card's driver, the sink ticks at the graph's quantum, and at +300
+        ppm still takes the stream at that rate within 20 ppm.  (Ticking
+        at its own quantum, it played at a quarter of the rate: -750000
+        ppm.)"""
+        work = WORK / "quantum"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        tone = analyze.sox_tone(work / "tone.wav", SECONDS + 5, 440)
+        with PipeWire(workdir=work / "pw") as pw:
+            m, rec = self.run_at(pw, 300, tone, work,
+                                 player_extra=["--latency", "256"])
+        print(f"\n  +300 ppm, player at 256 frames: {m.group(0)}; "
+              f"recording: {rec.summary()}", file=sys.stderr)
+        self.assertEqual(self.rate_problems(300, m), [])
+
     @staticmethod
     def rate_problems(ppm, m):
         """What is wrong with a report's rate and driving, as text."""
@@ -144,10 +162,10 @@ class DriftSinkTest(unittest.TestCase):
                             f"measured")
         return problems
 
-    def run_at(self, pw, ppm, tone, work, extra=()):
+    def run_at(self, pw, ppm, tone, work, extra=(), player_extra=()):
         """Run the sink at ppm for SECONDS, with the extra arguments and
-        the tone played into it; returns (its report line's match, the
-        recording's analysis)."""
+        the tone played into it (pw-play with player_extra); returns (its
+        report line's match, the recording's analysis)."""
         wav = work / f"sink{ppm:+d}.wav"
         sink = pw.client(realtime(
             [str(self.tool), "--ppm", str(ppm), "--seconds", str(SECONDS),
@@ -161,7 +179,8 @@ class DriftSinkTest(unittest.TestCase):
         # The player runs realtime too: a late one delays the sink's
         # cycles.
         player = pw.client(realtime(["pw-play", "--target", SINK,
-                                     str(tone)]), f"pw-play{ppm:+d}.log")
+                                     *player_extra, str(tone)]),
+                           f"pw-play{ppm:+d}.log")
         pw.wait_linked(player, SINK)
         rc = sink.wait(SECONDS + 20)
         player.stop()

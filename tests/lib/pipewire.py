@@ -600,7 +600,8 @@ DRIFT_SINK_REPORT = re.compile(
     r"late, (?P<lost>-?\d+) lost \(counted as the card's "
     r"silence\), (?P<woke_late>\d+) ticks woke late, "
     r"(?P<not_driving>\d+) not driving, measured "
-    r"(?P<rate>[.\d]+) frames/s = (?P<ppm>[-+.\d]+) ppm")
+    r"(?P<rate>[.\d]+) frames/s = (?P<ppm>[-+.\d]+) ppm"
+    r"(?: over (?P<seconds>[.\d]+) s)?")
 
 
 def drift_sink_binary():

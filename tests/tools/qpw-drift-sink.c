@@ -16,7 +16,10 @@
  * measured.
  *
  * It is the card: each tick of its clock stands for one quantum of the
- * card's time, played whether the graph delivered it or not. A cycle
+ * card's time, played whether the graph delivered it or not. Like a real
+ * card's driver, it ticks at the graph's quantum, which its peers'
+ * node.latency may make smaller than its own --quantum (the position's
+ * clock.duration, read at each tick). A cycle
  * that is late may be lost: its frames never arrive. The card plays
  * silence for it, as real hardware does when it is not fed. So the
  * frames it counts are those its process callback received plus a
@@ -66,6 +69,7 @@
 #include <time.h>
 
 #include <pipewire/pipewire.h>
+#include <spa/node/io.h>
 #include <spa/param/audio/format-utils.h>
 #include <spa/utils/result.h>
 
@@ -108,7 +112,10 @@ typedef struct {
     struct spa_hook listener;
     struct spa_source *timer;
     struct timespec start;
+    struct spa_io_position *position;   /* the graph's, once it has one */
     uint64_t ticks;             /* timer expirations so far */
+    uint64_t card_frames;       /* the card's time at the last tick */
+    uint32_t quantum;           /* the graph's at the last tick */
     uint64_t cycles;            /* process callbacks so far */
     uint64_t frames;            /* frames received so far */
     uint64_t late;              /* ticks after the settling with no cycle */
@@ -133,10 +140,18 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Host seconds per tick of its clock. */
-static double tick_period(const Options *o)
+/* The card's frames per second of host time. */
+static double card_rate(const Options *o)
 {
-    return o->quantum / (o->rate * (1 + o->ppm / 1e6));
+    return o->rate * (1 + o->ppm / 1e6);
+}
+
+/* The quantum the graph runs now: its next cycle's length. */
+static uint32_t graph_quantum(const DriftSink *d)
+{
+    uint64_t duration = d->position ? d->position->clock.duration : 0;
+
+    return duration > 0 && duration <= 8192 ? duration : d->opt.quantum;
 }
 
 static void fit_add(RateFit *f, double t, double frames)
@@ -198,7 +213,7 @@ static void on_process(void *opaque)
         return;
     }
     if (d->opt.stall_at > 0 && !d->stalled &&
-        d->ticks * tick_period(&d->opt) >= d->opt.stall_at) {
+        d->card_frames >= d->opt.stall_at * d->opt.rate) {
         struct timespec ts = {
             .tv_sec = (time_t)(d->opt.stall_ms / 1000),
             .tv_nsec = (long)(fmod(d->opt.stall_ms, 1000) * 1e6),
@@ -244,27 +259,25 @@ static void count_card_frames(DriftSink *d, double now, bool on_time)
     if (on_time) {
         fit_add(&d->fit, now,
                 (double)(d->frames - d->frames0) +
-                (double)d->lost * d->opt.quantum);
+                (double)d->lost * d->quantum);
     }
 }
 
 /*
  * Main loop thread: the card's clock ticks. The ticks are on an absolute
- * schedule (tick n at start + n * period), so a late wake-up does not
- * shift the ones after it.
+ * schedule (the next one when the card has played the quantum this one
+ * starts, counted from the start), so a late wake-up does not shift the
+ * ones after it.
  */
 static void on_tick(void *opaque, uint64_t expirations SPA_UNUSED)
 {
     DriftSink *d = opaque;
-    double period = tick_period(&d->opt);
-    uint64_t ns = (uint64_t)llround((d->ticks + 1) * period * 1e9);
-    struct timespec next = {
-        .tv_sec = d->start.tv_sec + (d->start.tv_nsec + ns) / 1000000000,
-        .tv_nsec = (d->start.tv_nsec + ns) % 1000000000,
-    };
+    double start = d->start.tv_sec + d->start.tv_nsec / 1e9;
     double now = now_s();
-    bool on_time = now - (d->start.tv_sec + d->start.tv_nsec / 1e9) -
-                   d->ticks * period <= MAX_LATENESS;
+    bool on_time = now - start - d->card_frames / card_rate(&d->opt) <=
+                   MAX_LATENESS;
+    uint64_t ns;
+    struct timespec next;
 
     d->ticks++;
     if (d->settled && !on_time) {
@@ -279,15 +292,20 @@ static void on_tick(void *opaque, uint64_t expirations SPA_UNUSED)
     if (d->settled && !pw_stream_is_driving(d->stream)) {
         d->not_driving++;
     }
-    d->settled = d->cycles && d->ticks * period >= d->opt.settle;
+    d->settled = d->cycles && d->card_frames >= d->opt.settle * d->opt.rate;
     d->cycles_at_tick = d->cycles;
+    d->quantum = graph_quantum(d);
+    d->card_frames += d->quantum;
+    ns = (uint64_t)llround(d->card_frames / card_rate(&d->opt) * 1e9);
+    next.tv_sec = d->start.tv_sec + (d->start.tv_nsec + ns) / 1000000000;
+    next.tv_nsec = (d->start.tv_nsec + ns) % 1000000000;
     pw_loop_update_timer(pw_main_loop_get_loop(d->loop), d->timer, &next,
                          NULL, true);
     if (pw_stream_is_driving(d->stream)) {
         pw_stream_trigger_process(d->stream);
     }
     if (d->opt.seconds > 0 &&
-        d->ticks * period >= d->opt.seconds) {
+        d->card_frames >= d->opt.seconds * d->opt.rate) {
         pw_main_loop_quit(d->loop);
     }
 }
@@ -305,9 +323,20 @@ static void on_state_changed(void *opaque, enum pw_stream_state old,
     }
 }
 
+static void on_io_changed(void *opaque, uint32_t id, void *area,
+                          uint32_t size)
+{
+    DriftSink *d = opaque;
+
+    if (id == SPA_IO_Position) {
+        d->position = size >= sizeof(*d->position) ? area : NULL;
+    }
+}
+
 static const struct pw_stream_events stream_events = {
     PW_VERSION_STREAM_EVENTS,
     .state_changed = on_state_changed,
+    .io_changed = on_io_changed,
     .process = on_process,
 };
 

@@ -83,8 +83,8 @@ typedef struct VSndPcmStream {
      (1ULL << VIRTIO_SND_PCM_FMT_FLOAT))
 
 /*
- * The rates VIRTIO 1.3 appends after VIRTIO_SND_PCM_RATE_384000, which
- * Linux's header (and so QEMU's copy of it) does not name.
+ * The rates the spec appends after VIRTIO_SND_PCM_RATE_384000, which the
+ * copy of Linux's header in QEMU 10 does not name.
  */
 enum {
     VSND_PCM_RATE_12000 = VIRTIO_SND_PCM_RATE_384000 + 1,

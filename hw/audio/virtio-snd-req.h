@@ -36,8 +36,8 @@
 
 /*
  * The header of a TLV value (CTL_TLV_READ replies, CTL_TLV_WRITE and
- * CTL_TLV_COMMAND requests): @length bytes of value follow it. VIRTIO 1.3
- * defines it as struct virtio_snd_ctl_tlv, which Linux's header does not.
+ * CTL_TLV_COMMAND requests): @length bytes of value follow it. The copy of
+ * Linux's header in QEMU 10 does not declare it.
  */
 typedef struct VSndCtlTlvHeader {
     uint32_t type;

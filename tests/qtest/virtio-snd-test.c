@@ -45,7 +45,7 @@
      (1ULL << VIRTIO_SND_PCM_FMT_S32) | (1ULL << VIRTIO_SND_PCM_FMT_U32) | \
      (1ULL << VIRTIO_SND_PCM_FMT_FLOAT))
 #define RATES_EXPECTED 0xffffULL     /* all 16 rates the spec defines */
-#define RATE_COUNT 16           /* 12 and 24 kHz, VIRTIO 1.3, are 14 and 15 */
+#define RATE_COUNT 16           /* 12 and 24 kHz are the last, 14 and 15 */
 
 /*
  * The most descriptors a queue of the device may have: VIRTQUEUE_MAX_SIZE,

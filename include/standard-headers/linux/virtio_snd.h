@@ -208,7 +208,7 @@ enum {
 };
 
 /*
- * PCM frame rates: bit numbers in virtio_snd_pcm_info.rates. VIRTIO 1.3
+ * PCM frame rates: bit numbers in virtio_snd_pcm_info.rates. The spec
  * appends 12000 and 24000 (VSND_PCM_RATE_12000 in virtio-snd-pcm.h).
  */
 enum {

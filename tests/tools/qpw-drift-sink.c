@@ -126,6 +126,7 @@ typedef struct {
     bool counting;              /* the counts at the first done tick taken */
     uint64_t ticks0, cycles0, frames0;  /* those counts */
     int64_t lost;               /* cycles lost since, at the last done tick */
+    double lost_frames;         /* their frames, each at the quantum then */
     bool stalled;               /* --stall-at done */
     RateFit fit;
     FILE *wav;
@@ -255,11 +256,17 @@ static void count_card_frames(DriftSink *d, double now, bool on_time)
     /* Ticks since the first done one, that one included, this one not. */
     started = d->ticks - d->ticks0;
     received = d->cycles - d->cycles0;
+    /*
+     * The cycles found lost since the last done tick were started at
+     * about the quantum the graph has now; those found before keep the
+     * quantum they were counted at, so a quantum that changes (a peer
+     * joining) does not revalue them and step the fit.
+     */
+    d->lost_frames += (double)(started - received - d->lost) * d->quantum;
     d->lost = started - received;
     if (on_time) {
-        fit_add(&d->fit, now,
-                (double)(d->frames - d->frames0) +
-                (double)d->lost * d->quantum);
+        fit_add(&d->fit, now, (double)(d->frames - d->frames0) +
+                d->lost_frames);
     }
 }
 

@@ -1,0 +1,163 @@
+"""A guest playing into a sound card whose clock is not the host's
+(issue #17), for tests/bench/bench-drift and tests/e2e/test_drift.py.
+
+run() boots the tiny guest with a sound device on `-audiodev pipewire`
+whose out.name is qpw-drift-sink (tests/tools/qpw-drift-sink.c), a sink
+that drives the private graph at 48 kHz offset by --ppm of the host's
+monotonic clock; the guest plays a 440 Hz tone with aplay, and figures()
+reads what happened from QEMU's trace, the sink's report and its
+recording (the keys are listed there).
+"""
+
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+import analyze
+import guest
+import qemutrace
+from guest import MARK
+from pipewire import DRIFT_SINK_REPORT, PipeWire, drift_sink_binary, realtime
+
+RATE = 48000
+TONE_HZ = 440                  # a whole number of cycles per second
+SINK = "qpw_drift_sink"
+DEVICES = {
+    "virtio": ["-device", "virtio-sound-pci,audiodev=snd0"],
+    "hda": ["-device", "ich9-intel-hda",
+            "-device", "hda-duplex,audiodev=snd0"],
+}
+TRACE_EVENTS = ("qpw_stream_new", "qpw_enable", "qpw_write", "qpw_xrun",
+                "qpw_cycle", "qpw_data_thread",
+                "virtio_snd_xrun", "hda_audio_overrun", "hda_audio_adjust")
+SETTLE_S = 10.0                # the play window starts this long after start
+TAIL_S = 2.0                   # and ends this long before the end
+EDGE_S = 30.0                  # the first and last fills compared
+WINDOW_S = 10.0                # the guest's rate is fitted per window
+
+
+class DriftRunError(RuntimeError):
+    """A run that gave no figures: the guest failed, or the sink did."""
+
+
+def scenario(seconds):
+    """The guest plays the 1 s tone over and over, as one stream."""
+    return (f"echo '{MARK} start'\n"
+            f"i=0; while [ $i -lt {seconds} ]; do cat /in/tone.raw; "
+            f"i=$((i + 1)); done | "
+            f"aplay -q -D hw:0,0 -t raw -f S16_LE -r {RATE} -c 2\n"
+            f"rc=$?\necho '{MARK} end'\nexit $rc\n")
+
+
+def tone_raw(path):
+    """One second of a 440 Hz stereo tone at half scale, s16le."""
+    t = np.arange(RATE) / RATE
+    x = np.round(0.5 * 32767 * np.sin(2 * np.pi * TONE_HZ * t))
+    path.write_bytes(np.repeat(x[:, None], 2, 1).astype("<i2").tobytes())
+
+
+def run(device, ppm, seconds, tone, work):
+    """The guest plays the tone for seconds through device into the sink
+    at ppm; returns figures() of the run, or raises DriftRunError."""
+    trace = work / "trace.log"
+    wav = work / "card.wav"
+    qemu_args = ["-audiodev", f"pipewire,id=snd0,out.name={SINK}",
+                 *DEVICES[device], "-msg", "timestamp=on", "-D", str(trace)]
+    for ev in TRACE_EVENTS:
+        qemu_args += ["-trace", f"enable={ev}"]
+    marks = {}
+    with PipeWire(workdir=work / "pw") as pw:
+        sink = pw.client(realtime(
+            [str(drift_sink_binary()), "--ppm", str(ppm), "--name", SINK,
+             "--settle", "2", "--record", str(wav)]), "drift-sink.log")
+        deadline = time.monotonic() + 10
+        while pw.find_node(SINK) is None:
+            if time.monotonic() > deadline:
+                raise DriftRunError(f"no {SINK} node")
+            time.sleep(0.1)
+        res, _ = guest.run_marked(
+            qemu_args, scenario(seconds), {"tone.raw": tone}, pw.env(),
+            work / "guest",
+            lambda name, _rest, when: marks.setdefault(name, time.time()),
+            seconds + 180)
+        sink.stop()
+    if res.exit_code != 0:
+        raise DriftRunError(f"the guest failed ({device}, {ppm:+d} ppm)\n"
+                            f"{res.describe()}")
+    report = DRIFT_SINK_REPORT.search(
+        Path(sink.log_path).read_text(errors="replace"))
+    if not report:
+        raise DriftRunError(f"no report from the sink in {sink.log_path}")
+    return figures(device, ppm, trace, wav, marks, report)
+
+
+def window_rates(t, frames, t0, t1):
+    """Frames per second of host time in each whole WINDOW_S window of
+    the writes between t0 and t1 (least-squares fit in each)."""
+    rates = []
+    for a in np.arange(t0, t1 - WINDOW_S + 1e-9, WINDOW_S):
+        w = (t >= a) & (t < a + WINDOW_S)
+        if w.sum() > 2:
+            rates.append(np.polyfit(t[w], frames[w], 1)[0])
+    return np.array(rates)
+
+
+def figures(device, ppm, trace, wav, marks, report):
+    """What a run's trace, its sink's report and recording say:
+    card_ppm (the sink's measured offset), guest_ppm (the guest's rate
+    against the card's, in each WINDOW_S window), underruns (the
+    backend's), device_xruns (virtio_snd_xrun, hda_audio_overrun and
+    hda_audio_adjust events), late and lost (the sink's cycles), gaps and
+    jumps (the recording's silences and discontinuities), quantum (the
+    graph's last cycle), data_thread (the scheduling of the thread that
+    runs the backend's process callback, as the backend reports it), fill_first, fill_last and fill_slope (the ring's
+    low before each write, ms, and its trend in ms per minute) and series
+    (that low, per second of the play window)."""
+    events = qemutrace.file_events(trace)
+    name, srate, _, bpf, _ = qemutrace.playback_stream(events)
+    writes, fills = qemutrace.writes_since_start(events, name)
+    t0, t1 = marks["start"] + SETTLE_S, marks["end"] - TAIL_S
+    t = np.array([w[0] for w in writes])
+    frames = np.array([w[1] for w in writes]) / bpf
+    # The ring just before each write: the lowest it gets between two.
+    written = np.diff(frames, prepend=0)
+    low_ms = (np.array(fills) / bpf - written) / srate * 1000
+    card_rate = float(report["rate"])
+    guest_ppm = (window_rates(t, frames, t0, t1) / card_rate - 1) * 1e6
+    window = (t >= t0) & (t <= t1)
+    secs = np.floor(t[window] - t0)
+    series = [(s, float(low_ms[window][secs == s].min()))
+              for s in np.unique(secs)]
+    x = np.array([s for s, _ in series])
+    y = np.array([f for _, f in series])
+    edge = min(EDGE_S, (t1 - t0) / 3)
+    counts = {ev: sum(1 for _, e, _ in events if e == ev)
+              for ev in ("virtio_snd_xrun", "hda_audio_overrun",
+                         "hda_audio_adjust")}
+    rec = analyze.analyze(wav)
+    return {
+        "device": device, "ppm": ppm,
+        "card_ppm": float(report["ppm"]),
+        "guest_ppm": guest_ppm,
+        "quantum": graph_quantum(events, name),
+        "data_thread": next((args.split(": ", 1)[1] for _, ev, args in events
+                             if ev == "qpw_data_thread"), "not reported"),
+        "underruns": qemutrace.xrun_totals(events, "underrun")[0],
+        "device_xruns": counts,
+        "late": int(report["late"]), "lost": int(report["lost"]),
+        "gaps": len(rec.gaps), "jumps": len(rec.discontinuities),
+        "fill_first": float(y[x < edge].mean()),
+        "fill_last": float(y[x >= x.max() - edge].mean()),
+        "fill_slope": float(np.polyfit(x / 60, y, 1)[0]),
+        "series": series,
+    }
+
+
+def graph_quantum(events, name):
+    """The last graph cycle (frames) stream name's process callback got."""
+    frames = [int(m.group(1)) for _, ev, args in events
+              if ev == "qpw_cycle" and args.startswith(name + ":")
+              for m in [re.search(r"is now (\d+) frames", args)] if m]
+    return frames[-1] if frames else 0

@@ -12,12 +12,18 @@ take 14.4 frames a second more than it gets: 18 ms a minute out of a ring
 whose low point, one graph cycle before QEMU tops it up, is about 10.7
 ms, so an underrun within a minute.  Checked:
 
+  - the card is what it should be: the sink measured 300 ppm within 20,
+    driving the graph at every tick;
+  - the guest follows it: the median of its rate against the card's, in
+    10 s windows, is within 100 ppm (a graph cycle the card loses is a
+    quantum the guest never plays, about -1070 ppm in its window, so the
+    median, not each window);
   - no xrun: none in the backend (qpw_xrun), none in the device
     (virtio_snd_xrun: no message from the guest for a period);
   - the ring's low point before each write does not creep: its fitted
     trend is under 2 ms per minute.
 
-The guest's rate against the card's per 10 s window is printed.  HDA is
+HDA is
 not tested here: its codec follows the card too (by moving its DMA clock,
 hda_audio_adjust), but it throws its 8 KiB buffer away whenever the graph
 stalls for longer than half of it, which on the 2-core test machine
@@ -43,6 +49,8 @@ WORK = Path(os.environ.get("QPW_E2E_WORK", "/tmp/qpw-e2e")) / "drift"
 PPM = 300
 SECONDS = 60
 SLOPE_MS_PER_MIN = 2.0  # the ring's low point may creep this much at most
+CARD_PPM_TOLERANCE = 20  # the sink's measured offset vs PPM (its own test's)
+FOLLOW_PPM = 100        # the guest's median window rate vs the card's
 
 
 class DriftTest(unittest.TestCase):
@@ -66,12 +74,20 @@ class DriftTest(unittest.TestCase):
                 f"guest vs card per 10 s {np.round(f['guest_ppm'])} ppm, "
                 f"backend underruns {f['underruns']}, device xruns "
                 f"{f['device_xruns']['virtio_snd_xrun']}, card cycles late "
-                f"{f['late']} lost {f['lost']}, ring low "
+                f"{f['late']} lost {f['lost']}, not driving "
+                f"{f['not_driving']}, ring low "
                 f"{f['fill_first']:.1f} -> {f['fill_last']:.1f} ms "
                 f"({f['fill_slope']:+.2f} ms/min); data thread: "
                 f"{f['data_thread']}")
         print(f"\n  {line}", file=sys.stderr)
+        median = float(np.median(f["guest_ppm"]))
         problems = []
+        if abs(f["card_ppm"] - PPM) > CARD_PPM_TOLERANCE or f["not_driving"]:
+            problems.append("the card is not 300 ppm fast, or not the "
+                            "graph's driver")
+        if abs(median) > FOLLOW_PPM:
+            problems.append(f"the guest does not follow the card: median "
+                            f"{median:+.0f} ppm")
         if f["underruns"] or f["device_xruns"]["virtio_snd_xrun"]:
             problems.append("xruns")
         if abs(f["fill_slope"]) > SLOPE_MS_PER_MIN:

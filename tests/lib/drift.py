@@ -36,6 +36,7 @@ SETTLE_S = 10.0                # the play window starts this long after start
 TAIL_S = 2.0                   # and ends this long before the end
 EDGE_S = 30.0                  # the first and last fills compared
 WINDOW_S = 10.0                # the guest's rate is fitted per window
+MIN_SECONDS = SETTLE_S + WINDOW_S + TAIL_S + 1   # the shortest run figured
 
 
 class DriftRunError(RuntimeError):
@@ -77,12 +78,16 @@ def run(device, ppm, seconds, tone, work):
             if time.monotonic() > deadline:
                 raise DriftRunError(f"no {SINK} node")
             time.sleep(0.1)
-        res, _ = guest.run_marked(
-            qemu_args, scenario(seconds), {"tone.raw": tone}, pw.env(),
-            work / "guest",
-            lambda name, _rest, when: marks.setdefault(name, time.time()),
-            seconds + 180)
-        sink.stop()
+        try:
+            res, _ = guest.run_marked(
+                qemu_args, scenario(seconds), {"tone.raw": tone}, pw.env(),
+                work / "guest",
+                lambda name, _rest, when: marks.setdefault(name, time.time()),
+                seconds + 180)
+        except guest.GuestError as e:
+            raise DriftRunError(f"{device}, {ppm:+d} ppm: {e}") from None
+        finally:
+            sink.stop()
     if res.exit_code != 0:
         raise DriftRunError(f"the guest failed ({device}, {ppm:+d} ppm)\n"
                             f"{res.describe()}")
@@ -90,6 +95,9 @@ def run(device, ppm, seconds, tone, work):
         Path(sink.log_path).read_text(errors="replace"))
     if not report:
         raise DriftRunError(f"no report from the sink in {sink.log_path}")
+    if marks.get("end", 0) - marks.get("start", 0) < MIN_SECONDS:
+        raise DriftRunError(f"the guest played for less than {MIN_SECONDS} "
+                            f"s (marks {marks})")
     return figures(device, ppm, trace, wav, marks, report)
 
 
@@ -106,7 +114,8 @@ def window_rates(t, frames, t0, t1):
 
 def figures(device, ppm, trace, wav, marks, report):
     """What a run's trace, its sink's report and recording say:
-    card_ppm (the sink's measured offset), guest_ppm (the guest's rate
+    card_ppm (the sink's measured offset), not_driving (its ticks that
+    were not the graph's driver), guest_ppm (the guest's rate
     against the card's, in each WINDOW_S window), underruns (the
     backend's), device_xruns (virtio_snd_xrun, hda_audio_overrun and
     hda_audio_adjust events), late and lost (the sink's cycles), gaps and
@@ -140,6 +149,7 @@ def figures(device, ppm, trace, wav, marks, report):
     return {
         "device": device, "ppm": ppm,
         "card_ppm": float(report["ppm"]),
+        "not_driving": int(report["not_driving"]),
         "guest_ppm": guest_ppm,
         "quantum": graph_quantum(events, name),
         "data_thread": next((args.split(": ", 1)[1] for _, ev, args in events

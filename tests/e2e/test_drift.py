@@ -76,8 +76,8 @@ class DriftTest(unittest.TestCase):
                 f"{f['device_xruns']['virtio_snd_xrun']}, card cycles late "
                 f"{f['late']} lost {f['lost']}, not driving "
                 f"{f['not_driving']}, ring low "
-                f"{f['fill_first']:.1f} -> {f['fill_last']:.1f} ms "
-                f"({f['fill_slope']:+.2f} ms/min); data thread: "
+                f"{f['low_first']:.1f} -> {f['low_last']:.1f} ms "
+                f"({f['low_slope']:+.2f} ms/min); data thread: "
                 f"{f['data_thread']}")
         print(f"\n  {line}", file=sys.stderr)
         median = float(np.median(f["guest_ppm"]))
@@ -90,7 +90,7 @@ class DriftTest(unittest.TestCase):
                             f"{median:+.0f} ppm")
         if f["underruns"] or f["device_xruns"]["virtio_snd_xrun"]:
             problems.append("xruns")
-        if abs(f["fill_slope"]) > SLOPE_MS_PER_MIN:
+        if abs(f["low_slope"]) > SLOPE_MS_PER_MIN:
             problems.append("the ring's low point creeps")
         self.assertEqual(problems, [], line)
 

@@ -110,20 +110,13 @@ IMPLICIT_72_ONLY = ("QEMU 7.2's glue: QEMU 10 keeps upstream's implicit "
 
 def read_trace(path):
     """QEMU's trace log (-D) lines, '' if none was written."""
-    try:
-        return Path(path).read_text(errors="replace")
-    except FileNotFoundError:
-        return ""
+    return qemutrace.file_text(path)
 
 
 def xruns(trace, kind):
     """The backend's last reported (count, frames) of kind ('underrun' or
     'overrun') summed over streams, from qpw_xrun trace lines."""
-    last = {}
-    for m in re.finditer(r"qpw_xrun (\S+): " + kind + r" #(\d+), (\d+) frames",
-                         trace):
-        last[m.group(1)] = (int(m.group(2)), int(m.group(3)))
-    return (sum(c for c, _ in last.values()), sum(f for _, f in last.values()))
+    return qemutrace.xrun_totals(qemutrace.events(trace), kind)[:2]
 
 
 def trace_args(path):

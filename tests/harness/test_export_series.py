@@ -21,7 +21,6 @@ def load_export_series():
 es = load_export_series()
 
 
-
 class AssignTest(unittest.TestCase):
     def test_every_glue_point_and_file_in_one_patch(self):
         for version in ('10.0', '10.2'):

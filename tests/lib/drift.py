@@ -9,8 +9,8 @@ reads what happened from QEMU's trace, the sink's report and its
 recording (the keys are listed there).
 """
 
-import re
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -115,15 +115,16 @@ def window_rates(t, frames, t0, t1):
 def figures(device, ppm, trace, wav, marks, report):
     """What a run's trace, its sink's report and recording say:
     card_ppm (the sink's measured offset), not_driving (its ticks that
-    were not the graph's driver), guest_ppm (the guest's rate
-    against the card's, in each WINDOW_S window), underruns (the
-    backend's), device_xruns (virtio_snd_xrun, hda_audio_overrun and
-    hda_audio_adjust events), late and lost (the sink's cycles), gaps and
-    jumps (the recording's silences and discontinuities), quantum (the
-    graph's last cycle), data_thread (the scheduling of the thread that
-    runs the backend's process callback, as the backend reports it), fill_first, fill_last and fill_slope (the ring's
-    low before each write, ms, and its trend in ms per minute) and series
-    (that low, per second of the play window)."""
+    were not the graph's driver), guest_ppm (the guest's rate against the
+    card's, in each WINDOW_S window), underruns (the backend's),
+    device_xruns (virtio_snd_xrun, hda_audio_overrun and hda_audio_adjust
+    events), late and lost (the sink's cycles), gaps and jumps (the
+    recording's silences and discontinuities), quantum (the graph's last
+    cycle), data_thread (the scheduling of the thread that runs the
+    backend's process callback, as the backend reports it), low_first,
+    low_last and low_slope (the ring's low point before each write, ms,
+    and its trend in ms per minute) and series (that low point, per
+    second of the play window)."""
     events = qemutrace.file_events(trace)
     name, srate, _, bpf, _ = qemutrace.playback_stream(events)
     writes, fills = qemutrace.writes_since_start(events, name)
@@ -142,32 +143,25 @@ def figures(device, ppm, trace, wav, marks, report):
     x = np.array([s for s, _ in series])
     y = np.array([f for _, f in series])
     edge = min(EDGE_S, (t1 - t0) / 3)
-    counts = {ev: sum(1 for _, e, _ in events if e == ev)
-              for ev in ("virtio_snd_xrun", "hda_audio_overrun",
-                         "hda_audio_adjust")}
+    seen = Counter(ev for _, ev, _ in events)
+    counts = {ev: seen[ev] for ev in ("virtio_snd_xrun", "hda_audio_overrun",
+                                      "hda_audio_adjust")}
     rec = analyze.analyze(wav)
     return {
         "device": device, "ppm": ppm,
         "card_ppm": float(report["ppm"]),
         "not_driving": int(report["not_driving"]),
         "guest_ppm": guest_ppm,
-        "quantum": graph_quantum(events, name),
+        "quantum": qemutrace.last_cycle(events, name),
         "data_thread": next((args.split(": ", 1)[1] for _, ev, args in events
                              if ev == "qpw_data_thread"), "not reported"),
         "underruns": qemutrace.xrun_totals(events, "underrun")[0],
         "device_xruns": counts,
         "late": int(report["late"]), "lost": int(report["lost"]),
         "gaps": len(rec.gaps), "jumps": len(rec.discontinuities),
-        "fill_first": float(y[x < edge].mean()),
-        "fill_last": float(y[x >= x.max() - edge].mean()),
-        "fill_slope": float(np.polyfit(x / 60, y, 1)[0]),
+        "low_first": float(y[x < edge].mean()),
+        "low_last": float(y[x >= x.max() - edge].mean()),
+        "low_slope": float(np.polyfit(x / 60, y, 1)[0]),
         "series": series,
     }
 
-
-def graph_quantum(events, name):
-    """The last graph cycle (frames) stream name's process callback got."""
-    frames = [int(m.group(1)) for _, ev, args in events
-              if ev == "qpw_cycle" and args.startswith(name + ":")
-              for m in [re.search(r"is now (\d+) frames", args)] if m]
-    return frames[-1] if frames else 0

@@ -718,8 +718,8 @@ def run_marked(qemu_args, scenario, inputs, env, workdir, on_mark=None,
     def body():
         try:
             box["res"] = run_guest(qemu_args, scenario, inputs,
-                                         timeout=timeout, workdir=workdir,
-                                         env=env, echo=Echo())
+                                   timeout=timeout, workdir=workdir,
+                                   env=env, echo=Echo())
         except BaseException as e:   # re-raised in the caller's thread
             box["err"] = e
 

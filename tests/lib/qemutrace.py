@@ -29,12 +29,17 @@ def events(text):
     return out
 
 
+def file_text(path):
+    """The trace log at path, '' if QEMU wrote none."""
+    try:
+        return Path(path).read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
 def file_events(path):
     """events() of the trace log at path; [] if QEMU wrote none."""
-    try:
-        return events(Path(path).read_text(errors="replace"))
-    except FileNotFoundError:
-        return []
+    return events(file_text(path))
 
 
 # The PipeWire backend's events (audio/trace-events).
@@ -84,3 +89,12 @@ def xrun_totals(events, kind):
             last[m.group(1)] = (int(m.group(2)), int(m.group(3)))
     return (sum(c for c, _ in last.values()),
             sum(f for _, f in last.values()), at_start)
+
+
+def last_cycle(events, name):
+    """The last graph cycle (frames) stream name's process callback got
+    (qpw_cycle), 0 if none was traced."""
+    frames = [int(m.group(1)) for _, ev, args in events
+              if ev == "qpw_cycle" and args.startswith(name + ":")
+              for m in [re.search(r"is now (\d+) frames", args)] if m]
+    return frames[-1] if frames else 0

@@ -44,8 +44,8 @@
      (1ULL << VIRTIO_SND_PCM_FMT_S16) | (1ULL << VIRTIO_SND_PCM_FMT_U16) | \
      (1ULL << VIRTIO_SND_PCM_FMT_S32) | (1ULL << VIRTIO_SND_PCM_FMT_U32) | \
      (1ULL << VIRTIO_SND_PCM_FMT_FLOAT))
-#define RATES_EXPECTED 0xffffULL     /* all 16 rates the spec defines */
 #define RATE_COUNT 16           /* 12 and 24 kHz are the last, 14 and 15 */
+#define RATES_EXPECTED ((1ULL << RATE_COUNT) - 1)   /* all the spec defines */
 
 /*
  * The most descriptors a queue of the device may have: VIRTQUEUE_MAX_SIZE,

@@ -15,9 +15,12 @@ ms, so an underrun within a minute.  Checked:
   - the card is what it should be: the sink measured 300 ppm within 20,
     driving the graph at every tick;
   - the guest follows it: the median of its rate against the card's, in
-    10 s windows, is within 100 ppm (a graph cycle the card loses is a
-    quantum the guest never plays, about -1070 ppm in its window, so the
-    median, not each window);
+    the 10 s windows in which the card lost no graph cycle, is within 100
+    ppm.  A cycle the card loses is a quantum the stream never took,
+    about -1070 ppm in its window whatever the guest's clock, and the
+    2-core test machine's graph loses some without QEMU too (see
+    docs/pipewire.md), so those windows are left out; with none left the
+    guest's rate cannot be told, and that fails;
   - no xrun: none in the backend (qpw_xrun), none in the device
     (virtio_snd_xrun: no message from the guest for a period);
   - the ring's low point before each write does not creep: its fitted
@@ -72,6 +75,7 @@ class DriftTest(unittest.TestCase):
             raise self.failureException(str(e)) from None
         line = (f"virtio at {PPM:+d} ppm (measured {f['card_ppm']:+.1f}): "
                 f"guest vs card per 10 s {np.round(f['guest_ppm'])} ppm, "
+                f"windows without a lost cycle {f['clean']}, "
                 f"backend underruns {f['underruns']}, device xruns "
                 f"{f['device_xruns']['virtio_snd_xrun']}, card cycles late "
                 f"{f['late']} lost {f['lost']}, not driving "
@@ -80,14 +84,16 @@ class DriftTest(unittest.TestCase):
                 f"({f['low_slope']:+.2f} ms/min); data thread: "
                 f"{f['data_thread']}")
         print(f"\n  {line}", file=sys.stderr)
-        median = float(np.median(f["guest_ppm"]))
+        rates = drift.clean_rates(f)
         problems = []
         if abs(f["card_ppm"] - PPM) > CARD_PPM_TOLERANCE or f["not_driving"]:
             problems.append("the card is not 300 ppm fast, or not the "
                             "graph's driver")
-        if abs(median) > FOLLOW_PPM:
+        if not len(rates):
+            problems.append("the card lost a graph cycle in every window")
+        elif abs(np.median(rates)) > FOLLOW_PPM:
             problems.append(f"the guest does not follow the card: median "
-                            f"{median:+.0f} ppm")
+                            f"{np.median(rates):+.0f} ppm")
         if f["underruns"] or f["device_xruns"]["virtio_snd_xrun"]:
             problems.append("xruns")
         if abs(f["low_slope"]) > SLOPE_MS_PER_MIN:

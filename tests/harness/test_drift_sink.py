@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "lib"))
 import analyze  # noqa: E402
-from pipewire import (DRIFT_SINK_REPORT, PipeWire,  # noqa: E402
-                      drift_sink_binary, realtime)
+from pipewire import (DRIFT_SINK_LOSSES, DRIFT_SINK_REPORT,  # noqa: E402
+                      PipeWire, drift_sink_binary, realtime)
 
 WORK = Path(os.environ.get("QPW_E2E_WORK", "/tmp/qpw-e2e")) / "drift-sink"
 SINK = "qpw_drift_sink"
@@ -113,12 +113,16 @@ class DriftSinkTest(unittest.TestCase):
         none that was not late, and the sink driving at every tick.  With
         the lost cycles' silence left out of the count, 6 lost cycles put
         it at -6370.1 ppm; with the ticks that woke late kept in the fit,
-        at -262.6 ppm."""
+        at -262.6 ppm.  The sink says when it found cycles lost, on the
+        wall clock: once at least within 3 s of the stall's start
+        (its clock starts after it is launched, and a busy graph may lose
+        cycles at other times too)."""
         work = WORK / "stall"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         tone = analyze.sox_tone(work / "tone.wav", SECONDS + 5, 440)
         with PipeWire(workdir=work / "pw") as pw:
+            launched = time.time()
             m, rec = self.run_at(pw, -300, tone, work,
                                  ["--stall-at", "5",
                                   "--stall-ms", str(STALL_MS)])
@@ -129,6 +133,10 @@ class DriftSinkTest(unittest.TestCase):
         if not 1 <= lost <= late:
             problems.append(f"{lost} cycles lost, {late} late (at least "
                             f"one lost, none that was not late)")
+        found = [float(x) - launched for x in self.losses.split()]
+        if not any(5 <= t <= 5 + 1 + SETTLE for t in found):
+            problems.append(f"no loss found within 3 s of the stall:"
+                            f" found at {found} s from the launch")
         self.assertEqual(problems, [])
 
     def test_rate_at_a_quantum_a_peer_asks(self):
@@ -165,7 +173,8 @@ class DriftSinkTest(unittest.TestCase):
     def run_at(self, pw, ppm, tone, work, extra=(), player_extra=()):
         """Run the sink at ppm for SECONDS, with the extra arguments and
         the tone played into it (pw-play with player_extra); returns (its
-        report line's match, the recording's analysis)."""
+        report line's match, the recording's analysis); the wall-clock
+        times it found cycles lost at are left in self.losses."""
         wav = work / f"sink{ppm:+d}.wav"
         sink = pw.client(realtime(
             [str(self.tool), "--ppm", str(ppm), "--seconds", str(SECONDS),
@@ -194,6 +203,9 @@ class DriftSinkTest(unittest.TestCase):
         self.assertEqual(rc, 0, log)
         m = DRIFT_SINK_REPORT.search(log)
         self.assertIsNotNone(m, log)
+        losses = DRIFT_SINK_LOSSES.search(log)
+        self.assertIsNotNone(losses, log)
+        self.losses = losses["times"]
         return m, analyze.analyze(wav)
 
 

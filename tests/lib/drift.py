@@ -19,7 +19,8 @@ import analyze
 import guest
 import qemutrace
 from guest import MARK
-from pipewire import DRIFT_SINK_REPORT, PipeWire, drift_sink_binary, realtime
+from pipewire import (DRIFT_SINK_LOSSES, DRIFT_SINK_REPORT, PipeWire,
+                      drift_sink_binary, realtime)
 
 RATE = 48000
 TONE_HZ = 440                  # a whole number of cycles per second
@@ -36,6 +37,10 @@ SETTLE_S = 10.0                # the play window starts this long after start
 TAIL_S = 2.0                   # and ends this long before the end
 EDGE_S = 30.0                  # the first and last fills compared
 WINDOW_S = 10.0                # the guest's rate is fitted per window
+# A window is left out of the guest's rate when the card found a cycle
+# lost within it or this close to its edges: the loss is found at the
+# first tick after it that finds its cycle done, a few cycles later.
+LOSS_MARGIN_S = 0.2
 MIN_SECONDS = SETTLE_S + WINDOW_S + TAIL_S + 1   # the shortest run figured
 
 
@@ -91,32 +96,48 @@ def run(device, ppm, seconds, tone, work):
     if res.exit_code != 0:
         raise DriftRunError(f"the guest failed ({device}, {ppm:+d} ppm)\n"
                             f"{res.describe()}")
-    report = DRIFT_SINK_REPORT.search(
-        Path(sink.log_path).read_text(errors="replace"))
-    if not report:
+    log = Path(sink.log_path).read_text(errors="replace")
+    report = DRIFT_SINK_REPORT.search(log)
+    losses = DRIFT_SINK_LOSSES.search(log)
+    if not report or not losses:
         raise DriftRunError(f"no report from the sink in {sink.log_path}")
     if marks.get("end", 0) - marks.get("start", 0) < MIN_SECONDS:
         raise DriftRunError(f"the guest played for less than {MIN_SECONDS} "
                             f"s (marks {marks})")
-    return figures(device, ppm, trace, wav, marks, report)
+    return figures(device, ppm, trace, wav, marks, report,
+                   [float(x) for x in losses["times"].split()])
 
 
-def window_rates(t, frames, t0, t1):
+def window_rates(t, frames, t0, t1, losses):
     """Frames per second of host time in each whole WINDOW_S window of
-    the writes between t0 and t1 (least-squares fit in each)."""
-    rates = []
+    the writes between t0 and t1 (least-squares fit in each), and whether
+    each window is clean: no cycle found lost in it (losses: wall-clock
+    times) or within LOSS_MARGIN_S of it."""
+    rates, clean = [], []
+    losses = np.array(losses)
     for a in np.arange(t0, t1 - WINDOW_S + 1e-9, WINDOW_S):
         w = (t >= a) & (t < a + WINDOW_S)
         if w.sum() > 2:
             rates.append(np.polyfit(t[w], frames[w], 1)[0])
-    return np.array(rates)
+            clean.append(not np.any((losses >= a - LOSS_MARGIN_S) &
+                                    (losses < a + WINDOW_S + LOSS_MARGIN_S)))
+    return np.array(rates), np.array(clean, dtype=bool)
 
 
-def figures(device, ppm, trace, wav, marks, report):
-    """What a run's trace, its sink's report and recording say:
-    card_ppm (the sink's measured offset), not_driving (its ticks that
-    were not the graph's driver), guest_ppm (the guest's rate against the
-    card's, in each WINDOW_S window), underruns (the backend's),
+def clean_rates(f):
+    """The guest's rates against the card's in figures f's clean windows,
+    ppm (empty when the graph lost a cycle in every window)."""
+    return f["guest_ppm"][f["clean"]]
+
+
+def figures(device, ppm, trace, wav, marks, report, losses):
+    """What a run's trace, its sink's report (and the times it found
+    cycles lost) and its recording say: card_ppm (the sink's measured
+    offset), not_driving (its ticks that were not the graph's driver),
+    guest_ppm (the guest's rate against the card's, in each WINDOW_S
+    window), clean (per window: no cycle lost by the graph in it, whose
+    quantum the stream never took, about -1070 ppm in a 10 s window at
+    512 frames), underruns (the backend's),
     device_xruns (virtio_snd_xrun, hda_audio_overrun and hda_audio_adjust
     events), late and lost (the sink's cycles), gaps and jumps (the
     recording's silences and discontinuities), quantum (the graph's last
@@ -135,7 +156,8 @@ def figures(device, ppm, trace, wav, marks, report):
     written = np.diff(frames, prepend=0)
     low_ms = (np.array(fills) / bpf - written) / srate * 1000
     card_rate = float(report["rate"])
-    guest_ppm = (window_rates(t, frames, t0, t1) / card_rate - 1) * 1e6
+    rates, clean = window_rates(t, frames, t0, t1, losses)
+    guest_ppm = (rates / card_rate - 1) * 1e6
     window = (t >= t0) & (t <= t1)
     secs = np.floor(t[window] - t0)
     series = [(s, float(low_ms[window][secs == s].min()))
@@ -151,7 +173,7 @@ def figures(device, ppm, trace, wav, marks, report):
         "device": device, "ppm": ppm,
         "card_ppm": float(report["ppm"]),
         "not_driving": int(report["not_driving"]),
-        "guest_ppm": guest_ppm,
+        "guest_ppm": guest_ppm, "clean": clean,
         "quantum": qemutrace.last_cycle(events, name),
         "data_thread": next((args.split(": ", 1)[1] for _, ev, args in events
                              if ev == "qpw_data_thread"), "not reported"),

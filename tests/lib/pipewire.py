@@ -602,6 +602,9 @@ DRIFT_SINK_REPORT = re.compile(
     r"(?P<not_driving>\d+) not driving, measured "
     r"(?P<rate>[.\d]+) frames/s = (?P<ppm>[-+.\d]+) ppm"
     r"(?: over (?P<seconds>[.\d]+) s)?")
+# Its second line: the wall-clock times at which it found cycles lost.
+DRIFT_SINK_LOSSES = re.compile(
+    r"cycles found lost at \(wall clock, s\):(?P<times>[ .\d]*)")
 
 
 def drift_sink_binary():

@@ -9,11 +9,12 @@
  * Everything linked to it (the QEMU stream under test) follows that pace.
  *
  * It records what it receives (--record FILE, a 16-bit WAV). When it
- * ends (SIGINT or SIGTERM, or --seconds) it prints one line: cycles,
+ * ends (SIGINT or SIGTERM, or --seconds) it prints a line of cycles,
  * frames, cycles late (a tick found the cycle it started before not done
  * yet: a peer, or its own thread, was late), cycles lost, ticks that woke
  * up late, ticks where it was not the graph's driver, and the rate
- * measured.
+ * measured, and a line of the wall-clock times of the ticks that found
+ * cycles lost.
  *
  * It is the card: each tick of its clock stands for one quantum of the
  * card's time, played whether the graph delivered it or not. Like a real
@@ -85,6 +86,14 @@
  */
 #define MAX_LATENESS 0.001  /* seconds */
 
+/*
+ * The wall-clock times of the ticks that found cycles lost are kept, up to
+ * this many, and printed at the end: a reader of QEMU's trace (timed on
+ * the wall clock) can then leave out the stretches in which the graph, not
+ * the stream under test, lost a cycle.
+ */
+#define MAX_FOUND_LOST 4096
+
 typedef struct {
     double ppm;
     uint32_t rate;
@@ -127,6 +136,8 @@ typedef struct {
     uint64_t ticks0, cycles0, frames0;  /* those counts */
     int64_t lost;               /* cycles lost since, at the last done tick */
     double lost_frames;         /* their frames, each at the quantum then */
+    double found_lost[MAX_FOUND_LOST];  /* wall-clock times losses were found */
+    unsigned n_found_lost;
     bool stalled;               /* --stall-at done */
     RateFit fit;
     FILE *wav;
@@ -138,6 +149,14 @@ static double now_s(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double wall_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -262,6 +281,10 @@ static void count_card_frames(DriftSink *d, double now, bool on_time)
      * quantum they were counted at, so a quantum that changes (a peer
      * joining) does not revalue them and step the fit.
      */
+    if (started - received > d->lost &&
+        d->n_found_lost < MAX_FOUND_LOST) {
+        d->found_lost[d->n_found_lost++] = wall_s();
+    }
     d->lost_frames += (double)(started - received - d->lost) * d->quantum;
     d->lost = started - received;
     if (on_time) {
@@ -533,6 +556,11 @@ static void report(DriftSink *d)
            " not driving, measured %.3f frames/s = %+.1f ppm over %.2f s\n",
            d->opt.ppm, d->cycles, d->frames, d->late, d->lost, d->woke_late,
            d->not_driving, rate, ppm, d->fit.n ? now_s() - d->fit.t0 : 0.0);
+    printf("qpw-drift-sink: cycles found lost at (wall clock, s):");
+    for (unsigned i = 0; i < d->n_found_lost; i++) {
+        printf(" %.3f", d->found_lost[i]);
+    }
+    printf("%s\n", d->n_found_lost == MAX_FOUND_LOST ? " (and on)" : "");
     fflush(stdout);
 }
 

@@ -29,7 +29,12 @@ DEVICES = {
     "virtio": ["-device", "virtio-sound-pci,audiodev=snd0"],
     "hda": ["-device", "ich9-intel-hda",
             "-device", "hda-duplex,audiodev=snd0"],
+    # debug=2: QEMU's usb-audio says on stderr when it drops a packet
+    # that found its buffer full, which it otherwise does silently.
+    "usb": ["-device", "qemu-xhci",
+            "-device", "usb-audio,audiodev=snd0,debug=2"],
 }
+USB_OVERRUN = "usb-audio: output overrun"
 TRACE_EVENTS = ("qpw_stream_new", "qpw_enable", "qpw_write", "qpw_xrun",
                 "qpw_cycle", "qpw_data_thread",
                 "virtio_snd_xrun", "hda_audio_overrun", "hda_audio_adjust")
@@ -50,7 +55,10 @@ class DriftRunError(RuntimeError):
 
 def scenario(seconds):
     """The guest plays the 1 s tone over and over, as one stream."""
-    return (f"echo '{MARK} start'\n"
+    # A USB card comes after the guest's init, once the bus is enumerated.
+    return ("i=0; while [ ! -e /proc/asound/card0/pcm0p ] && [ $i -lt 100 ];"
+            " do sleep 0.1; i=$((i + 1)); done\n"
+            f"echo '{MARK} start'\n"
             f"i=0; while [ $i -lt {seconds} ]; do cat /in/tone.raw; "
             f"i=$((i + 1)); done | "
             f"aplay -q -D hw:0,0 -t raw -f S16_LE -r {RATE} -c 2\n"
@@ -104,8 +112,10 @@ def run(device, ppm, seconds, tone, work):
     if marks.get("end", 0) - marks.get("start", 0) < MIN_SECONDS:
         raise DriftRunError(f"the guest played for less than {MIN_SECONDS} "
                             f"s (marks {marks})")
+    usb_overruns = (work / "guest" / "qemu-stderr.txt").read_text(
+        errors="replace").count(USB_OVERRUN)
     return figures(device, ppm, trace, wav, marks, report,
-                   [float(x) for x in losses["times"].split()])
+                   [float(x) for x in losses["times"].split()], usb_overruns)
 
 
 def window_rates(t, frames, t0, t1, losses):
@@ -130,7 +140,7 @@ def clean_rates(f):
     return f["guest_ppm"][f["clean"]]
 
 
-def figures(device, ppm, trace, wav, marks, report, losses):
+def figures(device, ppm, trace, wav, marks, report, losses, usb_overruns):
     """What a run's trace, its sink's report (and the times it found
     cycles lost) and its recording say: card_ppm (the sink's measured
     offset), not_driving (its ticks that were not the graph's driver),
@@ -139,7 +149,7 @@ def figures(device, ppm, trace, wav, marks, report, losses):
     quantum the stream never took, about -1070 ppm in a 10 s window at
     512 frames), underruns (the backend's),
     device_xruns (virtio_snd_xrun, hda_audio_overrun and hda_audio_adjust
-    events), late and lost (the sink's cycles), gaps and jumps (the
+    events, and usb_overruns: usb-audio's dropped packets), late and lost (the sink's cycles), gaps and jumps (the
     recording's silences and discontinuities), quantum (the graph's last
     cycle), data_thread (the scheduling of the thread that runs the
     backend's process callback, as the backend reports it), low_first,
@@ -168,6 +178,7 @@ def figures(device, ppm, trace, wav, marks, report, losses):
     seen = Counter(ev for _, ev, _ in events)
     counts = {ev: seen[ev] for ev in ("virtio_snd_xrun", "hda_audio_overrun",
                                       "hda_audio_adjust")}
+    counts["usb_overruns"] = usb_overruns
     rec = analyze.analyze(wav)
     return {
         "device": device, "ppm": ppm,

@@ -98,6 +98,14 @@
 #define QPW_STREAM_RETRY_MS 500
 
 /*
+ * The furthest a card's clock is followed from the host's (see
+ * qpw_follow_card_clock()): 0.5 %, a hundred times a crystal's error. A
+ * driver that says more is wrong, or is not a clock (a freewheeling
+ * graph); the correction stops there.
+ */
+#define QPW_CARD_PPM_MAX 5000
+
+/*
  * A guest OS plays anything; "Music" is the generic role that session
  * managers route like an ordinary media player.
  */
@@ -271,6 +279,19 @@ struct QPwStream {
     /* QEMU's thread: the epoch it runs on (0: clock-paced silence). */
     uint32_t seen_epoch;
     RateCtl rate;
+
+    /*
+     * Playback on QEMU's clock (see qpw_follow_card_clock()): the graph's
+     * position and the stream's rate-match area, set by the loop thread
+     * (io_changed) and used by the realtime thread, which stores the
+     * correction it applies (ppm) for QEMU's thread to trace.
+     */
+    struct spa_io_position *io_position;
+    struct spa_io_rate_match *io_rate_match;
+    double follow_ratio;            /* the card's clock over the host's */
+    double follow_lag;              /* frames behind the card's clock */
+    int32_t card_ppm;
+    int32_t card_ppm_traced;        /* QEMU's thread */
 };
 
 /* The audio layer allocates voice_size_out bytes and uses them as hw. */
@@ -643,6 +664,66 @@ static void qpw_note_data_thread(QPwAudio *pw)
     }
 }
 
+/*
+ * Realtime thread, at the start of a cycle: a voice that QEMU's timer
+ * alone refills (no period hint: HDA, usb-audio, AC97) moves the guest's
+ * audio at the host's rate, while the card takes it at its own, which
+ * the graph's driver publishes as clock.rate_diff (its clock's speed over
+ * the monotonic clock's). Have the stream's resampler take the voice at
+ * the host's rate, so the two clocks' difference does not pile up in the
+ * ring or drain it; clearing the flag takes the resampler out of the
+ * path again. A woken voice (virtio-sound) is paced by this stream and
+ * follows the card by itself: left untouched, bit-exact.
+ *
+ * PipeWire 0.3.65's resampler takes the ratio as a whole number of input
+ * frames a second, about 21 ppm steps at 48 kHz: 300 ppm would be taken
+ * as 312.5, 0.75 ms a minute. So the frames the stream gave are counted
+ * against those the card's clock asked for (qpw_count_card_frames()),
+ * and the ratio is nudged to make up the lag within about a second,
+ * which dithers it between the steps around the card's. The ratio is
+ * bounded to QPW_CARD_PPM_MAX.
+ */
+static void qpw_follow_card_clock(QPwStream *s, bool woken)
+{
+    struct spa_io_rate_match *io = qatomic_read(&s->io_rate_match);
+    struct spa_io_position *pos = qatomic_read(&s->io_position);
+    double diff = pos && !woken ? pos->clock.rate_diff : 1.0;
+    double limit = QPW_CARD_PPM_MAX / 1e6;
+    int32_t ppm;
+
+    if (!io) {
+        return;
+    }
+    if (!(diff > 0)) {
+        diff = 1.0;     /* not published */
+    }
+    diff = MIN(MAX(diff, 1.0 - limit), 1.0 + limit);
+    ppm = lround((diff - 1.0) * 1e6);
+    s->follow_ratio = diff;
+    if (!ppm) {
+        s->follow_lag = 0;
+        io->flags &= ~SPA_IO_RATE_MATCH_FLAG_ACTIVE;
+    } else {
+        io->rate = diff * (1.0 - s->follow_lag / s->geo.rate);
+        io->flags |= SPA_IO_RATE_MATCH_FLAG_ACTIVE;
+    }
+    qatomic_set(&s->card_ppm, ppm);
+}
+
+/*
+ * Realtime thread, at the end of a cycle that took @frames from the
+ * stream: how far the stream is behind what the card's clock asked of it
+ * (the graph's cycle over the card's ratio).
+ */
+static void qpw_count_card_frames(QPwStream *s, uint32_t frames)
+{
+    struct spa_io_position *pos = qatomic_read(&s->io_position);
+
+    if (pos && qatomic_read(&s->card_ppm)) {
+        s->follow_lag += pos->clock.duration / s->follow_ratio - frames;
+    }
+}
+
 static void qpw_on_process_out(void *opaque)
 {
     QPwStream *s = opaque;
@@ -653,6 +734,7 @@ static void qpw_on_process_out(void *opaque)
     uint32_t len, got, prime_req;
 
     qpw_note_data_thread(s->pw);
+    qpw_follow_card_clock(s, woken);
     if (!b) {
         /* Every buffer is queued already; nothing to fill this cycle. */
         qatomic_inc(&s->no_buffer);
@@ -707,6 +789,7 @@ done:
     d->chunk->offset = 0;
     d->chunk->stride = stride;
     d->chunk->size = len;
+    qpw_count_card_frames(s, len / stride);
     pw_stream_queue_buffer(s->stream, b);
 }
 
@@ -740,10 +823,26 @@ static void qpw_on_process_in(void *opaque)
     pw_stream_queue_buffer(s->stream, b);
 }
 
+/* Loop thread: the graph's position or the rate-match area comes or goes. */
+static void qpw_on_io_changed_out(void *opaque, uint32_t id, void *area,
+                                  uint32_t size)
+{
+    QPwStream *s = opaque;
+
+    if (id == SPA_IO_Position) {
+        qatomic_set(&s->io_position,
+                    size >= sizeof(struct spa_io_position) ? area : NULL);
+    } else if (id == SPA_IO_RateMatch) {
+        qatomic_set(&s->io_rate_match,
+                    size >= sizeof(struct spa_io_rate_match) ? area : NULL);
+    }
+}
+
 static const struct pw_stream_events qpw_out_events = {
     PW_VERSION_STREAM_EVENTS,
     .state_changed = qpw_on_state_changed,
     .param_changed = qpw_on_param_changed,
+    .io_changed = qpw_on_io_changed_out,
     .process = qpw_on_process_out,
 };
 
@@ -801,6 +900,8 @@ static void qpw_stream_disconnect_locked(QPwStream *s)
     /* No events about a stream we are done with. */
     spa_hook_remove(&s->listener);
     spa_zero(s->listener);
+    qatomic_set(&s->io_position, NULL);
+    qatomic_set(&s->io_rate_match, NULL);
     pw_stream_destroy(s->stream);
     s->stream = NULL;
     s->failed = false;
@@ -1740,12 +1841,27 @@ static void qpw_report_scheduling(QPwAudio *pw)
     }
 }
 
-/* Main loop: trace the graph cycle the stream runs when it changes. */
+/* Main loop: trace the card clock correction when it changes. */
+static void qpw_report_card_clock(QPwStream *s)
+{
+    int32_t ppm = qatomic_read(&s->card_ppm);
+
+    if (ppm != s->card_ppm_traced) {
+        s->card_ppm_traced = ppm;
+        trace_qpw_card_clock(s->name, ppm);
+    }
+}
+
+/*
+ * Main loop: trace the graph cycle the stream runs when it changes, by
+ * more than the frame a resampling stream's cycles wander by.
+ */
 static void qpw_report_cycle(QPwStream *s)
 {
     uint32_t cycle = qatomic_read(&s->cycle_bytes);
+    uint32_t frame = s->geo.bytes_per_frame;
 
-    if (cycle != s->cycle_traced) {
+    if (cycle > s->cycle_traced + frame || cycle + frame < s->cycle_traced) {
         s->cycle_traced = cycle;
         trace_qpw_cycle(s->name, cycle / s->geo.bytes_per_frame,
                         s->geo.quantum_frames);
@@ -1764,6 +1880,7 @@ static size_t qpw_write(HWVoiceOut *hw, void *buf, size_t len)
     qpw_report_xruns(s, "underrun");
     qpw_report_no_buffer(s);
     qpw_report_cycle(s);
+    qpw_report_card_clock(s);
     n = qpw_ring_write(&s->ring, buf, MIN(MIN(len, UINT32_MAX),
                                           qpw_out_room(s)));
     trace_qpw_write(s->name, len, n, qpw_ring_fill(&s->ring));

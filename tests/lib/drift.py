@@ -19,8 +19,8 @@ import analyze
 import guest
 import qemutrace
 from guest import MARK
-from pipewire import (DRIFT_SINK_LOSSES, DRIFT_SINK_REPORT, PipeWire,
-                      drift_sink_binary, realtime)
+from pipewire import (DRIFT_SINK_LATE, DRIFT_SINK_LOSSES, DRIFT_SINK_REPORT,
+                      PipeWire, drift_sink_binary, realtime)
 
 RATE = 48000
 TONE_HZ = 440                  # a whole number of cycles per second
@@ -36,6 +36,7 @@ DEVICES = {
 }
 USB_OVERRUN = "usb-audio: output overrun"
 TRACE_EVENTS = ("qpw_stream_new", "qpw_enable", "qpw_write", "qpw_xrun",
+                "qpw_card_clock",
                 "qpw_cycle", "qpw_data_thread",
                 "virtio_snd_xrun", "hda_audio_overrun", "hda_audio_adjust")
 SETTLE_S = 10.0                # the play window starts this long after start
@@ -46,6 +47,11 @@ WINDOW_S = 10.0                # the guest's rate is fitted per window
 # lost within it or this close to its edges: the loss is found at the
 # first tick after it that finds its cycle done, a few cycles later.
 LOSS_MARGIN_S = 0.2
+# A device's drop is put down to the graph when the card found a cycle
+# late within this long before it, or just after (the codec drops at the
+# first write that finds its buffer full, in the stalled cycle).
+STALL_BEFORE_S = 0.1
+STALL_AFTER_S = 0.02
 MIN_SECONDS = SETTLE_S + WINDOW_S + TAIL_S + 1   # the shortest run figured
 
 
@@ -106,8 +112,9 @@ def run(device, ppm, seconds, tone, work):
                             f"{res.describe()}")
     log = Path(sink.log_path).read_text(errors="replace")
     report = DRIFT_SINK_REPORT.search(log)
+    late = DRIFT_SINK_LATE.search(log)
     losses = DRIFT_SINK_LOSSES.search(log)
-    if not report or not losses:
+    if not report or not late or not losses:
         raise DriftRunError(f"no report from the sink in {sink.log_path}")
     if marks.get("end", 0) - marks.get("start", 0) < MIN_SECONDS:
         raise DriftRunError(f"the guest played for less than {MIN_SECONDS} "
@@ -115,7 +122,9 @@ def run(device, ppm, seconds, tone, work):
     usb_overruns = (work / "guest" / "qemu-stderr.txt").read_text(
         errors="replace").count(USB_OVERRUN)
     return figures(device, ppm, trace, wav, marks, report,
-                   [float(x) for x in losses["times"].split()], usb_overruns)
+                   {"late": [float(x) for x in late["times"].split()],
+                    "lost": [float(x) for x in losses["times"].split()]},
+                   usb_overruns)
 
 
 def window_rates(t, frames, t0, t1, losses):
@@ -134,15 +143,32 @@ def window_rates(t, frames, t0, t1, losses):
     return np.array(rates), np.array(clean, dtype=bool)
 
 
+def robust_slope(x, y):
+    """The median of the slopes between every two points (Theil-Sen): a
+    trend that a few outliers (a second in which the graph lost a cycle,
+    or a device threw its buffer away) do not bend, as a least-squares
+    fit over a minute would."""
+    i, j = np.triu_indices(len(x), 1)
+    return float(np.median((y[j] - y[i]) / (x[j] - x[i])))
+
+
 def clean_rates(f):
     """The guest's rates against the card's in figures f's clean windows,
     ppm (empty when the graph lost a cycle in every window)."""
     return f["guest_ppm"][f["clean"]]
 
 
-def figures(device, ppm, trace, wav, marks, report, losses, usb_overruns):
+def drops_off_stalls(drops, late):
+    """The drops (times) that no cycle the card found late explains."""
+    late = np.array(late)
+    return [t for t in drops
+            if not np.any((late >= t - STALL_BEFORE_S) &
+                          (late <= t + STALL_AFTER_S))]
+
+
+def figures(device, ppm, trace, wav, marks, report, found, usb_overruns):
     """What a run's trace, its sink's report (and the times it found
-    cycles lost) and its recording say: card_ppm (the sink's measured
+    cycles late and lost: found) and its recording say: card_ppm (the sink's measured
     offset), not_driving (its ticks that were not the graph's driver),
     guest_ppm (the guest's rate against the card's, in each WINDOW_S
     window), clean (per window: no cycle lost by the graph in it, whose
@@ -152,9 +178,13 @@ def figures(device, ppm, trace, wav, marks, report, losses, usb_overruns):
     events, and usb_overruns: usb-audio's dropped packets), late and lost (the sink's cycles), gaps and jumps (the
     recording's silences and discontinuities), quantum (the graph's last
     cycle), data_thread (the scheduling of the thread that runs the
-    backend's process callback, as the backend reports it), low_first,
+    backend's process callback, as the backend reports it), card_clock
+    (the card's offset the backend resampled the stream by at the end,
+    ppm: qpw_card_clock; 0: not resampled), drops_off_stalls (HDA codec
+    drops with no cycle found late just before: not the graph's), low_first,
     low_last and low_slope (the ring's low point before each write, ms,
-    and its trend in ms per minute) and series (that low point, per
+    and its trend in ms per minute: robust_slope() of the lowest of each
+    second) and series (that low point, per
     second of the play window)."""
     events = qemutrace.file_events(trace)
     name, srate, _, bpf, _ = qemutrace.playback_stream(events)
@@ -166,7 +196,7 @@ def figures(device, ppm, trace, wav, marks, report, losses, usb_overruns):
     written = np.diff(frames, prepend=0)
     low_ms = (np.array(fills) / bpf - written) / srate * 1000
     card_rate = float(report["rate"])
-    rates, clean = window_rates(t, frames, t0, t1, losses)
+    rates, clean = window_rates(t, frames, t0, t1, found["lost"])
     guest_ppm = (rates / card_rate - 1) * 1e6
     window = (t >= t0) & (t <= t1)
     secs = np.floor(t[window] - t0)
@@ -180,6 +210,7 @@ def figures(device, ppm, trace, wav, marks, report, losses, usb_overruns):
                                       "hda_audio_adjust")}
     counts["usb_overruns"] = usb_overruns
     rec = analyze.analyze(wav)
+    drops = [t for t, ev, _ in events if ev == "hda_audio_overrun"]
     return {
         "device": device, "ppm": ppm,
         "card_ppm": float(report["ppm"]),
@@ -190,11 +221,13 @@ def figures(device, ppm, trace, wav, marks, report, losses, usb_overruns):
                              if ev == "qpw_data_thread"), "not reported"),
         "underruns": qemutrace.xrun_totals(events, "underrun")[0],
         "device_xruns": counts,
+        "card_clock": qemutrace.card_clock(events, name),
+        "drops_off_stalls": len(drops_off_stalls(drops, found["late"])),
         "late": int(report["late"]), "lost": int(report["lost"]),
         "gaps": len(rec.gaps), "jumps": len(rec.discontinuities),
         "low_first": float(y[x < edge].mean()),
         "low_last": float(y[x >= x.max() - edge].mean()),
-        "low_slope": float(np.polyfit(x / 60, y, 1)[0]),
+        "low_slope": robust_slope(x / 60, y),
         "series": series,
     }
 

@@ -602,7 +602,10 @@ DRIFT_SINK_REPORT = re.compile(
     r"(?P<not_driving>\d+) not driving, measured "
     r"(?P<rate>[.\d]+) frames/s = (?P<ppm>[-+.\d]+) ppm"
     r"(?: over (?P<seconds>[.\d]+) s)?")
-# Its second line: the wall-clock times at which it found cycles lost.
+# Its next lines: the wall-clock times at which it found cycles late, and
+# lost (a cycle lost was found late first).
+DRIFT_SINK_LATE = re.compile(
+    r"cycles found late at \(wall clock, s\):(?P<times>[ .\d]*)")
 DRIFT_SINK_LOSSES = re.compile(
     r"cycles found lost at \(wall clock, s\):(?P<times>[ .\d]*)")
 

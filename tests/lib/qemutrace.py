@@ -98,3 +98,14 @@ def last_cycle(events, name):
               if ev == "qpw_cycle" and args.startswith(name + ":")
               for m in [re.search(r"is now (\d+) frames", args)] if m]
     return frames[-1] if frames else 0
+
+
+def card_clock(events, name):
+    """The last card clock offset (ppm) stream name's backend resampled
+    it by (qpw_card_clock), 0 if none was traced: not resampled."""
+    ppm = 0
+    for _, ev, args in events:
+        m = re.match(r"(\S+): the card's clock runs ([-+]\d+) ppm", args)
+        if ev == "qpw_card_clock" and m and m.group(1) == name:
+            ppm = int(m.group(2))
+    return ppm

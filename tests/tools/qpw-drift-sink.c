@@ -6,15 +6,17 @@
  * drives the graph itself and runs its cycles at the nominal rate offset
  * by --ppm, timed on CLOCK_MONOTONIC: at --ppm 300 and 48 kHz the graph
  * takes 48014.4 frames per second of host time, like a card that fast.
- * Everything linked to it (the QEMU stream under test) follows that pace.
+ * Everything linked to it (the QEMU stream under test) follows that pace,
+ * and it publishes that rate against the host's clock in the graph's
+ * position (clock.rate_diff), as a card's driver does.
  *
  * It records what it receives (--record FILE, a 16-bit WAV). When it
  * ends (SIGINT or SIGTERM, or --seconds) it prints a line of cycles,
  * frames, cycles late (a tick found the cycle it started before not done
  * yet: a peer, or its own thread, was late), cycles lost, ticks that woke
  * up late, ticks where it was not the graph's driver, and the rate
- * measured, and a line of the wall-clock times of the ticks that found
- * cycles lost.
+ * measured, and two lines of the wall-clock times of the ticks that
+ * found cycles late and of those that found cycles lost.
  *
  * It is the card: each tick of its clock stands for one quantum of the
  * card's time, played whether the graph delivered it or not. Like a real
@@ -87,12 +89,18 @@
 #define MAX_LATENESS 0.001  /* seconds */
 
 /*
- * The wall-clock times of the ticks that found cycles lost are kept, up to
- * this many, and printed at the end: a reader of QEMU's trace (timed on
- * the wall clock) can then leave out the stretches in which the graph, not
- * the stream under test, lost a cycle.
+ * The wall-clock times of the ticks that found cycles late, and of those
+ * that found cycles lost, are kept, up to this many each, and printed at
+ * the end: a reader of QEMU's trace (timed on the wall clock) can then
+ * tell the stretches in which the graph, not the stream under test,
+ * stalled or lost a cycle.
  */
-#define MAX_FOUND_LOST 4096
+#define MAX_TIMES 4096
+
+typedef struct TimeList {
+    double t[MAX_TIMES];
+    unsigned n;
+} TimeList;
 
 typedef struct {
     double ppm;
@@ -136,8 +144,8 @@ typedef struct {
     uint64_t ticks0, cycles0, frames0;  /* those counts */
     int64_t lost;               /* cycles lost since, at the last done tick */
     double lost_frames;         /* their frames, each at the quantum then */
-    double found_lost[MAX_FOUND_LOST];  /* wall-clock times losses were found */
-    unsigned n_found_lost;
+    TimeList found_late;        /* wall-clock times, see MAX_TIMES */
+    TimeList found_lost;
     bool stalled;               /* --stall-at done */
     RateFit fit;
     FILE *wav;
@@ -152,12 +160,23 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static double wall_s(void)
+static void time_list_add(TimeList *l)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
+    if (l->n < MAX_TIMES) {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        l->t[l->n++] = ts.tv_sec + ts.tv_nsec / 1e9;
+    }
+}
+
+static void time_list_print(const TimeList *l, const char *what)
+{
+    printf("qpw-drift-sink: cycles found %s at (wall clock, s):", what);
+    for (unsigned i = 0; i < l->n; i++) {
+        printf(" %.3f", l->t[i]);
+    }
+    printf("%s\n", l->n == MAX_TIMES ? " (and on)" : "");
 }
 
 /* The card's frames per second of host time. */
@@ -258,6 +277,19 @@ static void on_process(void *opaque)
 }
 
 /*
+ * Say how fast the card's clock runs against the monotonic clock, in the
+ * graph's position (clock.rate_diff), where its followers read it: a real
+ * card's driver publishes its estimate of that ratio (from a DLL on the
+ * hardware's position) before each cycle; this card knows it exactly.
+ */
+static void publish_rate(DriftSink *d)
+{
+    if (d->position) {
+        d->position->clock.rate_diff = card_rate(&d->opt) / d->opt.rate;
+    }
+}
+
+/*
  * A tick found the cycle it started before done: count the cycles lost
  * since the first such tick and, with @on_time, add the frames the card
  * has played by @now, received or silence, to the fit.
@@ -281,9 +313,8 @@ static void count_card_frames(DriftSink *d, double now, bool on_time)
      * quantum they were counted at, so a quantum that changes (a peer
      * joining) does not revalue them and step the fit.
      */
-    if (started - received > d->lost &&
-        d->n_found_lost < MAX_FOUND_LOST) {
-        d->found_lost[d->n_found_lost++] = wall_s();
+    if (started - received > d->lost) {
+        time_list_add(&d->found_lost);
     }
     d->lost_frames += (double)(started - received - d->lost) * d->quantum;
     d->lost = started - received;
@@ -316,6 +347,7 @@ static void on_tick(void *opaque, uint64_t expirations SPA_UNUSED)
     /* A late cycle's frames may come after this tick: leave the tick out. */
     if (d->settled && d->cycles_at_tick == d->cycles) {
         d->late++;
+        time_list_add(&d->found_late);
     } else if (d->settled) {
         count_card_frames(d, now, on_time);
     }
@@ -332,6 +364,7 @@ static void on_tick(void *opaque, uint64_t expirations SPA_UNUSED)
     pw_loop_update_timer(pw_main_loop_get_loop(d->loop), d->timer, &next,
                          NULL, true);
     if (pw_stream_is_driving(d->stream)) {
+        publish_rate(d);
         pw_stream_trigger_process(d->stream);
     }
     if (d->opt.seconds > 0 &&
@@ -556,11 +589,8 @@ static void report(DriftSink *d)
            " not driving, measured %.3f frames/s = %+.1f ppm over %.2f s\n",
            d->opt.ppm, d->cycles, d->frames, d->late, d->lost, d->woke_late,
            d->not_driving, rate, ppm, d->fit.n ? now_s() - d->fit.t0 : 0.0);
-    printf("qpw-drift-sink: cycles found lost at (wall clock, s):");
-    for (unsigned i = 0; i < d->n_found_lost; i++) {
-        printf(" %.3f", d->found_lost[i]);
-    }
-    printf("%s\n", d->n_found_lost == MAX_FOUND_LOST ? " (and on)" : "");
+    time_list_print(&d->found_late, "late");
+    time_list_print(&d->found_lost, "lost");
     fflush(stdout);
 }
 

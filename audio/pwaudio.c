@@ -106,6 +106,21 @@
 #define QPW_CARD_PPM_MAX 5000
 
 /*
+ * The least offset the resampler comes in for (ppm): what a card's
+ * driver estimates for a clock that is the host's jitters by about that.
+ */
+#define QPW_CARD_PPM_MIN 2
+
+/*
+ * The ratio is nudged off the card's by QPW_CARD_NUDGE_PPM, a little more
+ * than one of the resampler's steps, while the stream is more than
+ * QPW_CARD_LAG_MAX frames behind (or ahead of) what the card's clock
+ * asked of it, until it has made them up: see qpw_follow_card_clock().
+ */
+#define QPW_CARD_NUDGE_PPM 25
+#define QPW_CARD_LAG_MAX 24
+
+/*
  * A guest OS plays anything; "Music" is the generic role that session
  * managers route like an ordinary media player.
  */
@@ -283,14 +298,16 @@ struct QPwStream {
     /*
      * Playback on QEMU's clock (see qpw_follow_card_clock()): the graph's
      * position and the stream's rate-match area, set by the loop thread
-     * (io_changed) and used by the realtime thread, which stores the
-     * correction it applies (ppm) for QEMU's thread to trace.
+     * (io_changed) and used by the realtime thread, which alone uses the
+     * rest but @card_ppm, the card's offset it follows, for QEMU's thread
+     * to trace.
      */
     struct spa_io_position *io_position;
     struct spa_io_rate_match *io_rate_match;
-    double follow_ratio;            /* the card's clock over the host's */
+    bool following;                 /* the resampler is in */
     double follow_lag;              /* frames behind the card's clock */
-    int32_t card_ppm;
+    int follow_nudge;               /* -1, 0, 1: QPW_CARD_NUDGE_PPM */
+    int32_t card_ppm;               /* the card's offset followed, or 0 */
     int32_t card_ppm_traced;        /* QEMU's thread */
 };
 
@@ -665,23 +682,29 @@ static void qpw_note_data_thread(QPwAudio *pw)
 }
 
 /*
- * Realtime thread, at the start of a cycle: a voice that QEMU's timer
- * alone refills (no period hint: HDA, usb-audio, AC97) moves the guest's
- * audio at the host's rate, while the card takes it at its own, which
- * the graph's driver publishes as clock.rate_diff (its clock's speed over
- * the monotonic clock's). Have the stream's resampler take the voice at
- * the host's rate, so the two clocks' difference does not pile up in the
- * ring or drain it; clearing the flag takes the resampler out of the
- * path again. A woken voice (virtio-sound) is paced by this stream and
- * follows the card by itself: left untouched, bit-exact.
+ * Realtime thread, before the cycle's audio is handed over: a voice that
+ * QEMU's timer alone refills (no period hint: HDA, usb-audio, AC97) moves
+ * the guest's audio at the host's rate, while the card takes it at its
+ * own, which the graph's driver publishes as clock.rate_diff (its clock's
+ * speed over the monotonic clock's). Have the stream's resampler take the
+ * voice at the host's rate, so the clocks' difference does not pile up in
+ * the ring or drain it. A woken voice (virtio-sound) is paced by this
+ * stream and follows the card by itself: left a pass-through, bit-exact.
  *
- * PipeWire 0.3.65's resampler takes the ratio as a whole number of input
- * frames a second, about 21 ppm steps at 48 kHz: 300 ppm would be taken
- * as 312.5, 0.75 ms a minute. So the frames the stream gave are counted
- * against those the card's clock asked for (qpw_count_card_frames()),
- * and the ratio is nudged to make up the lag within about a second,
- * which dithers it between the steps around the card's. The ratio is
- * bounded to QPW_CARD_PPM_MAX.
+ * The resampler comes in once the card is QPW_CARD_PPM_MIN off, and
+ * leaves (the flag cleared: a pass-through again) only when the driver
+ * says its clock is the host's exactly, so that an estimate jittering
+ * around 0 does not switch it in and out (each switch restarts its
+ * filter). PipeWire 0.3.65's resampler takes the ratio as a whole number
+ * of input frames a second, about 21 ppm steps at 48 kHz (300 ppm would
+ * be taken as 312.6, 0.75 ms a minute): so the frames the stream gives
+ * are counted against those the card's clock asks of it (@follow_lag,
+ * see qpw_count_card_frames()), and once the stream is QPW_CARD_LAG_MAX
+ * frames off, the ratio is nudged one step the other way until it is
+ * back. The nudge changes the ratio rarely (about once a minute at 300
+ * ppm) rather than every cycle: a ratio that changed every cycle put a
+ * discontinuity in the output each time (642 in a minute at +300 ppm,
+ * 2026-12-07). The card's offset is bounded to QPW_CARD_PPM_MAX.
  */
 static void qpw_follow_card_clock(QPwStream *s, bool woken)
 {
@@ -689,38 +712,47 @@ static void qpw_follow_card_clock(QPwStream *s, bool woken)
     struct spa_io_position *pos = qatomic_read(&s->io_position);
     double diff = pos && !woken ? pos->clock.rate_diff : 1.0;
     double limit = QPW_CARD_PPM_MAX / 1e6;
+    double nudge;
     int32_t ppm;
 
-    if (!io) {
-        return;
-    }
-    if (!(diff > 0)) {
+    if (!(diff > 0) || !pos || !pos->clock.rate.denom) {
         diff = 1.0;     /* not published */
     }
     diff = MIN(MAX(diff, 1.0 - limit), 1.0 + limit);
     ppm = lround((diff - 1.0) * 1e6);
-    s->follow_ratio = diff;
-    if (!ppm) {
+    if (!io || diff == 1.0 ||
+        (!s->following && abs(ppm) < QPW_CARD_PPM_MIN)) {
+        s->following = false;
         s->follow_lag = 0;
-        io->flags &= ~SPA_IO_RATE_MATCH_FLAG_ACTIVE;
-    } else {
-        io->rate = diff * (1.0 - s->follow_lag / s->geo.rate);
-        io->flags |= SPA_IO_RATE_MATCH_FLAG_ACTIVE;
+        s->follow_nudge = 0;
+        if (io) {
+            io->flags &= ~SPA_IO_RATE_MATCH_FLAG_ACTIVE;
+        }
+        qatomic_set(&s->card_ppm, 0);
+        return;
     }
+    s->following = true;
+    if (s->follow_lag > QPW_CARD_LAG_MAX) {
+        s->follow_nudge = 1;        /* behind: take more */
+    } else if (s->follow_lag < -QPW_CARD_LAG_MAX) {
+        s->follow_nudge = -1;
+    } else if (s->follow_lag * s->follow_nudge <= 0) {
+        s->follow_nudge = 0;        /* made up */
+    }
+    nudge = s->follow_nudge * QPW_CARD_NUDGE_PPM / 1e6;
+    io->rate = diff * (1.0 - nudge);
+    io->flags |= SPA_IO_RATE_MATCH_FLAG_ACTIVE;
+    /* What this cycle's graph frames are worth in the stream's. */
+    s->follow_lag += (double)pos->clock.duration * s->geo.rate *
+                     pos->clock.rate.num / pos->clock.rate.denom / diff;
     qatomic_set(&s->card_ppm, ppm);
 }
 
-/*
- * Realtime thread, at the end of a cycle that took @frames from the
- * stream: how far the stream is behind what the card's clock asked of it
- * (the graph's cycle over the card's ratio).
- */
+/* Realtime thread: the cycle took @frames from the stream. */
 static void qpw_count_card_frames(QPwStream *s, uint32_t frames)
 {
-    struct spa_io_position *pos = qatomic_read(&s->io_position);
-
-    if (pos && qatomic_read(&s->card_ppm)) {
-        s->follow_lag += pos->clock.duration / s->follow_ratio - frames;
+    if (s->following) {
+        s->follow_lag -= frames;
     }
 }
 
@@ -960,6 +992,9 @@ static int qpw_stream_connect_locked(QPwStream *s)
     if (s->direction == PW_DIRECTION_OUTPUT) {
         qpw_ring_drop(&s->ring);
         qpw_stream_request_prime(s);
+        s->following = false;
+        s->follow_lag = 0;
+        s->follow_nudge = 0;
     }
 
     /* Takes @props, even on failure. */

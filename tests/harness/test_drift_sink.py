@@ -18,8 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "lib"))
 import analyze  # noqa: E402
-from pipewire import (DRIFT_SINK_LOSSES, DRIFT_SINK_REPORT,  # noqa: E402
-                      PipeWire, drift_sink_binary, realtime)
+from pipewire import (DRIFT_SINK_LATE, DRIFT_SINK_LOSSES,  # noqa: E402
+                      DRIFT_SINK_REPORT, PipeWire, drift_sink_binary,
+                      realtime)
 
 WORK = Path(os.environ.get("QPW_E2E_WORK", "/tmp/qpw-e2e")) / "drift-sink"
 SINK = "qpw_drift_sink"
@@ -114,7 +115,8 @@ class DriftSinkTest(unittest.TestCase):
         the lost cycles' silence left out of the count, 6 lost cycles put
         it at -6370.1 ppm; with the ticks that woke late kept in the fit,
         at -262.6 ppm.  The sink says when it found cycles lost, on the
-        wall clock: once at least within 3 s of the stall's start
+        wall clock, and when it found cycles late: each once at least
+        within 3 s of the stall's start
         (its clock starts after it is launched, and a busy graph may lose
         cycles at other times too)."""
         work = WORK / "stall"
@@ -133,10 +135,11 @@ class DriftSinkTest(unittest.TestCase):
         if not 1 <= lost <= late:
             problems.append(f"{lost} cycles lost, {late} late (at least "
                             f"one lost, none that was not late)")
-        found = [float(x) - launched for x in self.losses.split()]
-        if not any(5 <= t <= 5 + 1 + SETTLE for t in found):
-            problems.append(f"no loss found within 3 s of the stall:"
-                            f" found at {found} s from the launch")
+        for what, times in (("loss", self.losses), ("late cycle", self.late)):
+            found = [float(x) - launched for x in times.split()]
+            if not any(5 <= t <= 5 + 1 + SETTLE for t in found):
+                problems.append(f"no {what} found within 3 s of the stall:"
+                                f" found at {found} s from the launch")
         self.assertEqual(problems, [])
 
     def test_rate_at_a_quantum_a_peer_asks(self):
@@ -174,7 +177,8 @@ class DriftSinkTest(unittest.TestCase):
         """Run the sink at ppm for SECONDS, with the extra arguments and
         the tone played into it (pw-play with player_extra); returns (its
         report line's match, the recording's analysis); the wall-clock
-        times it found cycles lost at are left in self.losses."""
+        times it found cycles lost and late at are left in self.losses
+        and self.late."""
         wav = work / f"sink{ppm:+d}.wav"
         sink = pw.client(realtime(
             [str(self.tool), "--ppm", str(ppm), "--seconds", str(SECONDS),
@@ -204,8 +208,10 @@ class DriftSinkTest(unittest.TestCase):
         m = DRIFT_SINK_REPORT.search(log)
         self.assertIsNotNone(m, log)
         losses = DRIFT_SINK_LOSSES.search(log)
+        late = DRIFT_SINK_LATE.search(log)
         self.assertIsNotNone(losses, log)
-        self.losses = losses["times"]
+        self.assertIsNotNone(late, log)
+        self.losses, self.late = losses["times"], late["times"]
         return m, analyze.analyze(wav)
 
 

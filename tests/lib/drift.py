@@ -178,9 +178,10 @@ def figures(device, ppm, trace, wav, marks, report, found, usb_overruns):
     events, and usb_overruns: usb-audio's dropped packets), late and lost (the sink's cycles), gaps and jumps (the
     recording's silences and discontinuities), quantum (the graph's last
     cycle), data_thread (the scheduling of the thread that runs the
-    backend's process callback, as the backend reports it), card_clock
-    (the card's offset the backend resampled the stream by at the end,
-    ppm: qpw_card_clock; 0: not resampled), drops_off_stalls (HDA codec
+    backend's process callback, as the backend reports it), card_clocks
+    (the card offsets, ppm, the backend resampled the stream to follow,
+    in order: qpw_card_clock) and card_clock (the last; 0: a
+    pass-through), drops_off_stalls (HDA codec
     drops with no cycle found late just before: not the graph's), low_first,
     low_last and low_slope (the ring's low point before each write, ms,
     and its trend in ms per minute: robust_slope() of the lowest of each
@@ -211,6 +212,7 @@ def figures(device, ppm, trace, wav, marks, report, found, usb_overruns):
     counts["usb_overruns"] = usb_overruns
     rec = analyze.analyze(wav)
     drops = [t for t, ev, _ in events if ev == "hda_audio_overrun"]
+    clocks = qemutrace.card_clock(events, name)
     return {
         "device": device, "ppm": ppm,
         "card_ppm": float(report["ppm"]),
@@ -221,7 +223,8 @@ def figures(device, ppm, trace, wav, marks, report, found, usb_overruns):
                              if ev == "qpw_data_thread"), "not reported"),
         "underruns": qemutrace.xrun_totals(events, "underrun")[0],
         "device_xruns": counts,
-        "card_clock": qemutrace.card_clock(events, name),
+        "card_clocks": clocks,
+        "card_clock": clocks[-1] if clocks else 0,
         "drops_off_stalls": len(drops_off_stalls(drops, found["late"])),
         "late": int(report["late"]), "lost": int(report["lost"]),
         "gaps": len(rec.gaps), "jumps": len(rec.discontinuities),

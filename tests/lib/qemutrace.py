@@ -101,11 +101,12 @@ def last_cycle(events, name):
 
 
 def card_clock(events, name):
-    """The last card clock offset (ppm) stream name's backend resampled
-    it by (qpw_card_clock), 0 if none was traced: not resampled."""
-    ppm = 0
+    """The card clock offsets (ppm) stream name's backend resampled it to
+    follow (qpw_card_clock), in order: [] if it was never resampled."""
+    out = []
     for _, ev, args in events:
-        m = re.match(r"(\S+): the card's clock runs ([-+]\d+) ppm", args)
+        m = re.match(r"(\S+): resampled to follow a card ([-+]\d+) ppm",
+                     args)
         if ev == "qpw_card_clock" and m and m.group(1) == name:
-            ppm = int(m.group(2))
-    return ppm
+            out.append(int(m.group(2)))
+    return out

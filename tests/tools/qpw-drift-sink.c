@@ -100,6 +100,7 @@
 typedef struct TimeList {
     double t[MAX_TIMES];
     unsigned n;
+    bool full;                  /* a time did not fit */
 } TimeList;
 
 typedef struct {
@@ -164,10 +165,12 @@ static void time_list_add(TimeList *l)
 {
     struct timespec ts;
 
-    if (l->n < MAX_TIMES) {
-        clock_gettime(CLOCK_REALTIME, &ts);
-        l->t[l->n++] = ts.tv_sec + ts.tv_nsec / 1e9;
+    if (l->n == MAX_TIMES) {
+        l->full = true;
+        return;
     }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    l->t[l->n++] = ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void time_list_print(const TimeList *l, const char *what)
@@ -176,7 +179,7 @@ static void time_list_print(const TimeList *l, const char *what)
     for (unsigned i = 0; i < l->n; i++) {
         printf(" %.3f", l->t[i]);
     }
-    printf("%s\n", l->n == MAX_TIMES ? " (and on)" : "");
+    printf("%s\n", l->full ? " (and on)" : "");
 }
 
 /* The card's frames per second of host time. */

@@ -130,8 +130,9 @@ def run(device, ppm, seconds, tone, work):
 def window_rates(t, frames, t0, t1, losses):
     """Frames per second of host time in each whole WINDOW_S window of
     the writes between t0 and t1 (least-squares fit in each), and whether
-    each window is clean: no cycle found lost in it (losses: wall-clock
-    times) or within LOSS_MARGIN_S of it."""
+    each window is clean: no loss in it (losses: wall-clock times of the
+    cycles the card found lost and of the device's drops) or within
+    LOSS_MARGIN_S of it."""
     rates, clean = [], []
     losses = np.array(losses)
     for a in np.arange(t0, t1 - WINDOW_S + 1e-9, WINDOW_S):
@@ -173,7 +174,8 @@ def figures(device, ppm, trace, wav, marks, report, found, usb_overruns):
     guest_ppm (the guest's rate against the card's, in each WINDOW_S
     window), clean (per window: no cycle lost by the graph in it, whose
     quantum the stream never took, about -1070 ppm in a 10 s window at
-    512 frames), underruns (the backend's),
+    512 frames, and no HDA codec drop, 2048 frames thrown away),
+    underruns (the backend's),
     device_xruns (virtio_snd_xrun, hda_audio_overrun and hda_audio_adjust
     events, and usb_overruns: usb-audio's dropped packets), late and lost (the sink's cycles), gaps and jumps (the
     recording's silences and discontinuities), quantum (the graph's last
@@ -197,7 +199,8 @@ def figures(device, ppm, trace, wav, marks, report, found, usb_overruns):
     written = np.diff(frames, prepend=0)
     low_ms = (np.array(fills) / bpf - written) / srate * 1000
     card_rate = float(report["rate"])
-    rates, clean = window_rates(t, frames, t0, t1, found["lost"])
+    drops = [t for t, ev, _ in events if ev == "hda_audio_overrun"]
+    rates, clean = window_rates(t, frames, t0, t1, found["lost"] + drops)
     guest_ppm = (rates / card_rate - 1) * 1e6
     window = (t >= t0) & (t <= t1)
     secs = np.floor(t[window] - t0)
@@ -211,7 +214,6 @@ def figures(device, ppm, trace, wav, marks, report, found, usb_overruns):
                                       "hda_audio_adjust")}
     counts["usb_overruns"] = usb_overruns
     rec = analyze.analyze(wav)
-    drops = [t for t, ev, _ in events if ev == "hda_audio_overrun"]
     clocks = qemutrace.card_clock(events, name)
     return {
         "device": device, "ppm": ppm,

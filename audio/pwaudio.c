@@ -704,7 +704,7 @@ static void qpw_note_data_thread(QPwAudio *pw)
  * back. The nudge changes the ratio rarely (about once a minute at 300
  * ppm) rather than every cycle: a ratio that changed every cycle put a
  * discontinuity in the output each time (642 in a minute at +300 ppm,
- * 2026-12-07). The card's offset is bounded to QPW_CARD_PPM_MAX.
+ * 2026-12-07). The ratio, nudge included, is bounded to QPW_CARD_PPM_MAX.
  */
 static void qpw_follow_card_clock(QPwStream *s, bool woken)
 {
@@ -740,7 +740,7 @@ static void qpw_follow_card_clock(QPwStream *s, bool woken)
         s->follow_nudge = 0;        /* made up */
     }
     nudge = s->follow_nudge * QPW_CARD_NUDGE_PPM / 1e6;
-    io->rate = diff * (1.0 - nudge);
+    io->rate = MIN(MAX(diff * (1.0 - nudge), 1.0 - limit), 1.0 + limit);
     io->flags |= SPA_IO_RATE_MATCH_FLAG_ACTIVE;
     /* What this cycle's graph frames are worth in the stream's. */
     s->follow_lag += (double)pos->clock.duration * s->geo.rate *

@@ -682,6 +682,17 @@ static void qpw_note_data_thread(QPwAudio *pw)
 }
 
 /*
+ * Realtime thread, or any while no process callback runs: the next cycle
+ * starts with the resampler out and nothing counted.
+ */
+static void qpw_stream_stop_following(QPwStream *s)
+{
+    s->following = false;
+    s->follow_lag = 0;
+    s->follow_nudge = 0;
+}
+
+/*
  * Realtime thread, before the cycle's audio is handed over: a voice that
  * QEMU's timer alone refills (no period hint: HDA, usb-audio, AC97) moves
  * the guest's audio at the host's rate, while the card takes it at its
@@ -710,21 +721,18 @@ static void qpw_follow_card_clock(QPwStream *s, bool woken)
 {
     struct spa_io_rate_match *io = qatomic_read(&s->io_rate_match);
     struct spa_io_position *pos = qatomic_read(&s->io_position);
-    double diff = pos && !woken ? pos->clock.rate_diff : 1.0;
     double limit = QPW_CARD_PPM_MAX / 1e6;
+    double diff = 1.0;
     double nudge;
     int32_t ppm;
 
-    if (!(diff > 0) || !pos || !pos->clock.rate.denom) {
-        diff = 1.0;     /* not published */
+    if (!woken && pos && pos->clock.rate.denom && pos->clock.rate_diff > 0) {
+        diff = MIN(MAX(pos->clock.rate_diff, 1.0 - limit), 1.0 + limit);
     }
-    diff = MIN(MAX(diff, 1.0 - limit), 1.0 + limit);
     ppm = lround((diff - 1.0) * 1e6);
     if (!io || diff == 1.0 ||
         (!s->following && abs(ppm) < QPW_CARD_PPM_MIN)) {
-        s->following = false;
-        s->follow_lag = 0;
-        s->follow_nudge = 0;
+        qpw_stream_stop_following(s);
         if (io) {
             io->flags &= ~SPA_IO_RATE_MATCH_FLAG_ACTIVE;
         }
@@ -992,9 +1000,7 @@ static int qpw_stream_connect_locked(QPwStream *s)
     if (s->direction == PW_DIRECTION_OUTPUT) {
         qpw_ring_drop(&s->ring);
         qpw_stream_request_prime(s);
-        s->following = false;
-        s->follow_lag = 0;
-        s->follow_nudge = 0;
+        qpw_stream_stop_following(s);
     }
 
     /* Takes @props, even on failure. */
@@ -1898,8 +1904,7 @@ static void qpw_report_cycle(QPwStream *s)
 
     if (cycle > s->cycle_traced + frame || cycle + frame < s->cycle_traced) {
         s->cycle_traced = cycle;
-        trace_qpw_cycle(s->name, cycle / s->geo.bytes_per_frame,
-                        s->geo.quantum_frames);
+        trace_qpw_cycle(s->name, cycle / frame, s->geo.quantum_frames);
     }
 }
 

@@ -108,11 +108,6 @@ IMPLICIT_72_ONLY = ("QEMU 7.2's glue: QEMU 10 keeps upstream's implicit "
                     "default audiodev")
 
 
-def read_trace(path):
-    """QEMU's trace log (-D) lines, '' if none was written."""
-    return qemutrace.file_text(path)
-
-
 def xruns(trace, kind):
     """The backend's last reported (count, frames) of kind ('underrun' or
     'overrun') summed over streams, from qpw_xrun trace lines."""
@@ -130,12 +125,6 @@ def trace_args(path):
                   "qpw_target_gone", "qpw_target_back"):
         args += ["-trace", f"enable={event}"]
     return args
-
-
-def trace_events(trace):
-    """(wall-clock time, event, text) of each line of a trace log written
-    with -msg timestamp=on, by any QEMU we build."""
-    return qemutrace.events(trace)
 
 
 def window_db(wav, t0, start, end):
@@ -211,7 +200,7 @@ class PwAudioTest(PwAudioCase):
             rec.stop()
         self.assertEqual(res.exit_code, 0, res.describe())
         a = analyze.analyze(rec_path, min_gap_ms=5)
-        under = xruns(read_trace(trace), "underrun")
+        under = xruns(qemutrace.file_text(trace), "underrun")
         wav = analyze.load_wav(rec_path)
         x = wav.samples[:, a.channel]
         start = int(a.tone_start_s * wav.rate)
@@ -266,7 +255,7 @@ class PwAudioTest(PwAudioCase):
         self.assertEqual(len(realtime), 1, seen["threads"])
         self.assertNotEqual(realtime[0][0], seen["pid"], "the main thread")
         self.assertNotEqual(realtime[0][1], "qemu-pipewire", "the loop thread")
-        self.assertRegex(read_trace(trace),
+        self.assertRegex(qemutrace.file_text(trace),
                          r"qpw_data_thread audiodev snd0: .* realtime 1")
 
     # -- (b) capture --------------------------------------------------------
@@ -303,7 +292,7 @@ class PwAudioTest(PwAudioCase):
                           wav.rate, wav.bits, wav.is_float)
         a = analyze.analyze(mid, min_gap_ms=5)
         src = analyze.analyze(self.work / "source.wav", min_gap_ms=5)
-        over = xruns(read_trace(trace), "overrun")
+        over = xruns(qemutrace.file_text(trace), "overrun")
         self.report(f"{wav.seconds:.2f} s recorded at {wav.rate} Hz; middle "
                     f"{mid.seconds:.2f} s: {a.frequency_hz:.2f} Hz, "
                     f"{a.tone_rms_dbfs:.2f} dBFS, gaps {a.gaps}, "
@@ -327,7 +316,7 @@ class PwAudioTest(PwAudioCase):
         wall-clock time source_t0) has one there too: then the source
         itself lacked the sound (the player or PipeWire's graph missed
         cycles); else it was lost on its way to the guest."""
-        starts = [t for t, event, text in trace_events(read_trace(trace))
+        starts = [t for t, event, text in qemutrace.file_events(trace)
                   if event == "qpw_enable" and text.endswith("active 1")]
         if not starts:
             return "no capture start in QEMU's trace"
@@ -390,7 +379,7 @@ class PwAudioTest(PwAudioCase):
         quantum = math.ceil(20000 * rate / 1e6) // 4
         a2 = analyze.analyze(self.work / "sink2.wav")
         a1 = analyze.analyze(self.work / "sink1.wav")
-        under = xruns(read_trace(trace), "underrun")
+        under = xruns(qemutrace.file_text(trace), "underrun")
         self.report(f"pw-dump at {seen['when'][0] - rec_t0:.2f}-"
                     f"{seen['when'][1] - rec_t0:.2f} s of the recording; "
                     f"backend underruns {under[0]} ({under[1]} frames); "
@@ -683,7 +672,7 @@ class PwAudioTest(PwAudioCase):
         """Seconds from the daemon's return to QEMU's first trace event
         of that name (whose text contains text) after it; None if none."""
         hits = [w - wall["back"] for w, e, rest in
-                trace_events(read_trace(trace))
+                qemutrace.file_events(trace)
                 if e == event and text in rest and w >= wall["back"]]
         return hits[0] if hits else None
 
@@ -828,11 +817,11 @@ class PwAudioTest(PwAudioCase):
                 box["rec"].stop()
         self.assertIn("back", wall, "PipeWire was not restarted")
         took = times.get("end", 0) - times.get("play", 0)
-        trace_text = read_trace(trace)
+        trace_text = qemutrace.file_text(trace)
         # The voice for the 44.1 kHz tone, made while disconnected; its
         # time in seconds after the start mark.
         opened = [w - wall["restart"] + times["restart"] - times["start"]
-                  for w, e, rest in trace_events(trace_text)
+                  for w, e, rest in qemutrace.events(trace_text)
                   if e == "qpw_stream_new" and "44100 Hz x2" in rest]
         down = (times["killed"] - times["start"],
                 times["restart"] - times["start"])

@@ -51,9 +51,10 @@ import analyze  # noqa: E402
 import guest  # noqa: E402
 from pipewire import PipeWire  # noqa: E402
 import retry  # noqa: E402
+import qemutrace  # noqa: E402
 from test_pwaudio import (MARK, SINK2, PwAudioCase,  # noqa: E402
-                          links_from, node_props, qemu_nodes, read_trace, run_marked, trace_args,
-                          trace_events, xruns)
+                          links_from, node_props, qemu_nodes, run_marked,
+                          trace_args, xruns)
 
 WORK = Path(os.environ.get("QPW_E2E_WORK", "/tmp/qpw-e2e")) / "pwaudio-graph"
 RATE = 48000
@@ -143,7 +144,7 @@ class PwAudioGraphTest(PwAudioCase):
             rec.stop()
         self.assertEqual(res.exit_code, 0, res.describe())
         out = res.scenario_output()
-        under = xruns(read_trace(trace), "underrun")
+        under = xruns(qemutrace.file_text(trace), "underrun")
         a = analyze.analyze(work / "sink.wav", min_gap_ms=5)
         return res, out, seen.get("quanta"), seen.get("latency"), under, a
 
@@ -286,8 +287,8 @@ class PwAudioGraphTest(PwAudioCase):
                 force(0)
                 rec.stop()
         self.assertEqual(res.exit_code, 0, res.describe())
-        text = read_trace(trace)
-        events = trace_events(text)
+        text = qemutrace.file_text(trace)
+        events = qemutrace.events(text)
         counts = [(t, int(m.group(1))) for t, ev, args in events
                   if ev == "qpw_xrun"
                   for m in [re.search(r"underrun #(\d+)", args)] if m]
@@ -347,7 +348,7 @@ class PwAudioGraphTest(PwAudioCase):
                 time.sleep(0.3)
             finally:
                 rec.stop()
-        text = read_trace(trace)
+        text = qemutrace.file_text(trace)
         a = analyze.analyze(self.work / "sink.wav", min_gap_ms=5)
         out = res.scenario_output()
         self.report(f"underruns {xruns(text, 'underrun')}; sink "
@@ -381,7 +382,7 @@ class PwAudioGraphTest(PwAudioCase):
         took = int(m.group(1)) * 60 + float(m.group(2)) if m else None
         said = [l for l in res.qemu_stderr.splitlines() if "'snd0'" in l]
         self.assertEqual(res.exit_code, 0, res.describe())
-        return took, out, said, read_trace(trace)
+        return took, out, said, qemutrace.file_text(trace)
 
     def check_unlinked(self, dev_args, name):
         """The guest keeps time and QEMU says once why it is silent."""

@@ -116,9 +116,8 @@ class DriftSinkTest(unittest.TestCase):
         it at -6370.1 ppm; with the ticks that woke late kept in the fit,
         at -262.6 ppm.  The sink says when it found cycles lost, on the
         wall clock, and when it found cycles late: each once at least
-        within 3 s of the stall's start
-        (its clock starts after it is launched, and a busy graph may lose
-        cycles at other times too)."""
+        within 3 s of the stall's start (its clock starts after it is
+        launched, and a busy graph may lose cycles at other times too)."""
         work = WORK / "stall"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)

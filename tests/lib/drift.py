@@ -127,6 +127,11 @@ def run(device, ppm, seconds, tone, work):
                    usb_overruns)
 
 
+def any_between(times, lo, hi):
+    """Whether any of times (a numpy array) is in [lo, hi]."""
+    return bool(np.any((times >= lo) & (times <= hi)))
+
+
 def window_rates(t, frames, t0, t1, losses):
     """Frames per second of host time in each whole WINDOW_S window of
     the writes between t0 and t1 (least-squares fit in each), and whether
@@ -139,8 +144,8 @@ def window_rates(t, frames, t0, t1, losses):
         w = (t >= a) & (t < a + WINDOW_S)
         if w.sum() > 2:
             rates.append(np.polyfit(t[w], frames[w], 1)[0])
-            clean.append(not np.any((losses >= a - LOSS_MARGIN_S) &
-                                    (losses < a + WINDOW_S + LOSS_MARGIN_S)))
+            clean.append(not any_between(losses, a - LOSS_MARGIN_S,
+                                         a + WINDOW_S + LOSS_MARGIN_S))
     return np.array(rates), np.array(clean, dtype=bool)
 
 
@@ -163,32 +168,30 @@ def drops_off_stalls(drops, late):
     """The drops (times) that no cycle the card found late explains."""
     late = np.array(late)
     return [t for t in drops
-            if not np.any((late >= t - STALL_BEFORE_S) &
-                          (late <= t + STALL_AFTER_S))]
+            if not any_between(late, t - STALL_BEFORE_S, t + STALL_AFTER_S)]
 
 
 def figures(device, ppm, trace, wav, marks, report, found, usb_overruns):
     """What a run's trace, its sink's report (and the times it found
-    cycles late and lost: found) and its recording say: card_ppm (the sink's measured
-    offset), not_driving (its ticks that were not the graph's driver),
-    guest_ppm (the guest's rate against the card's, in each WINDOW_S
-    window), clean (per window: no cycle lost by the graph in it, whose
-    quantum the stream never took, about -1070 ppm in a 10 s window at
-    512 frames, and no HDA codec drop, 2048 frames thrown away),
-    underruns (the backend's),
-    device_xruns (virtio_snd_xrun, hda_audio_overrun and hda_audio_adjust
-    events, and usb_overruns: usb-audio's dropped packets), late and lost (the sink's cycles), gaps and jumps (the
-    recording's silences and discontinuities), quantum (the graph's last
-    cycle), data_thread (the scheduling of the thread that runs the
-    backend's process callback, as the backend reports it), card_clocks
-    (the card offsets, ppm, the backend resampled the stream to follow,
-    in order: qpw_card_clock) and card_clock (the last; 0: a
-    pass-through), drops_off_stalls (HDA codec
-    drops with no cycle found late just before: not the graph's), low_first,
-    low_last and low_slope (the ring's low point before each write, ms,
-    and its trend in ms per minute: robust_slope() of the lowest of each
-    second) and series (that low point, per
-    second of the play window)."""
+    cycles late and lost: found) and its recording say: card_ppm (the
+    sink's measured offset), not_driving (its ticks that were not the
+    graph's driver), guest_ppm (the guest's rate against the card's, in
+    each WINDOW_S window), clean (per window: no cycle lost by the graph
+    in it, whose quantum the stream never took, about -1070 ppm in a 10 s
+    window at 512 frames, and no HDA codec drop, 2048 frames thrown away),
+    underruns (the backend's), device_xruns (virtio_snd_xrun,
+    hda_audio_overrun and hda_audio_adjust events, and usb_overruns:
+    usb-audio's dropped packets), late and lost (the sink's cycles), gaps
+    and jumps (the recording's silences and discontinuities), quantum
+    (the graph's last cycle), data_thread (the scheduling of the thread
+    that runs the backend's process callback, as the backend reports it),
+    card_clocks (the card offsets, ppm, the backend resampled the stream
+    to follow, in order: qpw_card_clock) and card_clock (the last; 0: a
+    pass-through), drops_off_stalls (HDA codec drops with no cycle found
+    late just before: not the graph's), low_first, low_last and low_slope
+    (the ring's low point before each write, ms, and its trend in ms per
+    minute: robust_slope() of the lowest of each second) and series (that
+    low point, per second of the play window)."""
     events = qemutrace.file_events(trace)
     name, srate, _, bpf, _ = qemutrace.playback_stream(events)
     writes, fills = qemutrace.writes_since_start(events, name)

@@ -153,24 +153,26 @@ typedef struct {
     uint64_t wav_bytes;
 } DriftSink;
 
-static double now_s(void)
+static double clock_s(clockid_t clock)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double now_s(void)
+{
+    return clock_s(CLOCK_MONOTONIC);
 }
 
 static void time_list_add(TimeList *l)
 {
-    struct timespec ts;
-
     if (l->n == MAX_TIMES) {
         l->full = true;
         return;
     }
-    clock_gettime(CLOCK_REALTIME, &ts);
-    l->t[l->n++] = ts.tv_sec + ts.tv_nsec / 1e9;
+    l->t[l->n++] = clock_s(CLOCK_REALTIME);
 }
 
 static void time_list_print(const TimeList *l, const char *what)

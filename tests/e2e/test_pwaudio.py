@@ -45,6 +45,8 @@ from procs import thread_policies  # noqa: E402
 WORK = Path(os.environ.get("QPW_E2E_WORK", "/tmp/qpw-e2e")) / "pwaudio"
 SINK2 = "qpw_sink2"
 RATE = 48000
+# PipeWire's default quantum: the longest graph cycle these tests run.
+CYCLE_MS = 1024 * 1000 / RATE
 HDA = ["-device", "ich9-intel-hda", "-device", "hda-duplex,audiodev=snd0"]
 # QEMU's HDA codec: amp gain steps 0..74, scaled to QEMU's 0..255 levels.
 HDA_AMP_STEPS = 74
@@ -263,10 +265,12 @@ class PwAudioTest(PwAudioCase):
     @retry.attempts(2)
     def test_capture(self):
         """A 1 kHz tone played into the PipeWire source is what the guest's
-        arecord gets: 1 % frequency, no gap over 5 ms in its steady middle
-        part (first and last 0.5 s left out).  A host recording of the
-        source made alongside tells, on a failure, whether the source
-        itself had the gaps (the player or PipeWire's graph missed cycles)."""
+        arecord gets: 1 % frequency, and in its steady middle part (first
+        and last 0.5 s left out) no gap over 5 ms that the source did not
+        have too.  A host recording of the source made alongside is the
+        witness: pw-play, an ordinary client, sometimes misses a graph
+        cycle on this busy 2-core machine, and the source then carries
+        silence that the guest must get as it is."""
         tone = analyze.sox_tone(self.work / "tone1k.wav", 60, 1000)
         trace = self.work / "trace.log"
         with PipeWire(workdir=self.work / "pw") as pw:
@@ -302,9 +306,12 @@ class PwAudioTest(PwAudioCase):
                     f"host's recording of the source: gaps {src.gaps}")
         self.assertGreater(wav.seconds, 3.5, "arecord stopped early")
         self.check_tone(a, 1000, gaps=False)
-        if a.gaps:
-            self.fail(f"{a.summary()}; " + self.where_gaps_were(
-                a.gaps, 0.5, src, trace, source_t0))
+        notes = self.where_gaps_were(a.gaps, 0.5, src, trace, source_t0)
+        if any(not upstream for _, upstream in notes):
+            self.fail(f"{a.summary()}; " + "; ".join(n for n, _ in notes))
+        if notes:
+            self.report("gaps the source had too, not ours: "
+                        + "; ".join(n for n, _ in notes))
         # Played at half scale (-9.03 dBFS) and recorded at 0 dB gain.
         self.assertLess(abs(a.tone_rms_dbfs + 9.03), 1.0, a.summary())
 
@@ -312,23 +319,28 @@ class PwAudioTest(PwAudioCase):
     def where_gaps_were(gaps, lead, src, trace, source_t0):
         """For each gap of a guest capture (times from `lead` seconds into
         the guest's file, which starts with the capture stream, by QEMU's
-        trace), whether the host's recording of the source (started at
-        wall-clock time source_t0) has one there too: then the source
-        itself lacked the sound (the player or PipeWire's graph missed
-        cycles); else it was lost on its way to the guest."""
+        trace), a note and whether the host's recording of the source
+        (started at wall-clock time source_t0) has one at most 0.1 s away
+        and no shorter by more than a graph cycle: then the source itself
+        lacked the sound (the player missed cycles: it is an ordinary,
+        not realtime, client on a busy machine) and the guest was right to
+        get silence; else it was lost on its way to the guest."""
+        if not gaps:
+            return []
         starts = [t for t, event, text in qemutrace.file_events(trace)
                   if event == "qpw_enable" and text.endswith("active 1")]
         if not starts:
-            return "no capture start in QEMU's trace"
+            return [("no capture start in QEMU's trace", False)]
         notes = []
-        for at, _ in gaps:
+        for at, ms in gaps:
             t = starts[0] + lead + at - source_t0
-            same = [g for g in src.gaps if abs(g[0] - t) < 0.1]
-            notes.append(f"the gap at {at:.3f} s is "
-                         f"{'also' if same else 'not'} in the host's "
-                         f"recording of the source (near {t:.3f} s there"
-                         f"{f': {same}' if same else ''})")
-        return "; ".join(notes)
+            same = [g for g in src.gaps
+                    if abs(g[0] - t) < 0.1 and g[1] + CYCLE_MS >= ms]
+            notes.append((f"the gap at {at:.3f} s ({ms:.1f} ms) is "
+                          f"{'also' if same else 'not'} in the host's "
+                          f"recording of the source (near {t:.3f} s there"
+                          f"{f': {same}' if same else ''})", bool(same)))
+        return notes
 
     # -- (c) out.name, JSON form --------------------------------------------
 

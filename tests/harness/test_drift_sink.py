@@ -159,6 +159,25 @@ class DriftSinkTest(unittest.TestCase):
               f"recording: {rec.summary()}", file=sys.stderr)
         self.assertEqual(self.rate_problems(300, m), [])
 
+    def test_rate_when_the_quantum_changes(self):
+        """A second player joins 5 s in asking for 512-frame cycles: the
+        graph's quantum halves mid-run, and the sink, at +300 ppm, still
+        measures that rate within 20 ppm.  (Until 2026-12-07 the tick
+        that started the first short cycle was scheduled by the old
+        quantum, so the card sat idle for 512 frames once: +117 ppm
+        measured over 28 s with such a change at 4 s, and +283 in the
+        HDA capture drift test.)"""
+        work = WORK / "quantum-change"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        tone = analyze.sox_tone(work / "tone.wav", SECONDS + 5, 440)
+        with PipeWire(workdir=work / "pw") as pw:
+            m, rec = self.run_at(pw, 300, tone, work,
+                                 peer=(5, ["--latency", "512"]))
+        print(f"\n  +300 ppm, a 512-frame player joining at 5 s: "
+              f"{m.group(0)}; recording: {rec.summary()}", file=sys.stderr)
+        self.assertEqual(self.rate_problems(300, m), [])
+
     @staticmethod
     def rate_problems(ppm, m):
         """What is wrong with a report's rate and driving, as text."""
@@ -172,9 +191,12 @@ class DriftSinkTest(unittest.TestCase):
                             f"measured")
         return problems
 
-    def run_at(self, pw, ppm, tone, work, extra=(), player_extra=()):
+    def run_at(self, pw, ppm, tone, work, extra=(), player_extra=(),
+               peer=None):
         """Run the sink at ppm for SECONDS, with the extra arguments and
-        the tone played into it (pw-play with player_extra); returns (its
+        the tone played into it (pw-play with player_extra; with peer, a
+        (seconds, arguments) pair, a second pw-play with those arguments
+        joins that many seconds after the first); returns (its
         report line's match, the recording's analysis); the wall-clock
         times it found cycles lost and late at are left in self.losses
         and self.late."""
@@ -194,8 +216,16 @@ class DriftSinkTest(unittest.TestCase):
                                      *player_extra, str(tone)]),
                            f"pw-play{ppm:+d}.log")
         pw.wait_linked(player, SINK)
+        if peer:
+            time.sleep(peer[0])
+            second = pw.client(realtime(["pw-play", "--target", SINK,
+                                         *peer[1], str(tone)]),
+                               f"pw-play-peer{ppm:+d}.log")
+            pw.wait_linked(second, SINK)
         rc = sink.wait(SECONDS + 20)
         player.stop()
+        if peer:
+            second.stop()
         # The next run's player must not find this sink's node on its way
         # out: the session manager would link it to the default sink.
         deadline = time.monotonic() + 10

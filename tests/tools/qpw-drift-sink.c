@@ -135,7 +135,7 @@ typedef struct {
     uint64_t card_frames;       /* the card's time at the last tick */
     uint32_t quantum;           /* the graph's at the last tick */
     uint64_t cycles;            /* process callbacks so far */
-    uint64_t frames;            /* frames received so far */
+    uint64_t frames;            /* frames played so far, received or not */
     uint64_t late;              /* ticks after the settling with no cycle */
     uint64_t woke_late;         /* ticks after the settling that woke late */
     uint64_t not_driving;       /* ticks after the settling not driving */
@@ -246,13 +246,53 @@ static void wav_header(DriftSink *d, uint32_t data_bytes)
     put_le(d->wav, data_bytes, 4);
 }
 
-/* Main loop thread: one graph cycle of audio has arrived. */
+/* The next tick: when the card has played @card_frames since the start. */
+static void arm_tick(DriftSink *d)
+{
+    uint64_t ns = (uint64_t)llround(d->card_frames / card_rate(&d->opt) *
+                                    1e9);
+    struct timespec next = {
+        .tv_sec = d->start.tv_sec + (d->start.tv_nsec + ns) / 1000000000,
+        .tv_nsec = (d->start.tv_nsec + ns) % 1000000000,
+    };
+
+    pw_loop_update_timer(pw_main_loop_get_loop(d->loop), d->timer, &next,
+                         NULL, true);
+}
+
+/*
+ * Main loop thread: the cycle that has just run was @ran frames long, not
+ * the quantum its tick read, when the quantum changed as it started (a
+ * peer joined): the next tick comes when the card has played those.
+ * Scheduled by the old quantum, the card would have sat idle for the
+ * difference, once, and read that much slow.
+ */
+static void follow_cycle_length(DriftSink *d, uint32_t ran)
+{
+    if (ran != d->quantum) {
+        d->card_frames = d->card_frames - d->quantum + ran;
+        d->quantum = ran;
+        arm_tick(d);
+    }
+}
+
+/*
+ * Main loop thread: one graph cycle of audio has arrived. The card plays
+ * the whole cycle: what did not arrive (a peer that gave less, as a
+ * source linked in does in the cycle in which the quantum changes) is
+ * silence, in the count and in the recording.
+ */
 static void on_process(void *opaque)
 {
     DriftSink *d = opaque;
     struct pw_buffer *b = pw_stream_dequeue_buffer(d->stream);
     uint32_t stride = d->opt.channels * 2;
+    uint32_t ran = graph_quantum(d);
+    uint32_t cycle = ran * stride;
+    static const uint8_t silence[4096];
+    uint32_t size = 0;
 
+    follow_cycle_length(d, ran);
     if (!b) {
         return;
     }
@@ -269,14 +309,19 @@ static void on_process(void *opaque)
     if (b->buffer->n_datas > 0 && b->buffer->datas[0].data) {
         struct spa_data *sd = &b->buffer->datas[0];
         uint32_t offset = SPA_MIN(sd->chunk->offset, sd->maxsize);
-        uint32_t size = SPA_MIN(sd->chunk->size, sd->maxsize - offset);
 
+        size = SPA_MIN(SPA_MIN(sd->chunk->size, sd->maxsize - offset), cycle);
         if (d->wav) {
             fwrite(SPA_PTROFF(sd->data, offset, void), 1, size, d->wav);
-            d->wav_bytes += size;
         }
-        d->frames += size / stride;
     }
+    if (d->wav) {
+        for (uint32_t n = size; n < cycle; n += sizeof(silence)) {
+            fwrite(silence, 1, SPA_MIN(sizeof(silence), cycle - n), d->wav);
+        }
+        d->wav_bytes += cycle;
+    }
+    d->frames += cycle / stride;
     d->cycles++;
     pw_stream_queue_buffer(d->stream, b);
 }
@@ -342,8 +387,6 @@ static void on_tick(void *opaque, uint64_t expirations SPA_UNUSED)
     double now = now_s();
     bool on_time = now - start - d->card_frames / card_rate(&d->opt) <=
                    MAX_LATENESS;
-    uint64_t ns;
-    struct timespec next;
 
     d->ticks++;
     if (d->settled && !on_time) {
@@ -363,11 +406,7 @@ static void on_tick(void *opaque, uint64_t expirations SPA_UNUSED)
     d->cycles_at_tick = d->cycles;
     d->quantum = graph_quantum(d);
     d->card_frames += d->quantum;
-    ns = (uint64_t)llround(d->card_frames / card_rate(&d->opt) * 1e9);
-    next.tv_sec = d->start.tv_sec + (d->start.tv_nsec + ns) / 1000000000;
-    next.tv_nsec = (d->start.tv_nsec + ns) % 1000000000;
-    pw_loop_update_timer(pw_main_loop_get_loop(d->loop), d->timer, &next,
-                         NULL, true);
+    arm_tick(d);
     if (pw_stream_is_driving(d->stream)) {
         publish_rate(d);
         pw_stream_trigger_process(d->stream);
@@ -568,6 +607,12 @@ static int connect_sink(DriftSink *d)
     };
     const struct spa_pod *params[1];
     struct pw_properties *props = sink_props(&d->opt);
+
+    /* Stereo as a card's: a source can be linked to it channel by channel. */
+    if (info.channels == 2) {
+        info.position[0] = SPA_AUDIO_CHANNEL_FL;
+        info.position[1] = SPA_AUDIO_CHANNEL_FR;
+    }
 
     pw_properties_setf(props, PW_KEY_NODE_LATENCY, "%u/%u", d->opt.quantum,
                        d->opt.rate);

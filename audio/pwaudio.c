@@ -296,7 +296,7 @@ struct QPwStream {
     RateCtl rate;
 
     /*
-     * Playback on QEMU's clock (see qpw_follow_card_clock()): the graph's
+     * A voice on QEMU's clock (see qpw_follow_card_clock()): the graph's
      * position and the stream's rate-match area, set by the loop thread
      * (io_changed) and used by the realtime thread, which alone uses the
      * rest but @card_ppm, the card's offset it follows, for QEMU's thread
@@ -693,14 +693,15 @@ static void qpw_stream_stop_following(QPwStream *s)
 }
 
 /*
- * Realtime thread, before the cycle's audio is handed over: a voice that
- * QEMU's timer alone refills (no period hint: HDA, usb-audio, AC97) moves
- * the guest's audio at the host's rate, while the card takes it at its
- * own, which the graph's driver publishes as clock.rate_diff (its clock's
- * speed over the monotonic clock's). Have the stream's resampler take the
- * voice at the host's rate, so the clocks' difference does not pile up in
- * the ring or drain it. A woken voice (virtio-sound) is paced by this
- * stream and follows the card by itself: left a pass-through, bit-exact.
+ * Realtime thread, at the start of a cycle: a voice that QEMU's timer
+ * alone empties or refills (no period hint: HDA, usb-audio, AC97) moves
+ * the guest's audio at the host's rate, while the card plays or records
+ * it at its own, which the graph's driver publishes as clock.rate_diff
+ * (its clock's speed over the monotonic clock's). Have the stream's
+ * resampler convert between the two, so the clocks' difference does not
+ * pile up in the ring or drain it. A woken voice (virtio-sound) is paced
+ * by this stream and follows the card by itself: left a pass-through,
+ * bit-exact.
  *
  * The resampler comes in once the card is QPW_CARD_PPM_MIN off, and
  * leaves (the flag cleared: a pass-through again) only when the driver
@@ -709,13 +710,18 @@ static void qpw_stream_stop_following(QPwStream *s)
  * filter). PipeWire 0.3.65's resampler takes the ratio as a whole number
  * of input frames a second, about 21 ppm steps at 48 kHz (300 ppm would
  * be taken as 312.6, 0.75 ms a minute): so the frames the stream gives
- * are counted against those the card's clock asks of it (@follow_lag,
- * see qpw_count_card_frames()), and once the stream is QPW_CARD_LAG_MAX
- * frames off, the ratio is nudged one step the other way until it is
- * back. The nudge changes the ratio rarely (about once a minute at 300
- * ppm) rather than every cycle: a ratio that changed every cycle put a
- * discontinuity in the output each time (642 in a minute at +300 ppm,
- * 2026-12-07). The ratio, nudge included, is bounded to QPW_CARD_PPM_MAX.
+ * or gets are counted against those the card's clock asks of it
+ * (@follow_lag, see qpw_count_card_frames()), and once the stream is
+ * QPW_CARD_LAG_MAX frames off, the ratio is nudged one step the other way
+ * until it is back. The nudge changes the ratio rarely (about once a
+ * minute at 300 ppm) rather than every cycle: a ratio that changed every
+ * cycle put a discontinuity in the output each time (642 in a minute at
+ * +300 ppm, 2026-12-07). The ratio, nudge included, is bounded to
+ * QPW_CARD_PPM_MAX.
+ *
+ * The resampler's ratio is its output's rate over its input's. The card
+ * is the output in playback, the input in capture: there the ratio is
+ * the reciprocal, nudge included.
  */
 static void qpw_follow_card_clock(QPwStream *s, bool woken)
 {
@@ -723,7 +729,7 @@ static void qpw_follow_card_clock(QPwStream *s, bool woken)
     struct spa_io_position *pos = qatomic_read(&s->io_position);
     double limit = QPW_CARD_PPM_MAX / 1e6;
     double diff = 1.0;
-    double nudge;
+    double nudge, ratio;
     int32_t ppm;
 
     if (!woken && pos && pos->clock.rate.denom && pos->clock.rate_diff > 0) {
@@ -748,7 +754,8 @@ static void qpw_follow_card_clock(QPwStream *s, bool woken)
         s->follow_nudge = 0;        /* made up */
     }
     nudge = s->follow_nudge * QPW_CARD_NUDGE_PPM / 1e6;
-    io->rate = MIN(MAX(diff * (1.0 - nudge), 1.0 - limit), 1.0 + limit);
+    ratio = MIN(MAX(diff * (1.0 - nudge), 1.0 - limit), 1.0 + limit);
+    io->rate = s->direction == PW_DIRECTION_OUTPUT ? ratio : 1.0 / ratio;
     io->flags |= SPA_IO_RATE_MATCH_FLAG_ACTIVE;
     /* What this cycle's graph frames are worth in the stream's. */
     s->follow_lag += (double)pos->clock.duration * s->geo.rate *
@@ -756,7 +763,7 @@ static void qpw_follow_card_clock(QPwStream *s, bool woken)
     qatomic_set(&s->card_ppm, ppm);
 }
 
-/* Realtime thread: the cycle took @frames from the stream. */
+/* Realtime thread: the cycle took @frames from the stream, or gave them. */
 static void qpw_count_card_frames(QPwStream *s, uint32_t frames)
 {
     if (s->following) {
@@ -836,10 +843,12 @@ done:
 static void qpw_on_process_in(void *opaque)
 {
     QPwStream *s = opaque;
+    uint32_t period = qatomic_read(&s->wake_period_bytes);
     struct pw_buffer *b = pw_stream_dequeue_buffer(s->stream);
     struct spa_data *d;
 
     qpw_note_data_thread(s->pw);
+    qpw_follow_card_clock(s, period != 0);
     if (!b) {
         return;
     }
@@ -849,9 +858,9 @@ static void qpw_on_process_in(void *opaque)
         uint32_t size = MIN(d->chunk->size, d->maxsize - offset);
         uint32_t put = qpw_ring_write(&s->ring, (uint8_t *)d->data + offset,
                                       size);
-        uint32_t period = qatomic_read(&s->wake_period_bytes);
 
         qatomic_set(&s->cycle_bytes, size);
+        qpw_count_card_frames(s, size / s->geo.bytes_per_frame);
 
         /* QEMU has not kept up: the newest audio is what gets lost. */
         if (put < size) {
@@ -864,8 +873,8 @@ static void qpw_on_process_in(void *opaque)
 }
 
 /* Loop thread: the graph's position or the rate-match area comes or goes. */
-static void qpw_on_io_changed_out(void *opaque, uint32_t id, void *area,
-                                  uint32_t size)
+static void qpw_on_io_changed(void *opaque, uint32_t id, void *area,
+                              uint32_t size)
 {
     QPwStream *s = opaque;
 
@@ -882,7 +891,7 @@ static const struct pw_stream_events qpw_out_events = {
     PW_VERSION_STREAM_EVENTS,
     .state_changed = qpw_on_state_changed,
     .param_changed = qpw_on_param_changed,
-    .io_changed = qpw_on_io_changed_out,
+    .io_changed = qpw_on_io_changed,
     .process = qpw_on_process_out,
 };
 
@@ -890,6 +899,7 @@ static const struct pw_stream_events qpw_in_events = {
     PW_VERSION_STREAM_EVENTS,
     .state_changed = qpw_on_state_changed,
     .param_changed = qpw_on_param_changed,
+    .io_changed = qpw_on_io_changed,
     .process = qpw_on_process_in,
 };
 
@@ -995,13 +1005,14 @@ static int qpw_stream_connect_locked(QPwStream *s)
      * No process callback runs now (the previous stream, if any, is
      * destroyed, the new one not connected), so this thread may stand in
      * for the playback consumer: what QEMU queued before the connection
-     * went is stale, and must not prime the new stream.
+     * went is stale, and must not prime the new stream. The new stream
+     * starts with its resampler out, nothing counted.
      */
     if (s->direction == PW_DIRECTION_OUTPUT) {
         qpw_ring_drop(&s->ring);
         qpw_stream_request_prime(s);
-        qpw_stream_stop_following(s);
     }
+    qpw_stream_stop_following(s);
 
     /* Takes @props, even on failure. */
     s->stream = pw_stream_new(pw->core, s->name, props);
@@ -2048,6 +2059,7 @@ static size_t qpw_read(HWVoiceIn *hw, void *buf, size_t len)
     qpw_report_scheduling(s->pw);
     qpw_report_xruns(s, "overrun");
     qpw_report_cycle(s);
+    qpw_report_card_clock(s);
     n = qpw_ring_read(&s->ring, buf, MIN(len, UINT32_MAX));
     trace_qpw_read(s->name, len, n, qpw_ring_fill(&s->ring));
     return n;

@@ -6,7 +6,10 @@ whose out.name is qpw-drift-sink (tests/tools/qpw-drift-sink.c), a sink
 that drives the private graph at 48 kHz offset by --ppm of the host's
 monotonic clock; the guest plays a 440 Hz tone with aplay, and figures()
 reads what happened from QEMU's trace, the sink's report and its
-recording (the keys are listed there).
+recording (the keys are listed there).  A capture device ("hda-capture")
+records instead, with arecord, from the private graph's source, which
+is linked to the sink so that the sink's clock drives it too: a card
+that records on an off crystal.
 """
 
 import time
@@ -20,22 +23,25 @@ import guest
 import qemutrace
 from guest import MARK
 from pipewire import (DRIFT_SINK_LATE, DRIFT_SINK_LOSSES, DRIFT_SINK_REPORT,
-                      PipeWire, drift_sink_binary, realtime)
+                      SOURCE, PipeWire, drift_sink_binary, realtime)
 
 RATE = 48000
 TONE_HZ = 440                  # a whole number of cycles per second
 SINK = "qpw_drift_sink"
+HDA = ["-device", "ich9-intel-hda", "-device", "hda-duplex,audiodev=snd0"]
 DEVICES = {
     "virtio": ["-device", "virtio-sound-pci,audiodev=snd0"],
-    "hda": ["-device", "ich9-intel-hda",
-            "-device", "hda-duplex,audiodev=snd0"],
+    "hda": HDA,
+    "hda-capture": HDA,
     # debug=2: QEMU's usb-audio says on stderr when it drops a packet
     # that found its buffer full, which it otherwise does silently.
     "usb": ["-device", "qemu-xhci",
             "-device", "usb-audio,audiodev=snd0,debug=2"],
 }
+CAPTURE = {"hda-capture"}     # the devices that record, not play
 USB_OVERRUN = "usb-audio: output overrun"
-TRACE_EVENTS = ("qpw_stream_new", "qpw_enable", "qpw_write", "qpw_xrun",
+TRACE_EVENTS = ("qpw_stream_new", "qpw_enable", "qpw_write", "qpw_read",
+                "qpw_xrun",
                 "qpw_card_clock",
                 "qpw_cycle", "qpw_data_thread",
                 "virtio_snd_xrun", "hda_audio_overrun", "hda_audio_adjust")
@@ -59,15 +65,19 @@ class DriftRunError(RuntimeError):
     """A run that gave no figures: the guest failed, or the sink did."""
 
 
-def scenario(seconds):
-    """The guest plays the 1 s tone over and over, as one stream."""
+def scenario(seconds, capture=False):
+    """The guest plays the 1 s tone over and over, as one stream; or
+    records for seconds."""
+    alsa = f"-q -D hw:0,0 -t raw -f S16_LE -r {RATE} -c 2"
+    if capture:
+        run = f"arecord {alsa} -d {seconds} >/dev/null"
+    else:
+        run = (f"i=0; while [ $i -lt {seconds} ]; do cat /in/tone.raw; "
+               f"i=$((i + 1)); done | aplay {alsa}")
     # A USB card comes after the guest's init, once the bus is enumerated.
-    return ("i=0; while [ ! -e /proc/asound/card0/pcm0p ] && [ $i -lt 100 ];"
-            " do sleep 0.1; i=$((i + 1)); done\n"
-            f"echo '{MARK} start'\n"
-            f"i=0; while [ $i -lt {seconds} ]; do cat /in/tone.raw; "
-            f"i=$((i + 1)); done | "
-            f"aplay -q -D hw:0,0 -t raw -f S16_LE -r {RATE} -c 2\n"
+    return (f"i=0; while [ ! -e /proc/asound/card0/pcm0{'c' if capture else 'p'}"
+            " ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done\n"
+            f"echo '{MARK} start'\n{run}\n"
             f"rc=$?\necho '{MARK} end'\nexit $rc\n")
 
 
@@ -80,10 +90,13 @@ def tone_raw(path):
 
 def run(device, ppm, seconds, tone, work):
     """The guest plays the tone for seconds through device into the sink
-    at ppm; returns figures() of the run, or raises DriftRunError."""
+    at ppm (or records from the source the sink drives); returns figures()
+    of the run, or raises DriftRunError."""
+    capture = device in CAPTURE
     trace = work / "trace.log"
     wav = work / "card.wav"
-    qemu_args = ["-audiodev", f"pipewire,id=snd0,out.name={SINK}",
+    qemu_args = ["-audiodev",
+                 f"pipewire,id=snd0,out.name={SINK},in.name={SOURCE}",
                  *DEVICES[device], "-msg", "timestamp=on", "-D", str(trace)]
     for ev in TRACE_EVENTS:
         qemu_args += ["-trace", f"enable={ev}"]
@@ -91,15 +104,19 @@ def run(device, ppm, seconds, tone, work):
     with PipeWire(workdir=work / "pw") as pw:
         sink = pw.client(realtime(
             [str(drift_sink_binary()), "--ppm", str(ppm), "--name", SINK,
-             "--settle", "2", "--record", str(wav)]), "drift-sink.log")
+             "--settle", "2", *([] if capture else ["--record", str(wav)])]),
+            "drift-sink.log")
         deadline = time.monotonic() + 10
         while pw.find_node(SINK) is None:
             if time.monotonic() > deadline:
                 raise DriftRunError(f"no {SINK} node")
             time.sleep(0.1)
+        if capture:
+            pw.link_ports(SOURCE, SINK)
         try:
             res, _ = guest.run_marked(
-                qemu_args, scenario(seconds), {"tone.raw": tone}, pw.env(),
+                qemu_args, scenario(seconds, capture), {"tone.raw": tone},
+                pw.env(),
                 work / "guest",
                 lambda name, _rest, when: marks.setdefault(name, time.time()),
                 seconds + 180)
@@ -121,7 +138,8 @@ def run(device, ppm, seconds, tone, work):
                             f"s (marks {marks})")
     usb_overruns = (work / "guest" / "qemu-stderr.txt").read_text(
         errors="replace").count(USB_OVERRUN)
-    return figures(device, ppm, trace, wav, marks, report,
+    return figures(device, ppm, trace, None if capture else wav, marks,
+                   report,
                    {"late": [float(x) for x in late["times"].split()],
                     "lost": [float(x) for x in losses["times"].split()]},
                    usb_overruns)
@@ -173,34 +191,43 @@ def drops_off_stalls(drops, late):
 
 def figures(device, ppm, trace, wav, marks, report, found, usb_overruns):
     """What a run's trace, its sink's report (and the times it found
-    cycles late and lost: found) and its recording say: card_ppm (the
+    cycles late and lost: found) and its recording (wav, None for a
+    capture run) say: card_ppm (the
     sink's measured offset), not_driving (its ticks that were not the
     graph's driver), guest_ppm (the guest's rate against the card's, in
     each WINDOW_S window), clean (per window: no cycle lost by the graph
     in it, whose quantum the stream never took, about -1070 ppm in a 10 s
     window at 512 frames, and no HDA codec drop, 2048 frames thrown away),
-    underruns (the backend's), device_xruns (virtio_snd_xrun,
+    xruns (the backend's: underruns in playback, overruns in capture),
+    device_xruns (virtio_snd_xrun,
     hda_audio_overrun and hda_audio_adjust events, and usb_overruns:
     usb-audio's dropped packets), late and lost (the sink's cycles), gaps
-    and jumps (the recording's silences and discontinuities), quantum
+    and jumps (the recording's silences and discontinuities; None in
+    capture), quantum
     (the graph's last cycle), data_thread (the scheduling of the thread
     that runs the backend's process callback, as the backend reports it),
     card_clocks (the card offsets, ppm, the backend resampled the stream
     to follow, in order: qpw_card_clock) and card_clock (the last; 0: a
     pass-through), drops_off_stalls (HDA codec drops with no cycle found
     late just before: not the graph's), low_first, low_last and low_slope
-    (the ring's low point before each write, ms, and its trend in ms per
-    minute: robust_slope() of the lowest of each second) and series (that
-    low point, per second of the play window)."""
+    (the ring's low point, ms: before each write in playback, after each
+    read in capture; and its trend in ms per minute: robust_slope() of
+    the lowest of each second) and series (that low point, per second of
+    the play window)."""
+    capture = wav is None
     events = qemutrace.file_events(trace)
-    name, srate, _, bpf, _ = qemutrace.playback_stream(events)
-    writes, fills = qemutrace.writes_since_start(events, name)
+    name, srate, _, bpf, _ = qemutrace.voice_stream(
+        events, "capture" if capture else "playback")
+    moves, fills = qemutrace.moves_since_start(events, name)
     t0, t1 = marks["start"] + SETTLE_S, marks["end"] - TAIL_S
-    t = np.array([w[0] for w in writes])
-    frames = np.array([w[1] for w in writes]) / bpf
-    # The ring just before each write: the lowest it gets between two.
-    written = np.diff(frames, prepend=0)
-    low_ms = (np.array(fills) / bpf - written) / srate * 1000
+    t = np.array([w[0] for w in moves])
+    frames = np.array([w[1] for w in moves]) / bpf
+    # Playback: the ring just before each write, the lowest it gets
+    # between two.  Capture: just after each read.
+    low_ms = np.array(fills) / bpf
+    if not capture:
+        low_ms -= np.diff(frames, prepend=0)
+    low_ms = low_ms / srate * 1000
     card_rate = float(report["rate"])
     drops = [t for t, ev, _ in events if ev == "hda_audio_overrun"]
     rates, clean = window_rates(t, frames, t0, t1, found["lost"] + drops)
@@ -216,7 +243,7 @@ def figures(device, ppm, trace, wav, marks, report, found, usb_overruns):
     counts = {ev: seen[ev] for ev in ("virtio_snd_xrun", "hda_audio_overrun",
                                       "hda_audio_adjust")}
     counts["usb_overruns"] = usb_overruns
-    rec = analyze.analyze(wav)
+    rec = None if capture else analyze.analyze(wav)
     clocks = qemutrace.card_clock(events, name)
     return {
         "device": device, "ppm": ppm,
@@ -226,13 +253,15 @@ def figures(device, ppm, trace, wav, marks, report, found, usb_overruns):
         "quantum": qemutrace.last_cycle(events, name),
         "data_thread": next((args.split(": ", 1)[1] for _, ev, args in events
                              if ev == "qpw_data_thread"), "not reported"),
-        "underruns": qemutrace.xrun_totals(events, "underrun")[0],
+        "xruns": qemutrace.xrun_totals(
+            events, "overrun" if capture else "underrun")[0],
         "device_xruns": counts,
         "card_clocks": clocks,
         "card_clock": clocks[-1] if clocks else 0,
         "drops_off_stalls": len(drops_off_stalls(drops, found["late"])),
         "late": int(report["late"]), "lost": int(report["lost"]),
-        "gaps": len(rec.gaps), "jumps": len(rec.discontinuities),
+        "gaps": rec and len(rec.gaps),
+        "jumps": rec and len(rec.discontinuities),
         "low_first": float(y[x < edge].mean()),
         "low_last": float(y[x >= x.max() - edge].mean()),
         "low_slope": robust_slope(x / 60, y),

@@ -44,30 +44,38 @@ def file_events(path):
 
 # The PipeWire backend's events (audio/trace-events).
 
-def playback_stream(events):
+def voice_stream(events, direction="playback"):
     """(name, rate, channels, bytes per frame, node.latency) of the
-    playback stream from qpw_stream_new; the first one if several."""
+    stream of direction ("playback" or "capture") from qpw_stream_new;
+    the first one if several."""
     sizes = {"u8": 1, "s8": 1, "u16": 2, "s16": 2, "u32": 4, "s32": 4,
              "f32": 4}
     for _, ev, args in events:
-        m = re.match(r"(\S+) \(playback\): (\w+) (\d+) Hz x(\d+), "
-                     r"node.latency (\S+),", args)
+        m = re.match(r"(\S+) \(" + direction + r"\): (\w+) (\d+) Hz "
+                     r"x(\d+), node.latency (\S+),", args)
         if ev == "qpw_stream_new" and m:
             ch = int(m.group(4))
             return (m.group(1), int(m.group(3)), ch, sizes[m.group(2)] * ch,
                     m.group(5))
-    raise RuntimeError("no playback stream in the trace")
+    raise RuntimeError(f"no {direction} stream in the trace")
 
 
-def writes_since_start(events, name):
-    """[(time, cumulative bytes written)] of stream name's qpw_write
-    events after its first activation, and the fills (bytes)."""
+# What QEMU moved through a stream's ring: its qpw_write (playback) or
+# qpw_read (capture) events, bytes moved and the ring's fill after.
+MOVES = {"qpw_write": re.compile(r"(\d+) queued, fill (\d+)"),
+         "qpw_read": re.compile(r"(\d+) read, fill (\d+)")}
+
+
+def moves_since_start(events, name):
+    """[(time, cumulative bytes)] that QEMU wrote into (or read from)
+    stream name's ring after its first activation, and the fills after
+    each (bytes)."""
     started, cum, out, fills = False, 0, [], []
     for t, ev, args in events:
         if ev == "qpw_enable" and args == f"{name}: active 1" and not started:
             started = True
-        elif ev == "qpw_write" and started and args.startswith(name + ":"):
-            m = re.search(r"(\d+) queued, fill (\d+)", args)
+        elif ev in MOVES and started and args.startswith(name + ":"):
+            m = MOVES[ev].search(args)
             cum += int(m.group(1))
             out.append((t, cum))
             fills.append(int(m.group(2)))

@@ -298,9 +298,9 @@ struct QPwStream {
     /*
      * A voice on QEMU's clock (see qpw_follow_card_clock()): the graph's
      * position and the stream's rate-match area, set by the loop thread
-     * (io_changed) and used by the realtime thread, which alone uses the
-     * rest but @card_ppm, the card's offset it follows, for QEMU's thread
-     * to trace.
+     * (io_changed) and used by the realtime thread, which alone writes
+     * the rest; QEMU's thread reads @card_ppm, the card's offset it
+     * follows, and @follow_nudge, to trace them.
      */
     struct spa_io_position *io_position;
     struct spa_io_rate_match *io_rate_match;
@@ -309,6 +309,7 @@ struct QPwStream {
     int follow_nudge;               /* -1, 0, 1: QPW_CARD_NUDGE_PPM */
     int32_t card_ppm;               /* the card's offset followed, or 0 */
     int32_t card_ppm_traced;        /* QEMU's thread */
+    int follow_nudge_traced;        /* QEMU's thread */
 };
 
 /* The audio layer allocates voice_size_out bytes and uses them as hw. */
@@ -689,7 +690,7 @@ static void qpw_stream_stop_following(QPwStream *s)
 {
     s->following = false;
     s->follow_lag = 0;
-    s->follow_nudge = 0;
+    qatomic_set(&s->follow_nudge, 0);
 }
 
 /*
@@ -747,11 +748,11 @@ static void qpw_follow_card_clock(QPwStream *s, bool woken)
     }
     s->following = true;
     if (s->follow_lag > QPW_CARD_LAG_MAX) {
-        s->follow_nudge = 1;        /* behind: take more */
+        qatomic_set(&s->follow_nudge, 1);   /* behind: move more */
     } else if (s->follow_lag < -QPW_CARD_LAG_MAX) {
-        s->follow_nudge = -1;
+        qatomic_set(&s->follow_nudge, -1);
     } else if (s->follow_lag * s->follow_nudge <= 0) {
-        s->follow_nudge = 0;        /* made up */
+        qatomic_set(&s->follow_nudge, 0);   /* made up */
     }
     nudge = s->follow_nudge * QPW_CARD_NUDGE_PPM / 1e6;
     ratio = MIN(MAX(diff * (1.0 - nudge), 1.0 - limit), 1.0 + limit);
@@ -1897,10 +1898,12 @@ static void qpw_report_scheduling(QPwAudio *pw)
 static void qpw_report_card_clock(QPwStream *s)
 {
     int32_t ppm = qatomic_read(&s->card_ppm);
+    int nudge = qatomic_read(&s->follow_nudge);
 
-    if (ppm != s->card_ppm_traced) {
+    if (ppm != s->card_ppm_traced || nudge != s->follow_nudge_traced) {
         s->card_ppm_traced = ppm;
-        trace_qpw_card_clock(s->name, ppm);
+        s->follow_nudge_traced = nudge;
+        trace_qpw_card_clock(s->name, ppm, nudge * QPW_CARD_NUDGE_PPM);
     }
 }
 

@@ -148,16 +148,8 @@ class DriftSinkTest(unittest.TestCase):
         ppm still takes the stream at that rate within 20 ppm.  (Ticking
         at its own quantum, it played at a quarter of the rate: -750000
         ppm.)"""
-        work = WORK / "quantum"
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        tone = analyze.sox_tone(work / "tone.wav", SECONDS + 5, 440)
-        with PipeWire(workdir=work / "pw") as pw:
-            m, rec = self.run_at(pw, 300, tone, work,
-                                 player_extra=["--latency", "256"])
-        print(f"\n  +300 ppm, player at 256 frames: {m.group(0)}; "
-              f"recording: {rec.summary()}", file=sys.stderr)
-        self.assertEqual(self.rate_problems(300, m), [])
+        self.check_rate_with_players("quantum", "player at 256 frames",
+                                     player_extra=["--latency", "256"])
 
     def test_rate_when_the_quantum_changes(self):
         """A second player joins 5 s in asking for 512-frame cycles: the
@@ -167,15 +159,21 @@ class DriftSinkTest(unittest.TestCase):
         quantum, so the card sat idle for 512 frames once: +117 ppm
         measured over 28 s with such a change at 4 s, and +283 in the
         HDA capture drift test.)"""
-        work = WORK / "quantum-change"
+        self.check_rate_with_players("quantum-change",
+                                     "a 512-frame player joining at 5 s",
+                                     peer=(5, ["--latency", "512"]))
+
+    def check_rate_with_players(self, name, label, **players):
+        """Run the sink at +300 ppm in WORK/name with the players run_at()
+        takes; its measured rate must be within TOLERANCE_PPM."""
+        work = WORK / name
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         tone = analyze.sox_tone(work / "tone.wav", SECONDS + 5, 440)
         with PipeWire(workdir=work / "pw") as pw:
-            m, rec = self.run_at(pw, 300, tone, work,
-                                 peer=(5, ["--latency", "512"]))
-        print(f"\n  +300 ppm, a 512-frame player joining at 5 s: "
-              f"{m.group(0)}; recording: {rec.summary()}", file=sys.stderr)
+            m, rec = self.run_at(pw, 300, tone, work, **players)
+        print(f"\n  +300 ppm, {label}: {m.group(0)}; recording: "
+              f"{rec.summary()}", file=sys.stderr)
         self.assertEqual(self.rate_problems(300, m), [])
 
     @staticmethod

@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "lib"))
 import analyze  # noqa: E402
 from pipewire import (DRIFT_SINK_LATE, DRIFT_SINK_LOSSES,  # noqa: E402
-                      DRIFT_SINK_REPORT, PipeWire, drift_sink_binary,
-                      realtime)
+                      DRIFT_SINK_REPORT, DRIFT_SINK_SHORT, PipeWire,
+                      drift_sink_binary, realtime)
 
 WORK = Path(os.environ.get("QPW_E2E_WORK", "/tmp/qpw-e2e")) / "drift-sink"
 SINK = "qpw_drift_sink"
@@ -148,7 +148,7 @@ class DriftSinkTest(unittest.TestCase):
         ppm still takes the stream at that rate within 20 ppm.  (Ticking
         at its own quantum, it played at a quarter of the rate: -750000
         ppm.)"""
-        self.check_rate_with_players("quantum", "player at 256 frames",
+        self.check_rate_with_players("quantum", "player at 256 frames", 256,
                                      player_extra=["--latency", "256"])
 
     def test_rate_when_the_quantum_changes(self):
@@ -160,20 +160,23 @@ class DriftSinkTest(unittest.TestCase):
         measured over 28 s with such a change at 4 s, and +283 in the
         HDA capture drift test.)"""
         self.check_rate_with_players("quantum-change",
-                                     "a 512-frame player joining at 5 s",
+                                     "a 512-frame player joining at 5 s", 512,
                                      peer=(5, ["--latency", "512"]))
 
-    def check_rate_with_players(self, name, label, **players):
+    def check_rate_with_players(self, name, label, quantum, **players):
         """Run the sink at +300 ppm in WORK/name with the players run_at()
-        takes; its measured rate must be within TOLERANCE_PPM."""
+        takes; the graph must have run the players' quantum, and the
+        sink's measured rate be within TOLERANCE_PPM."""
         work = WORK / name
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         tone = analyze.sox_tone(work / "tone.wav", SECONDS + 5, 440)
         with PipeWire(workdir=work / "pw") as pw:
             m, rec = self.run_at(pw, 300, tone, work, **players)
-        print(f"\n  +300 ppm, {label}: {m.group(0)}; recording: "
-              f"{rec.summary()}", file=sys.stderr)
+        print(f"\n  +300 ppm, {label}: {m.group(0)}; quanta run "
+              f"{self.quanta}; recording: {rec.summary()}", file=sys.stderr)
+        self.assertIn(quantum, self.quanta, "the players did not set the "
+                      "graph's quantum: the test tests nothing")
         self.assertEqual(self.rate_problems(300, m), [])
 
     @staticmethod
@@ -239,6 +242,9 @@ class DriftSinkTest(unittest.TestCase):
         self.assertIsNotNone(losses, log)
         self.assertIsNotNone(late, log)
         self.losses, self.late = losses["times"], late["times"]
+        short = DRIFT_SINK_SHORT.search(log)
+        self.assertIsNotNone(short, log)
+        self.quanta = [int(q) for q in short["quanta"].split()]
         return m, analyze.analyze(wav)
 
 

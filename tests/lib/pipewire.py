@@ -608,6 +608,11 @@ DRIFT_SINK_LATE = re.compile(
     r"cycles found late at \(wall clock, s\):(?P<times>[ .\d]*)")
 DRIFT_SINK_LOSSES = re.compile(
     r"cycles found lost at \(wall clock, s\):(?P<times>[ .\d]*)")
+# Its last line: the cycles that brought less than their length, and the
+# quanta the graph ran, in the order it first ran them.
+DRIFT_SINK_SHORT = re.compile(
+    r"(?P<short>\d+) cycles short \((?P<frames>\d+) frames of silence "
+    r"added\), quanta run:(?P<quanta>[ \d]*)")
 
 
 def drift_sink_binary():

@@ -10,27 +10,31 @@
  * and it publishes that rate against the host's clock in the graph's
  * position (clock.rate_diff), as a card's driver does.
  *
- * It records what it receives (--record FILE, a 16-bit WAV). When it
- * ends (SIGINT or SIGTERM, or --seconds) it prints a line of cycles,
- * frames, cycles late (a tick found the cycle it started before not done
- * yet: a peer, or its own thread, was late), cycles lost, ticks that woke
- * up late, ticks where it was not the graph's driver, and the rate
- * measured, and two lines of the wall-clock times of the ticks that
- * found cycles late and of those that found cycles lost.
+ * It records what it plays (--record FILE, a 16-bit WAV). When it ends
+ * (SIGINT or SIGTERM, or --seconds) it prints a line of cycles, frames,
+ * cycles late (a tick found the cycle it started before not done yet: a
+ * peer, or its own thread, was late), cycles lost, ticks that woke up
+ * late, ticks where it was not the graph's driver, and the rate measured;
+ * two lines of the wall-clock times of the ticks that found cycles late
+ * and of those that found cycles lost; and a line of the cycles that
+ * brought less than their length (played out with silence) and of the
+ * quanta the graph ran, in the order it first ran them.
  *
  * It is the card: each tick of its clock stands for one quantum of the
  * card's time, played whether the graph delivered it or not. Like a real
  * card's driver, it ticks at the graph's quantum, which its peers'
  * node.latency may make smaller than its own --quantum (the position's
- * clock.duration, read at each tick). A cycle
- * that is late may be lost: its frames never arrive. The card plays
- * silence for it, as real hardware does when it is not fed. So the
- * frames it counts are those its process callback received plus a
- * quantum of silence for each cycle lost, and the rate is that count at
- * each tick against the host time the tick woke up at, fitted by least
- * squares. A lost cycle does not bend the rate; it is counted and printed
- * apart, so a graph that did not follow its clock still shows: as cycles
- * lost, or as cycles short of a quantum (which show as the wrong rate).
+ * clock.duration, read at each tick and again when the cycle has run:
+ * see follow_cycle_length()). A cycle that is late may be lost: its
+ * frames never arrive. The card plays silence for it, as real hardware
+ * does when it is not fed; and for the part of a cycle a peer did not
+ * bring. So the frames it counts are the whole length of each cycle its
+ * process callback ran plus a quantum of silence for each cycle lost,
+ * and the rate is that count at each tick against the host time the tick
+ * woke up at, fitted by least squares. A lost cycle does not bend the
+ * rate; it is counted and printed apart, so a graph that did not follow
+ * its clock still shows: as cycles lost, or as cycles short (printed, and
+ * silence in the recording).
  *
  * The points of the fit are the ticks after the first --settle seconds
  * (while its peers link, the graph may pause) that found their cycle done
@@ -96,6 +100,8 @@
  * stalled or lost a cycle.
  */
 #define MAX_TIMES 4096
+/* The quanta the report lists, in the order the graph first ran them. */
+#define MAX_QUANTA 8
 
 typedef struct TimeList {
     double t[MAX_TIMES];
@@ -147,6 +153,10 @@ typedef struct {
     double lost_frames;         /* their frames, each at the quantum then */
     TimeList found_late;        /* wall-clock times, see MAX_TIMES */
     TimeList found_lost;
+    uint64_t short_cycles;      /* cycles that brought less than their length */
+    uint64_t short_frames;      /* the silence they were played out with */
+    uint32_t quanta[MAX_QUANTA];    /* the quanta run, in order of first run */
+    unsigned n_quanta;
     bool stalled;               /* --stall-at done */
     RateFit fit;
     FILE *wav;
@@ -265,7 +275,11 @@ static void arm_tick(DriftSink *d)
  * the quantum its tick read, when the quantum changed as it started (a
  * peer joined): the next tick comes when the card has played those.
  * Scheduled by the old quantum, the card would have sat idle for the
- * difference, once, and read that much slow.
+ * difference, once, and read that much slow. PipeWire 0.3.65's position
+ * has no separate target length: @ran is its clock.duration, taken to be
+ * the length of the cycle that has just run (the server changes it
+ * between cycles when it recalculates the graph; should it land within
+ * one, this corrects by the same step the wrong way, once).
  */
 static void follow_cycle_length(DriftSink *d, uint32_t ran)
 {
@@ -273,6 +287,19 @@ static void follow_cycle_length(DriftSink *d, uint32_t ran)
         d->card_frames = d->card_frames - d->quantum + ran;
         d->quantum = ran;
         arm_tick(d);
+    }
+}
+
+/* Main loop thread: remember the quanta the graph runs (the first few). */
+static void note_quantum(DriftSink *d, uint32_t quantum)
+{
+    for (unsigned i = 0; i < d->n_quanta; i++) {
+        if (d->quanta[i] == quantum) {
+            return;
+        }
+    }
+    if (d->n_quanta < MAX_QUANTA) {
+        d->quanta[d->n_quanta++] = quantum;
     }
 }
 
@@ -293,6 +320,7 @@ static void on_process(void *opaque)
     uint32_t size = 0;
 
     follow_cycle_length(d, ran);
+    note_quantum(d, ran);
     if (!b) {
         return;
     }
@@ -314,6 +342,10 @@ static void on_process(void *opaque)
         if (d->wav) {
             fwrite(SPA_PTROFF(sd->data, offset, void), 1, size, d->wav);
         }
+    }
+    if (size < cycle) {
+        d->short_cycles++;
+        d->short_frames += (cycle - size) / stride;
     }
     if (d->wav) {
         for (uint32_t n = size; n < cycle; n += sizeof(silence)) {
@@ -641,6 +673,13 @@ static void report(DriftSink *d)
            d->not_driving, rate, ppm, d->fit.n ? now_s() - d->fit.t0 : 0.0);
     time_list_print(&d->found_late, "late");
     time_list_print(&d->found_lost, "lost");
+    printf("qpw-drift-sink: %" PRIu64 " cycles short (%" PRIu64
+           " frames of silence added), quanta run:", d->short_cycles,
+           d->short_frames);
+    for (unsigned i = 0; i < d->n_quanta; i++) {
+        printf(" %u", d->quanta[i]);
+    }
+    printf("\n");
     fflush(stdout);
 }
 

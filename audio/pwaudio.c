@@ -298,9 +298,10 @@ struct QPwStream {
     /*
      * A voice on QEMU's clock (see qpw_follow_card_clock()): the graph's
      * position and the stream's rate-match area, set by the loop thread
-     * (io_changed) and used by the realtime thread, which alone writes
-     * the rest; QEMU's thread reads @card_ppm, the card's offset it
-     * follows, and @follow_nudge, to trace them.
+     * (io_changed) and used by the realtime thread, which writes the rest
+     * (and the loop thread while no process callback runs); QEMU's thread
+     * reads @card_ppm, the card's offset it follows, and @follow_nudge,
+     * to trace them.
      */
     struct spa_io_position *io_position;
     struct spa_io_rate_match *io_rate_match;
@@ -694,15 +695,16 @@ static void qpw_stream_stop_following(QPwStream *s)
 }
 
 /*
- * Realtime thread, at the start of a cycle: a voice that QEMU's timer
- * alone empties or refills (no period hint: HDA, usb-audio, AC97) moves
- * the guest's audio at the host's rate, while the card plays or records
- * it at its own, which the graph's driver publishes as clock.rate_diff
- * (its clock's speed over the monotonic clock's). Have the stream's
- * resampler convert between the two, so the clocks' difference does not
- * pile up in the ring or drain it. A woken voice (virtio-sound) is paced
- * by this stream and follows the card by itself: left a pass-through,
- * bit-exact.
+ * Realtime thread, at the start of the process callback (in capture the
+ * resampler has run for this cycle already: the ratio set here applies
+ * from the next one): a voice that QEMU's timer alone empties or refills
+ * (no period hint: HDA, usb-audio, AC97) moves the guest's audio at the
+ * host's rate, while the card plays or records it at its own, which the
+ * graph's driver publishes as clock.rate_diff (its clock's speed over the
+ * monotonic clock's). Have the stream's resampler convert between the
+ * two, so the clocks' difference does not pile up in the ring or drain
+ * it. A woken voice (virtio-sound) is paced by this stream and follows
+ * the card by itself: left a pass-through, bit-exact.
  *
  * The resampler comes in once the card is QPW_CARD_PPM_MIN off, and
  * leaves (the flag cleared: a pass-through again) only when the driver

@@ -98,7 +98,7 @@ class DriftTest(unittest.TestCase):
 
     def run_at_fast_card(self, device, attempt, seconds):
         """Run device's guest at +PPM for seconds; returns its figures and
-        a list of the problems common to both devices."""
+        a list of the problems common to every device."""
         work = WORK / f"{device}-attempt-{attempt}"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
@@ -169,6 +169,7 @@ class DriftTest(unittest.TestCase):
     def test_hda_capture_follows_a_fast_card(self):
         retry.retried(self, functools.partial(self.check_followed,
                                               "hda-capture", SECONDS), 2)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -45,8 +45,6 @@ from procs import thread_policies  # noqa: E402
 WORK = Path(os.environ.get("QPW_E2E_WORK", "/tmp/qpw-e2e")) / "pwaudio"
 SINK2 = "qpw_sink2"
 RATE = 48000
-# PipeWire's default quantum: the longest graph cycle these tests run.
-CYCLE_MS = 1024 * 1000 / RATE
 HDA = ["-device", "ich9-intel-hda", "-device", "hda-duplex,audiodev=snd0"]
 # QEMU's HDA codec: amp gain steps 0..74, scaled to QEMU's 0..255 levels.
 HDA_AMP_STEPS = 74
@@ -124,7 +122,7 @@ def trace_args(path):
                   "qpw_volume", "qpw_silent", "qpw_core_error",
                   "qpw_connection_lost", "qpw_reconnect_failed",
                   "qpw_reconnected", "qpw_stream_published", "qpw_resumed",
-                  "qpw_target_gone", "qpw_target_back"):
+                  "qpw_target_gone", "qpw_target_back", "qpw_cycle"):
         args += ["-trace", f"enable={event}"]
     return args
 
@@ -321,21 +319,24 @@ class PwAudioTest(PwAudioCase):
         the guest's file, which starts with the capture stream, by QEMU's
         trace), a note and whether the host's recording of the source
         (started at wall-clock time source_t0) has one at most 0.1 s away
-        and no shorter by more than a graph cycle: then the source itself
+        and no shorter by more than the graph cycle the capture stream ran
+        (qpw_cycle) plus 1 ms: then the source itself
         lacked the sound (the player missed cycles: it is an ordinary,
         not realtime, client on a busy machine) and the guest was right to
         get silence; else it was lost on its way to the guest."""
         if not gaps:
             return []
-        starts = [t for t, event, text in qemutrace.file_events(trace)
+        events = qemutrace.file_events(trace)
+        starts = [t for t, event, text in events
                   if event == "qpw_enable" and text.endswith("active 1")]
-        if not starts:
-            return [("no capture start in QEMU's trace", False)]
+        cycle_ms = qemutrace.last_cycle(events, "snd0") * 1000 / RATE
+        if not starts or not cycle_ms:
+            return [("no capture start or cycle in QEMU's trace", False)]
         notes = []
         for at, ms in gaps:
             t = starts[0] + lead + at - source_t0
             same = [g for g in src.gaps
-                    if abs(g[0] - t) < 0.1 and g[1] + CYCLE_MS >= ms]
+                    if abs(g[0] - t) < 0.1 and g[1] + cycle_ms + 1 >= ms]
             notes.append((f"the gap at {at:.3f} s ({ms:.1f} ms) is "
                           f"{'also' if same else 'not'} in the host's "
                           f"recording of the source (near {t:.3f} s there"

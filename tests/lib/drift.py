@@ -39,6 +39,7 @@ DEVICES = {
             "-device", "usb-audio,audiodev=snd0,debug=2"],
 }
 CAPTURE = {"hda-capture"}     # the devices that record, not play
+STREAMS = {"playback": "qemu-out", "capture": "qemu-in"}
 USB_OVERRUN = "usb-audio: output overrun"
 TRACE_EVENTS = ("qpw_stream_new", "qpw_enable", "qpw_write", "qpw_read",
                 "qpw_xrun",
@@ -75,8 +76,9 @@ def scenario(seconds, capture=False):
         run = (f"i=0; while [ $i -lt {seconds} ]; do cat /in/tone.raw; "
                f"i=$((i + 1)); done | aplay {alsa}")
     # A USB card comes after the guest's init, once the bus is enumerated.
-    return (f"i=0; while [ ! -e /proc/asound/card0/pcm0{'c' if capture else 'p'}"
-            " ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done\n"
+    pcm = "/proc/asound/card0/pcm0" + ("c" if capture else "p")
+    return (f"i=0; while [ ! -e {pcm} ] && [ $i -lt 100 ]; do sleep 0.1; "
+            "i=$((i + 1)); done\n"
             f"echo '{MARK} start'\n{run}\n"
             f"rc=$?\necho '{MARK} end'\nexit $rc\n")
 
@@ -95,8 +97,11 @@ def run(device, ppm, seconds, tone, work):
     capture = device in CAPTURE
     trace = work / "trace.log"
     wav = work / "card.wav"
+    # Each voice its own stream name: the trace tells them apart by it.
     qemu_args = ["-audiodev",
-                 f"pipewire,id=snd0,out.name={SINK},in.name={SOURCE}",
+                 f"pipewire,id=snd0,out.name={SINK},in.name={SOURCE},"
+                 f"out.stream-name={STREAMS['playback']},"
+                 f"in.stream-name={STREAMS['capture']}",
                  *DEVICES[device], "-msg", "timestamp=on", "-D", str(trace)]
     for ev in TRACE_EVENTS:
         qemu_args += ["-trace", f"enable={ev}"]
@@ -152,10 +157,10 @@ def any_between(times, lo, hi):
 
 def window_rates(t, frames, t0, t1, losses):
     """Frames per second of host time in each whole WINDOW_S window of
-    the writes between t0 and t1 (least-squares fit in each), and whether
-    each window is clean: no loss in it (losses: wall-clock times of the
-    cycles the card found lost and of the device's drops) or within
-    LOSS_MARGIN_S of it."""
+    QEMU's writes (or reads) between t0 and t1 (least-squares fit in
+    each), and whether each window is clean: no loss in it (losses:
+    wall-clock times of the cycles the card found lost and of the
+    device's drops) or within LOSS_MARGIN_S of it."""
     rates, clean = [], []
     losses = np.array(losses)
     for a in np.arange(t0, t1 - WINDOW_S + 1e-9, WINDOW_S):
@@ -204,10 +209,13 @@ def figures(device, ppm, trace, wav, marks, report, found, usb_overruns):
     usb-audio's dropped packets), late and lost (the sink's cycles), gaps
     and jumps (the recording's silences and discontinuities; None in
     capture), quantum
-    (the graph's last cycle), data_thread (the scheduling of the thread
+    (the stream's last cycle, qpw_cycle: in a resampled capture stream
+    the resampler's output, 511 to 513 frames), data_thread (the
+    scheduling of the thread
     that runs the backend's process callback, as the backend reports it),
     card_clocks (the card offsets, ppm, the backend resampled the stream
-    to follow, in order: qpw_card_clock) and card_clock (the last; 0: a
+    to follow, in order, repeated when only the nudge changed:
+    qpw_card_clock) and card_clock (the last; 0: a
     pass-through), drops_off_stalls (HDA codec drops with no cycle found
     late just before: not the graph's), low_first, low_last and low_slope
     (the ring's low point, ms: before each write in playback, after each
@@ -216,8 +224,11 @@ def figures(device, ppm, trace, wav, marks, report, found, usb_overruns):
     the play window)."""
     capture = wav is None
     events = qemutrace.file_events(trace)
-    name, srate, _, bpf, _ = qemutrace.voice_stream(
-        events, "capture" if capture else "playback")
+    direction = "capture" if capture else "playback"
+    name, srate, _, bpf, _ = qemutrace.voice_stream(events, direction)
+    if name != STREAMS[direction]:
+        raise DriftRunError(f"the {direction} stream is {name}, not "
+                            f"{STREAMS[direction]}")
     moves, fills = qemutrace.moves_since_start(events, name)
     t0, t1 = marks["start"] + SETTLE_S, marks["end"] - TAIL_S
     t = np.array([w[0] for w in moves])

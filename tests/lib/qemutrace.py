@@ -110,7 +110,8 @@ def last_cycle(events, name):
 
 def card_clock(events, name):
     """The card clock offsets (ppm) stream name's backend resampled it to
-    follow (qpw_card_clock), in order: [] if it was never resampled."""
+    follow (qpw_card_clock), in order, repeated when only the nudge on
+    it changed: [] if it was never resampled."""
     out = []
     for _, ev, args in events:
         m = re.match(r"(\S+): resampled to follow a card ([-+]\d+) ppm",

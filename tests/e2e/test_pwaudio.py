@@ -320,16 +320,17 @@ class PwAudioTest(PwAudioCase):
         trace), a note and whether the host's recording of the source
         (started at wall-clock time source_t0) has one at most 0.1 s away
         and no shorter by more than the graph cycle the capture stream ran
-        (qpw_cycle) plus 1 ms: then the source itself
-        lacked the sound (the player missed cycles: it is an ordinary,
-        not realtime, client on a busy machine) and the guest was right to
-        get silence; else it was lost on its way to the guest."""
+        (qpw_cycle) plus 1 ms: then the source itself lacked the sound (the
+        player missed cycles: it is an ordinary, not realtime, client on a
+        busy machine) and the guest was right to get silence; else it was
+        lost on its way to the guest."""
         if not gaps:
             return []
         events = qemutrace.file_events(trace)
         starts = [t for t, event, text in events
                   if event == "qpw_enable" and text.endswith("active 1")]
-        cycle_ms = qemutrace.last_cycle(events, "snd0") * 1000 / RATE
+        name = qemutrace.voice_stream(events, "capture")[0]
+        cycle_ms = qemutrace.last_cycle(events, name) * 1000 / RATE
         if not starts or not cycle_ms:
             return [("no capture start or cycle in QEMU's trace", False)]
         notes = []

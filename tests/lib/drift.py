@@ -143,8 +143,7 @@ def run(device, ppm, seconds, tone, work):
                             f"s (marks {marks})")
     usb_overruns = (work / "guest" / "qemu-stderr.txt").read_text(
         errors="replace").count(USB_OVERRUN)
-    return figures(device, ppm, trace, None if capture else wav, marks,
-                   report,
+    return figures(device, ppm, trace, wav, marks, report,
                    {"late": [float(x) for x in late["times"].split()],
                     "lost": [float(x) for x in losses["times"].split()]},
                    usb_overruns)
@@ -196,33 +195,30 @@ def drops_off_stalls(drops, late):
 
 def figures(device, ppm, trace, wav, marks, report, found, usb_overruns):
     """What a run's trace, its sink's report (and the times it found
-    cycles late and lost: found) and its recording (wav, None for a
-    capture run) say: card_ppm (the
-    sink's measured offset), not_driving (its ticks that were not the
-    graph's driver), guest_ppm (the guest's rate against the card's, in
-    each WINDOW_S window), clean (per window: no cycle lost by the graph
-    in it, whose quantum the stream never took, about -1070 ppm in a 10 s
-    window at 512 frames, and no HDA codec drop, 2048 frames thrown away),
-    xruns (the backend's: underruns in playback, overruns in capture),
-    device_xruns (virtio_snd_xrun,
+    cycles late and lost: found) and its recording (wav; none is made in
+    capture) say: card_ppm (the sink's measured offset), not_driving (its
+    ticks that were not the graph's driver), guest_ppm (the guest's rate
+    against the card's, in each WINDOW_S window), clean (per window: no
+    cycle lost by the graph in it, whose quantum the stream never took,
+    about -1070 ppm in a 10 s window at 512 frames, and no HDA codec drop,
+    2048 frames thrown away), xruns (the backend's: underruns in playback,
+    overruns in capture), device_xruns (virtio_snd_xrun,
     hda_audio_overrun and hda_audio_adjust events, and usb_overruns:
     usb-audio's dropped packets), late and lost (the sink's cycles), gaps
     and jumps (the recording's silences and discontinuities; None in
-    capture), quantum
-    (the stream's last cycle, qpw_cycle: in a resampled capture stream
-    the resampler's output, 511 to 513 frames), data_thread (the
-    scheduling of the thread
-    that runs the backend's process callback, as the backend reports it),
-    card_clocks (the card offsets, ppm, the backend resampled the stream
-    to follow, in order, repeated when only the nudge changed:
-    qpw_card_clock) and card_clock (the last; 0: a
-    pass-through), drops_off_stalls (HDA codec drops with no cycle found
+    capture), quantum (the stream's last cycle, qpw_cycle: in a resampled
+    capture stream the resampler's output, 511 to 513 frames),
+    data_thread (the scheduling of the thread that runs the backend's
+    process callback, as the backend reports it), card_clocks (the card
+    offsets, ppm, the backend resampled the stream to follow, in order,
+    repeated when only the nudge changed: qpw_card_clock) and card_clock
+    (the last; 0: a pass-through), drops_off_stalls (HDA codec drops with no cycle found
     late just before: not the graph's), low_first, low_last and low_slope
     (the ring's low point, ms: before each write in playback, after each
     read in capture; and its trend in ms per minute: robust_slope() of
     the lowest of each second) and series (that low point, per second of
     the play window)."""
-    capture = wav is None
+    capture = device in CAPTURE
     events = qemutrace.file_events(trace)
     direction = "capture" if capture else "playback"
     name, srate, _, bpf, _ = qemutrace.voice_stream(events, direction)

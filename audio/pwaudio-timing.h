@@ -182,6 +182,35 @@ uint32_t qpw_highwater_bytes(const QPwStreamGeometry *geo,
                              uint32_t cycle_bytes, bool woken);
 
 /*
+ * Playback on QEMU's clock (not woken): a graph that stalls takes nothing
+ * while QEMU's timer goes on moving the guest's audio, and a device with
+ * a buffer of its own throws that buffer away when it fills (HDA's codec:
+ * its 8 KiB, after about 21 ms). So while the graph is late the ring may fill
+ * above its high-water mark by what the stall kept the card from taking,
+ * up to QPW_STALL_MAX_US; once the graph runs again, that allowance
+ * shrinks by QPW_STALL_DRAIN_PERCENT of real time, slower than the device
+ * can hold the guest back (HDA's codec sets its DMA timer back 1 ms at
+ * each run of the audio layer, every 10 ms by default, while its buffer
+ * is fuller than it wants), so the ring comes back to its mark without a
+ * skip. A graph more than QPW_STALL_GRACE_US late has stalled; a device's
+ * buffer takes up less.
+ */
+#define QPW_STALL_MAX_US        100000u
+#define QPW_STALL_GRACE_US      5000u
+#define QPW_STALL_DRAIN_PERCENT 2u
+
+/*
+ * The allowance, in frames, @since_us after a stall last made it
+ * @peak_frames, with the graph @overdue_us past the end of the last cycle
+ * it ran (0 or less: on time): the larger of what this stall has kept
+ * from the card and @peak_frames less what drained since. At most
+ * QPW_STALL_MAX_US of frames and what the ring holds above the high-water
+ * mark.
+ */
+uint32_t qpw_stall_frames(const QPwStreamGeometry *geo, uint32_t peak_frames,
+                          uint64_t since_us, int64_t overdue_us);
+
+/*
  * Playback, after a graph cycle of @cycle_bytes left @fill_bytes in the
  * ring: whether to wake QEMU now, as the next cycle or the one after it
  * would run the ring dry.

@@ -232,6 +232,19 @@ struct QPwStream {
     uint32_t cycle_traced;
 
     /*
+     * A playback voice on QEMU's clock and the graph stalling (see
+     * qpw_stall_room()): when the realtime thread last took audio from
+     * the ring (g_get_monotonic_time(), low 32 bits, never 0; 0: not
+     * since the last start), and, on QEMU's thread, the most the last
+     * stall let the ring hold above its mark, when, and whether a stall
+     * is going on.
+     */
+    uint32_t cycle_start_us;
+    uint32_t stall_peak;
+    int64_t stall_peak_us;
+    bool stalled;
+
+    /*
      * QEMU's thread: runs the audio layer when nothing else has for as
      * long as the voice can wait (qpw_run_delay_ns()).
      */
@@ -646,6 +659,8 @@ static void qpw_on_param_changed(void *opaque, uint32_t id,
  */
 static void qpw_stream_request_prime(QPwStream *s)
 {
+    /* Priming is no stall: the graph takes nothing from the ring then. */
+    qatomic_set(&s->cycle_start_us, 0);
     qatomic_fetch_inc(&s->prime_requests);
 }
 
@@ -823,6 +838,10 @@ static void qpw_on_process_out(void *opaque)
             goto done;
         }
         s->primed_for = prime_req;
+    }
+    if (!woken) {
+        /* A clock read through the vDSO: no system call, no lock. */
+        qatomic_set(&s->cycle_start_us, (uint32_t)g_get_monotonic_time() | 1);
     }
 
     got = qpw_ring_read(&s->ring, d->data, len);
@@ -1439,6 +1458,13 @@ static void qpw_on_retry_timer(void *opaque, uint64_t expirations)
 
 /* QEMU's side. */
 
+/* Main loop: the voice starts afresh; no stall is owed to it. */
+static void qpw_stream_forget_stall(QPwStream *s)
+{
+    s->stall_peak = 0;
+    s->stalled = false;
+}
+
 /*
  * True while the voice has no stream that carries audio: the connection
  * is lost or not back yet, or its stream failed. The voice then runs on
@@ -1479,6 +1505,7 @@ static bool qpw_stream_silent(QPwStream *s)
     if (s->direction == PW_DIRECTION_OUTPUT) {
         qpw_ring_request_drop(&s->ring);
         qpw_stream_request_prime(s);
+        qpw_stream_forget_stall(s);
     } else {
         qpw_ring_drop(&s->ring);
     }
@@ -1847,15 +1874,54 @@ static void qpw_fini_out(HWVoiceOut *hw)
  * two graph cycles take: taking more would only run the guest's clock
  * ahead of the audio clock.
  */
+/*
+ * Main loop: the frames a playback ring on QEMU's clock may hold above
+ * its high-water mark now (qpw_stall_frames()), from how long ago the
+ * graph last took audio from it, and its cycle of @cycle_bytes. Without
+ * this, HDA's codec throws 42 ms of audio away at every stall of more
+ * than about 21 ms. A stall is traced once it is over, with the most it
+ * made room for.
+ */
+static uint32_t qpw_stall_room(QPwStream *s, uint32_t cycle_bytes)
+{
+    uint32_t start = qatomic_read(&s->cycle_start_us);
+    int64_t now = g_get_monotonic_time();
+    int64_t overdue = 0;
+    uint32_t frames;
+
+    if (start) {
+        overdue = (int32_t)((uint32_t)now - start) -
+                  (int64_t)qpw_frames_to_us(cycle_bytes /
+                                            s->geo.bytes_per_frame,
+                                            s->geo.rate);
+    }
+    frames = qpw_stall_frames(&s->geo, s->stall_peak, now - s->stall_peak_us,
+                              overdue);
+    if (overdue > QPW_STALL_GRACE_US) {
+        s->stall_peak = frames;
+        s->stall_peak_us = now;
+        s->stalled = true;
+    } else if (s->stalled) {
+        s->stalled = false;
+        trace_qpw_stall(s->name, s->stall_peak);
+    }
+    return frames;
+}
+
 static uint32_t qpw_out_room(QPwStream *s)
 {
     uint32_t cycle = qatomic_read(&s->cycle_bytes);
+    bool woken = qatomic_read(&s->wake_period_bytes) != 0;
+    uint32_t mark;
 
     if (!cycle) {
         cycle = s->geo.quantum_frames * s->geo.bytes_per_frame;
     }
-    return qpw_ring_room_below(&s->ring, qpw_highwater_bytes(
-        &s->geo, cycle, qatomic_read(&s->wake_period_bytes) != 0));
+    mark = qpw_highwater_bytes(&s->geo, cycle, woken);
+    if (!woken) {
+        mark += qpw_stall_room(s, cycle) * s->geo.bytes_per_frame;
+    }
+    return qpw_ring_room_below(&s->ring, mark);
 }
 
 /*
@@ -2012,6 +2078,7 @@ static void qpw_enable_out(HWVoiceOut *hw, bool enable)
     /* Even when silent: the state is kept for the next stream. */
     pw_thread_loop_lock(s->pw->loop);
     if (enable) {
+        qpw_stream_forget_stall(s);
         qpw_start_out_locked(s);
     } else if (silent) {
         qpw_stop_out_now_locked(s);

@@ -43,7 +43,7 @@ STREAMS = {"playback": "qemu-out", "capture": "qemu-in"}
 USB_OVERRUN = "usb-audio: output overrun"
 TRACE_EVENTS = ("qpw_stream_new", "qpw_enable", "qpw_write", "qpw_read",
                 "qpw_xrun",
-                "qpw_card_clock",
+                "qpw_card_clock", "qpw_stall",
                 "qpw_cycle", "qpw_data_thread",
                 "virtio_snd_xrun", "hda_audio_overrun", "hda_audio_adjust")
 SETTLE_S = 10.0                # the play window starts this long after start
@@ -90,10 +90,11 @@ def tone_raw(path):
     path.write_bytes(np.repeat(x[:, None], 2, 1).astype("<i2").tobytes())
 
 
-def run(device, ppm, seconds, tone, work):
+def run(device, ppm, seconds, tone, work, sink_args=()):
     """The guest plays the tone for seconds through device into the sink
-    at ppm (or records from the source the sink drives); returns figures()
-    of the run, or raises DriftRunError."""
+    at ppm (or records from the source the sink drives), the sink given
+    sink_args too (such as --stall-at); returns figures() of the run, or
+    raises DriftRunError."""
     capture = device in CAPTURE
     trace = work / "trace.log"
     wav = work / "card.wav"
@@ -109,7 +110,8 @@ def run(device, ppm, seconds, tone, work):
     with PipeWire(workdir=work / "pw") as pw:
         sink = pw.client(realtime(
             [str(drift_sink_binary()), "--ppm", str(ppm), "--name", SINK,
-             "--settle", "2", *([] if capture else ["--record", str(wav)])]),
+             "--settle", "2", *sink_args,
+             *([] if capture else ["--record", str(wav)])]),
             "drift-sink.log")
         deadline = time.monotonic() + 10
         while pw.find_node(SINK) is None:

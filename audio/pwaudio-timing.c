@@ -201,18 +201,19 @@ uint32_t qpw_highwater_bytes(const QPwStreamGeometry *geo,
 }
 
 uint32_t qpw_stall_frames(const QPwStreamGeometry *geo, uint32_t peak_frames,
-                          uint64_t since_us, int64_t overdue_us)
+                          uint64_t since_peak_us, uint64_t since_cycle_us,
+                          uint64_t cycle_us)
 {
-    uint64_t drained = qpw_us_to_frames(since_us, geo->rate) *
+    uint64_t drained = qpw_us_to_frames(since_peak_us, geo->rate) *
                        QPW_STALL_DRAIN_PERCENT / 100;
     uint64_t frames = peak_frames > drained ? peak_frames - drained : 0;
     uint64_t limit = qpw_us_to_frames(QPW_STALL_MAX_US, geo->rate);
     uint64_t room = geo->capacity_frames - geo->highwater_frames;
 
-    if (overdue_us > QPW_STALL_GRACE_US) {
-        uint64_t kept = qpw_us_to_frames(overdue_us, geo->rate);
+    if (since_cycle_us > cycle_us + QPW_STALL_GRACE_US) {
+        uint64_t played = qpw_us_to_frames(since_cycle_us, geo->rate);
 
-        frames = kept > frames ? kept : frames;
+        frames = played > frames ? played : frames;
     }
     limit = limit < room ? limit : room;
     return frames < limit ? (uint32_t)frames : (uint32_t)limit;

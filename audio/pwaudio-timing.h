@@ -185,30 +185,32 @@ uint32_t qpw_highwater_bytes(const QPwStreamGeometry *geo,
  * Playback on QEMU's clock (not woken): a graph that stalls takes nothing
  * while QEMU's timer goes on moving the guest's audio, and a device with
  * a buffer of its own throws that buffer away when it fills (HDA's codec:
- * its 8 KiB, after about 21 ms). So while the graph is late the ring may fill
- * above its high-water mark by what the stall kept the card from taking,
- * up to QPW_STALL_MAX_US; once the graph runs again, that allowance
- * shrinks by QPW_STALL_DRAIN_PERCENT of real time, slower than the device
- * can hold the guest back (HDA's codec sets its DMA timer back 1 ms at
- * each run of the audio layer, every 10 ms by default, while its buffer
- * is fuller than it wants), so the ring comes back to its mark without a
- * skip. A graph more than QPW_STALL_GRACE_US late has stalled; a device's
- * buffer takes up less.
+ * its 8 KiB, after about 21 ms, less what it holds already). So once the
+ * graph is more than QPW_STALL_GRACE_US late with a cycle, the ring may
+ * fill above its high-water mark by all the card has played since the
+ * graph's last cycle began, up to QPW_STALL_MAX_US: a cycle more than the
+ * card missed, as QEMU's side runs only every 10 ms and a device's buffer
+ * must not wait for the run after to be emptied. Once the graph runs
+ * again, that allowance shrinks by QPW_STALL_DRAIN_PERCENT of real time,
+ * slower than the device can hold the guest back (HDA's codec sets its
+ * DMA timer back 1 ms at each run of the audio layer while its buffer is
+ * fuller than it wants), so the ring comes back to its mark without a
+ * skip. The grace keeps an ordinary late wake-up from counting.
  */
 #define QPW_STALL_MAX_US        100000u
-#define QPW_STALL_GRACE_US      5000u
+#define QPW_STALL_GRACE_US      2000u
 #define QPW_STALL_DRAIN_PERCENT 2u
 
 /*
- * The allowance, in frames, @since_us after a stall last made it
- * @peak_frames, with the graph @overdue_us past the end of the last cycle
- * it ran (0 or less: on time): the larger of what this stall has kept
- * from the card and @peak_frames less what drained since. At most
- * QPW_STALL_MAX_US of frames and what the ring holds above the high-water
- * mark.
+ * The allowance, in frames, @since_peak_us after a stall last made it
+ * @peak_frames, the graph's last cycle having begun @since_cycle_us ago
+ * and lasting @cycle_us: the larger of what this stall allows and
+ * @peak_frames less what drained since. At most QPW_STALL_MAX_US of
+ * frames and what the ring holds above the high-water mark.
  */
 uint32_t qpw_stall_frames(const QPwStreamGeometry *geo, uint32_t peak_frames,
-                          uint64_t since_us, int64_t overdue_us);
+                          uint64_t since_peak_us, uint64_t since_cycle_us,
+                          uint64_t cycle_us);
 
 /*
  * Playback, after a graph cycle of @cycle_bytes left @fill_bytes in the

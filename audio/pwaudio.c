@@ -49,6 +49,7 @@
 #include "qapi/error.h"
 #include "pwaudio-compat.h"
 
+#include <math.h>
 #include <sched.h>
 #include <pipewire/pipewire.h>
 #include <pipewire/extensions/metadata.h>
@@ -1876,28 +1877,25 @@ static void qpw_fini_out(HWVoiceOut *hw)
  */
 /*
  * Main loop: the frames a playback ring on QEMU's clock may hold above
- * its high-water mark now (qpw_stall_frames()), from how long ago the
- * graph last took audio from it, and its cycle of @cycle_bytes. Without
- * this, HDA's codec throws 42 ms of audio away at every stall of more
- * than about 21 ms. A stall is traced once it is over, with the most it
- * made room for.
+ * its high-water mark now (qpw_stall_frames()), from when the graph last
+ * took audio from it and its cycle of @cycle_bytes. Without this, HDA's
+ * codec throws 42 ms of audio away at a stall of some 20 ms or more. A
+ * stall is traced once it is over, with the most it made room for.
  */
 static uint32_t qpw_stall_room(QPwStream *s, uint32_t cycle_bytes)
 {
     uint32_t start = qatomic_read(&s->cycle_start_us);
     int64_t now = g_get_monotonic_time();
-    int64_t overdue = 0;
+    uint64_t cycle_us = qpw_frames_to_us(cycle_bytes / s->geo.bytes_per_frame,
+                                         s->geo.rate);
+    /* Within 35 minutes of the last cycle, which the low 32 bits span. */
+    int32_t ago = start ? (int32_t)((uint32_t)now - start) : 0;
+    uint64_t since = MAX(ago, 0);
     uint32_t frames;
 
-    if (start) {
-        overdue = (int32_t)((uint32_t)now - start) -
-                  (int64_t)qpw_frames_to_us(cycle_bytes /
-                                            s->geo.bytes_per_frame,
-                                            s->geo.rate);
-    }
     frames = qpw_stall_frames(&s->geo, s->stall_peak, now - s->stall_peak_us,
-                              overdue);
-    if (overdue > QPW_STALL_GRACE_US) {
+                              since, cycle_us);
+    if (since > cycle_us + QPW_STALL_GRACE_US) {
         s->stall_peak = frames;
         s->stall_peak_us = now;
         s->stalled = true;

@@ -51,6 +51,18 @@ then with no QEMU at all, and 2 of 9 drops in three one-minute runs
 to explain them, at 0 ppm as at +300.  A card's clock that the stream
 did not follow would show in the checks above first.
 
+HDA through a stall (test_hda_takes_up_a_graph_stall): the same card,
+whose process callback sleeps once for 60 ms at 20 s of its clock (the
+sink's --stall-at), 40 s of playback.  QEMU's timer goes on moving the
+guest's audio while the graph takes none; the backend lets the ring take
+it up (qpw_stall_room() in audio/pwaudio.c).  Checked, besides the card,
+no backend underrun and the flat ring above: a stall of at least 30 ms
+taken up (qpw_stall), no codec drop (hda_audio_overrun) in the whole run,
+and the ring's fill after QEMU's writes back within 1 ms of its level
+before the stall 6 s after it (what a stall adds is given back at 2% of
+real time, 100 ms at most).  Before the backend did so, the same run
+had the codec throw 42 ms away and the ring run dry after it.
+
 HDA capture (hda-capture: arecord for 60 s from the graph's source,
 which the sink drives, so the card records 300 ppm fast): the codec
 takes the guest's audio on QEMU's timer too, and the backend has the
@@ -87,6 +99,10 @@ SLOPE_MS_PER_MIN = 2.0  # the ring's low point may creep this much at most
 CARD_PPM_TOLERANCE = 20  # the sink's measured offset vs PPM (its own test's)
 FOLLOW_PPM = 100        # virtio's median window rate vs the card's
 HOST_PPM = PPM / 2      # HDA's: nearer the host's clock than the card's
+STALL_AT_S = 20         # the sink's clock: the guest is playing by then
+STALL_MS = 60           # longer than the 21 ms HDA's codec takes up
+STALL_SECONDS = 40
+STALL_BACK_S = 6        # 100 ms given back at 2% of real time: 5 s
 
 
 class DriftTest(unittest.TestCase):
@@ -96,16 +112,18 @@ class DriftTest(unittest.TestCase):
                       "machine can starve the guest for a period (a "
                       "device xrun)")
 
-    def run_at_fast_card(self, device, attempt, seconds):
-        """Run device's guest at +PPM for seconds; returns its figures and
-        a list of the problems common to every device."""
-        work = WORK / f"{device}-attempt-{attempt}"
+    def run_at_fast_card(self, device, attempt, seconds, sink_args=(),
+                         label=""):
+        """Run device's guest at +PPM for seconds (the sink given
+        sink_args too); returns its figures and a list of the problems
+        common to every device."""
+        work = WORK / f"{device}{label}-attempt-{attempt}"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         tone = work / "tone.raw"
         drift.tone_raw(tone)
         try:
-            f = drift.run(device, PPM, seconds, tone, work)
+            f = drift.run(device, PPM, seconds, tone, work, sink_args)
         except drift.DriftRunError as e:
             raise self.failureException(str(e)) from None
         f["line"] = (
@@ -115,7 +133,9 @@ class DriftTest(unittest.TestCase):
             f"{f['card_clock']:+d} ppm, backend xruns {f['xruns']}, "
             f"device xruns {f['device_xruns']} ({f['drops_off_stalls']} "
             f"drops with no stall), card cycles late {f['late']} lost "
-            f"{f['lost']}, not driving {f['not_driving']}, ring low "
+            f"{f['lost']}, recording's gaps {f['gaps']} jumps {f['jumps']}, "
+            f"stalls taken up (s, ms) {np.round(f['stalls'], 1).tolist()}, "
+            f"not driving {f['not_driving']}, ring low "
             f"{f['low_first']:.1f} -> {f['low_last']:.1f} ms "
             f"({f['low_slope']:+.2f} ms/min); data thread: "
             f"{f['data_thread']}")
@@ -158,6 +178,35 @@ class DriftTest(unittest.TestCase):
         if abs(f["card_clock"] - PPM) > 1:
             problems.append("the stream does not follow the card's clock")
         self.assertEqual(problems, [], f["line"])
+
+    def check_stall(self, attempt):
+        """HDA on the fast card, which stalls once for STALL_MS: the ring
+        takes up what the card did not take, the codec throws nothing
+        away, and the ring is back at its level within STALL_BACK_S."""
+        f, problems = self.run_at_fast_card(
+            "hda", attempt, STALL_SECONDS,
+            ["--stall-at", str(STALL_AT_S), "--stall-ms", str(STALL_MS)],
+            "-stall")
+        taken = [(t, ms) for t, ms in f["stalls"] if ms >= STALL_MS / 2]
+        if not taken:
+            problems.append(f"no stall of {STALL_MS / 2:g} ms or more was "
+                            "taken up (qpw_stall)")
+        if f["device_xruns"]["hda_audio_overrun"]:
+            problems.append("HDA's codec threw its buffer away")
+        t, fill = f["fills"]
+        for when, _ in taken[:1]:
+            before = np.median(fill[(t > when - 2) & (t < when - 0.2)])
+            after = fill[(t > when + STALL_BACK_S) &
+                         (t < when + STALL_BACK_S + 2)]
+            if not len(after) or abs(np.median(after) - before) > 1:
+                problems.append(
+                    f"the ring's fill after writes, {before:.1f} ms before "
+                    f"the stall, is {np.median(after):.1f} ms "
+                    f"{STALL_BACK_S} s after")
+        self.assertEqual(problems, [], f["line"])
+
+    def test_hda_takes_up_a_graph_stall(self):
+        retry.retried(self, self.check_stall, 2)
 
     def test_virtio_follows_a_fast_card(self):
         retry.retried(self, self.check_virtio, 2)

@@ -12,6 +12,7 @@ is linked to the sink so that the sink's clock drives it too: a card
 that records on an off crystal.
 """
 
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -60,6 +61,7 @@ LOSS_MARGIN_S = 0.2
 STALL_BEFORE_S = 0.1
 STALL_AFTER_S = 0.02
 MIN_SECONDS = SETTLE_S + WINDOW_S + TAIL_S + 1   # the shortest run figured
+STALL_FRAMES = re.compile(r"up to (\d+) frames")  # in a qpw_stall event
 
 
 class DriftRunError(RuntimeError):
@@ -214,12 +216,16 @@ def figures(device, ppm, trace, wav, marks, report, found, usb_overruns):
     process callback, as the backend reports it), card_clocks (the card
     offsets, ppm, the backend resampled the stream to follow, in order,
     repeated when only the nudge changed: qpw_card_clock) and card_clock
-    (the last; 0: a pass-through), drops_off_stalls (HDA codec drops with no cycle found
-    late just before: not the graph's), low_first, low_last and low_slope
+    (the last; 0: a pass-through), drops_off_stalls (HDA codec drops with
+    no cycle found late just before: not the graph's), stalls (per graph
+    stall the backend let the ring take up, in playback on QEMU's clock:
+    its time, s, and the most it let the ring hold above its mark, ms:
+    qpw_stall), low_first, low_last and low_slope
     (the ring's low point, ms: before each write in playback, after each
     read in capture; and its trend in ms per minute: robust_slope() of
-    the lowest of each second) and series (that low point, per second of
-    the play window)."""
+    the lowest of each second), series (that low point, per second of
+    the play window) and fills (the times of QEMU's writes or reads and
+    the ring's fill after each, ms)."""
     capture = device in CAPTURE
     events = qemutrace.file_events(trace)
     direction = "capture" if capture else "playback"
@@ -268,6 +274,9 @@ def figures(device, ppm, trace, wav, marks, report, found, usb_overruns):
         "card_clocks": clocks,
         "card_clock": clocks[-1] if clocks else 0,
         "drops_off_stalls": len(drops_off_stalls(drops, found["late"])),
+        "stalls": [(t, int(STALL_FRAMES.search(args)[1]) / srate * 1000)
+                   for t, ev, args in events
+                   if ev == "qpw_stall" and args.startswith(name + ":")],
         "late": int(report["late"]), "lost": int(report["lost"]),
         "gaps": rec and len(rec.gaps),
         "jumps": rec and len(rec.discontinuities),
@@ -275,5 +284,6 @@ def figures(device, ppm, trace, wav, marks, report, found, usb_overruns):
         "low_last": float(y[x >= x.max() - edge].mean()),
         "low_slope": robust_slope(x / 60, y),
         "series": series,
+        "fills": (t, np.array(fills) / bpf / srate * 1000),
     }
 

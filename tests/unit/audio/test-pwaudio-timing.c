@@ -380,26 +380,30 @@ static void test_stall_frames(void)
     QPwStreamGeometry big;
     const char *reason;
 
-    /* On time, or late by no more than the grace: no allowance. */
-    g_assert_cmpuint(qpw_stall_frames(&g, 0, 0, -3000), ==, 0);
-    g_assert_cmpuint(qpw_stall_frames(&g, 0, 0, QPW_STALL_GRACE_US), ==, 0);
-    /* A stall: what the card did not take in it, 30 ms. */
-    g_assert_cmpuint(qpw_stall_frames(&g, 0, 0, 30000), ==, 1440);
+    /* A graph on time, or late by no more than the grace: nothing. */
+    g_assert_cmpuint(qpw_stall_frames(&g, 0, 0, 3000, 10667), ==, 0);
+    g_assert_cmpuint(qpw_stall_frames(&g, 0, 0, 10667 + QPW_STALL_GRACE_US,
+                                      10667), ==, 0);
+    /* A stall: all the card played since the last cycle began, 30 ms. */
+    g_assert_cmpuint(qpw_stall_frames(&g, 0, 0, 30000, 10667), ==, 1440);
     /* Once over, given back at 2% of real time: 960 frames a second. */
-    g_assert_cmpuint(qpw_stall_frames(&g, 1440, 0, 0), ==, 1440);
-    g_assert_cmpuint(qpw_stall_frames(&g, 1440, 1000000, -2000), ==, 480);
-    g_assert_cmpuint(qpw_stall_frames(&g, 1440, 2000000, 0), ==, 0);
+    g_assert_cmpuint(qpw_stall_frames(&g, 1440, 0, 0, 10667), ==, 1440);
+    g_assert_cmpuint(qpw_stall_frames(&g, 1440, 1000000, 5000, 10667), ==,
+                     480);
+    g_assert_cmpuint(qpw_stall_frames(&g, 1440, 2000000, 0, 10667), ==, 0);
     /* A new stall while one drains: the larger. */
-    g_assert_cmpuint(qpw_stall_frames(&g, 1440, 1000000, 20000), ==, 960);
-    g_assert_cmpuint(qpw_stall_frames(&g, 1440, 0, 20000), ==, 1440);
+    g_assert_cmpuint(qpw_stall_frames(&g, 1440, 1000000, 20000, 10667), ==,
+                     960);
+    g_assert_cmpuint(qpw_stall_frames(&g, 1440, 0, 20000, 10667), ==, 1440);
     /* Never more than 100 ms (a graph that stopped, say). */
-    g_assert_cmpuint(qpw_stall_frames(&g, 0, 0, 5000000), ==, 4800);
-    g_assert_cmpuint(qpw_stall_frames(&g, UINT32_MAX, 0, 0), ==, 4800);
+    g_assert_cmpuint(qpw_stall_frames(&g, 0, 0, 5000000, 10667), ==, 4800);
+    g_assert_cmpuint(qpw_stall_frames(&g, UINT32_MAX, 0, 0, 10667), ==,
+                     4800);
     /* Nor more than the ring holds above its mark. */
     g_assert_true(qpw_geometry_init(&big, QPW_FORMAT_S16, 2, 48000,
                                     1000000, 10000, &reason));
     g_assert_cmpuint(big.capacity_frames - big.highwater_frames, ==, 480);
-    g_assert_cmpuint(qpw_stall_frames(&big, 0, 0, 50000), ==, 480);
+    g_assert_cmpuint(qpw_stall_frames(&big, 0, 0, 50000, 10667), ==, 480);
 }
 
 static void test_wake(void)

@@ -36,7 +36,8 @@ TOLERANCE_PPM = 20
 MAX_LOST = 1
 # The tool's default --quantum, in milliseconds of the recording.
 QUANTUM_MS = 1024 * 1000 / 48000
-# The provoked run: its process callback sleeps this long, once, at 5 s.
+# The provoked runs: the process callback sleeps this long, at 5 s once
+# (or at 4 s and every 5 s after).
 STALL_MS = 200
 class DriftSinkTest(unittest.TestCase):
     """qpw-drift-sink against a private PipeWire."""
@@ -139,6 +140,39 @@ class DriftSinkTest(unittest.TestCase):
             if not any(5 <= t <= 5 + 1 + SETTLE for t in found):
                 problems.append(f"no {what} found within 3 s of the stall:"
                                 f" found at {found} s from the launch")
+        self.assertEqual(problems, [])
+
+    def test_stalls_again_every_so_often(self):
+        """--stall-every: after --stall-at 4, the sink's thread sleeps
+        STALL_MS again every 5 s (at 4, 9, 14 and 19 s of its 20): the cycles
+        it loses are found in three bursts or more, two of them 4 to 6 s
+        after another (a busy graph may lose cycles at other times too),
+        and the rate at 0 ppm is still measured within 20 ppm.
+        --stall-every without --stall-at is refused."""
+        res = subprocess.run([str(self.tool), "--stall-every", "5"],
+                             capture_output=True, text=True, timeout=10)
+        self.assertEqual(res.returncode, 2, res.stderr)
+        self.assertIn("--stall-every needs --stall-at", res.stderr)
+        work = WORK / "stall-every"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        tone = analyze.sox_tone(work / "tone.wav", SECONDS + 5, 440)
+        with PipeWire(workdir=work / "pw") as pw:
+            m, rec = self.run_at(pw, 0, tone, work,
+                                 ["--stall-at", "4", "--stall-every", "5",
+                                  "--stall-ms", str(STALL_MS)])
+        found = sorted(float(x) for x in self.losses.split())
+        print(f"\n  0 ppm, {STALL_MS} ms every 5 s: {m.group(0)}; losses "
+              f"found "
+              f"at {[round(t - found[0], 2) for t in found]} s from the "
+              f"first", file=sys.stderr)
+        problems = self.rate_problems(0, m)
+        starts = [t for i, t in enumerate(found)
+                  if i == 0 or t - found[i - 1] > 1]
+        spaced = [(a, b) for a in starts for b in starts if 4 <= b - a <= 6]
+        if len(starts) < 3 or len(spaced) < 2:
+            problems.append(f"losses found at {found}: not three stalls "
+                            f"5 s apart")
         self.assertEqual(problems, [])
 
     def test_rate_at_a_quantum_a_peer_asks(self):

@@ -6,8 +6,8 @@ whose out.name is qpw-drift-sink (tests/tools/qpw-drift-sink.c), a sink
 that drives the private graph at 48 kHz offset by --ppm of the host's
 monotonic clock; the guest plays a 440 Hz tone with aplay, and figures()
 reads what happened from QEMU's trace, the sink's report and its
-recording (the keys are listed there).  A capture device ("hda-capture")
-records instead, with arecord, from the private graph's source, which
+recording (the keys are listed there).  A capture device ("hda-capture",
+"ac97-capture") records instead, with arecord, from the private graph's source, which
 is linked to the sink so that the sink's clock drives it too: a card
 that records on an off crystal.
 """
@@ -30,16 +30,19 @@ RATE = 48000
 TONE_HZ = 440                  # a whole number of cycles per second
 SINK = "qpw_drift_sink"
 HDA = ["-device", "ich9-intel-hda", "-device", "hda-duplex,audiodev=snd0"]
+AC97 = ["-device", "AC97,audiodev=snd0"]
 DEVICES = {
     "virtio": ["-device", "virtio-sound-pci,audiodev=snd0"],
     "hda": HDA,
     "hda-capture": HDA,
+    "ac97": AC97,
+    "ac97-capture": AC97,
     # debug=2: QEMU's usb-audio says on stderr when it drops a packet
     # that found its buffer full, which it otherwise does silently.
     "usb": ["-device", "qemu-xhci",
             "-device", "usb-audio,audiodev=snd0,debug=2"],
 }
-CAPTURE = {"hda-capture"}     # the devices that record, not play
+CAPTURE = {"hda-capture", "ac97-capture"}   # they record, not play
 STREAMS = {"playback": "qemu-out", "capture": "qemu-in"}
 USB_OVERRUN = "usb-audio: output overrun"
 TRACE_EVENTS = ("qpw_stream_new", "qpw_enable", "qpw_write", "qpw_read",

@@ -47,9 +47,10 @@ KERNEL_META = "linux-image-6.12-amd64"
 KERNEL_RE = re.compile(r"^linux-image-6\.12\.(\d+)\+deb12-amd64$")
 # Modules wanted, in load order; their dependencies are loaded before them.
 # The HDA codec driver must be there before the controller probes; the USB
-# ones serve QEMU's usb-audio behind a qemu-xhci controller.
+# ones serve QEMU's usb-audio behind a qemu-xhci controller, and
+# snd-intel8x0 QEMU's AC97.
 MODULES = ["virtio_blk", "virtio_snd", "snd-hda-codec-generic", "snd-hda-intel",
-           "snd-usb-audio", "xhci-pci"]
+           "snd-usb-audio", "xhci-pci", "snd-intel8x0"]
 ALSA_BINARIES = ["/usr/bin/aplay", "/usr/bin/amixer"]
 BUSYBOX = "/bin/busybox"
 CMDLINE = "console=ttyS0 panic=-1 quiet"

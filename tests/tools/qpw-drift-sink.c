@@ -59,7 +59,8 @@
  * --stall-at S makes that thread sleep once, --stall-ms long, in the
  * process callback at S seconds of its clock: a sink that falls behind
  * its own clock, to show that the cycles it loses so are counted and do
- * not bend the rate.
+ * not bend the rate; with --stall-every E, again every E seconds after:
+ * a graph that stalls now and then, for its peers to ride out.
  *
  * Copyright (c) 2026 The qemu-pipewire-sound authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -117,6 +118,7 @@ typedef struct {
     double seconds;
     double settle;
     double stall_at;
+    double stall_every;
     double stall_ms;
     const char *name;
     const char *record;
@@ -157,7 +159,7 @@ typedef struct {
     uint64_t short_frames;      /* the silence they were played out with */
     uint32_t quanta[MAX_QUANTA];    /* the quanta run, in order of first run */
     unsigned n_quanta;
-    bool stalled;               /* --stall-at done */
+    double next_stall;          /* --stall-at, then every --stall-every s */
     RateFit fit;
     FILE *wav;
     uint64_t wav_bytes;
@@ -324,14 +326,15 @@ static void on_process(void *opaque)
     if (!b) {
         return;
     }
-    if (d->opt.stall_at > 0 && !d->stalled &&
-        d->card_frames >= d->opt.stall_at * d->opt.rate) {
+    if (d->next_stall > 0 &&
+        d->card_frames >= d->next_stall * d->opt.rate) {
         struct timespec ts = {
             .tv_sec = (time_t)(d->opt.stall_ms / 1000),
             .tv_nsec = (long)(fmod(d->opt.stall_ms, 1000) * 1e6),
         };
 
-        d->stalled = true;
+        d->next_stall = d->opt.stall_every > 0 ?
+                        d->next_stall + d->opt.stall_every : 0;
         nanosleep(&ts, NULL);
     }
     if (b->buffer->n_datas > 0 && b->buffer->datas[0].data) {
@@ -501,6 +504,7 @@ static void usage(FILE *f)
             "  --settle S     measure from S seconds on (default 1)\n"
             "  --stall-at S   at S seconds, sleep once in the process "
             "callback\n"
+            "  --stall-every E  and again every E seconds after it\n"
             "  --stall-ms MS  for so long (default 50)\n",
             MAX_PPM, MAX_PPM);
 }
@@ -535,6 +539,7 @@ static bool parse_options(int argc, char **argv, Options *o)
         { "seconds", required_argument, NULL, 's' },
         { "settle", required_argument, NULL, 'S' },
         { "stall-at", required_argument, NULL, 'a' },
+        { "stall-every", required_argument, NULL, 'e' },
         { "stall-ms", required_argument, NULL, 'm' },
         { "help", no_argument, NULL, 'h' },
         { 0 }
@@ -586,6 +591,12 @@ static bool parse_options(int argc, char **argv, Options *o)
                 return false;
             }
             break;
+        case 'e':
+            if (!parse_number("stall-every", optarg, 0.1, 86400,
+                              &o->stall_every)) {
+                return false;
+            }
+            break;
         case 'm':
             if (!parse_number("stall-ms", optarg, 0, 10000, &o->stall_ms)) {
                 return false;
@@ -608,6 +619,10 @@ static bool parse_options(int argc, char **argv, Options *o)
     if (optind < argc) {
         fprintf(stderr, "qpw-drift-sink: unexpected argument '%s'\n",
                 argv[optind]);
+        return false;
+    }
+    if (o->stall_every > 0 && !(o->stall_at > 0)) {
+        fprintf(stderr, "qpw-drift-sink: --stall-every needs --stall-at\n");
         return false;
     }
     return true;
@@ -692,6 +707,7 @@ int main(int argc, char **argv)
     if (!parse_options(argc, argv, &d.opt)) {
         return 2;
     }
+    d.next_stall = d.opt.stall_at;
     if (d.opt.record) {
         d.wav = fopen(d.opt.record, "wb");
         if (!d.wav) {

@@ -200,21 +200,42 @@ uint32_t qpw_highwater_bytes(const QPwStreamGeometry *geo,
     return need;
 }
 
-uint32_t qpw_stall_frames(const QPwStreamGeometry *geo, uint32_t peak_frames,
-                          uint64_t since_peak_us, uint64_t since_cycle_us,
-                          uint64_t cycle_us)
+uint64_t qpw_stall_since_us(int64_t now_us, uint32_t stamp_us)
+{
+    int32_t ago = (int32_t)((uint32_t)now_us - stamp_us);
+
+    return stamp_us && ago > 0 ? (uint64_t)ago : 0;
+}
+
+bool qpw_stalled(uint64_t since_us, uint64_t cycle_us)
+{
+    return since_us > cycle_us + QPW_STALL_GRACE_US;
+}
+
+uint64_t qpw_stall_check_us(uint64_t since_us, uint64_t cycle_us)
+{
+    if (!since_us || qpw_stalled(since_us, cycle_us)) {
+        return UINT64_MAX;
+    }
+    return cycle_us + QPW_STALL_GRACE_US + 1000 - since_us;
+}
+
+uint32_t qpw_stall_left(const QPwStreamGeometry *geo, uint32_t peak_frames,
+                        uint64_t since_peak_us)
 {
     uint64_t drained = qpw_us_to_frames(since_peak_us, geo->rate) *
-                       QPW_STALL_DRAIN_PERCENT / 100;
-    uint64_t frames = peak_frames > drained ? peak_frames - drained : 0;
+                       QPW_STALL_DRAIN_PER_MILLE / 1000;
+
+    return peak_frames > drained ? peak_frames - (uint32_t)drained : 0;
+}
+
+uint32_t qpw_stall_frames(const QPwStreamGeometry *geo, uint32_t base_frames,
+                          uint64_t since_us)
+{
+    uint64_t frames = base_frames + qpw_us_to_frames(since_us, geo->rate);
     uint64_t limit = qpw_us_to_frames(QPW_STALL_MAX_US, geo->rate);
     uint64_t room = geo->capacity_frames - geo->highwater_frames;
 
-    if (since_cycle_us > cycle_us + QPW_STALL_GRACE_US) {
-        uint64_t played = qpw_us_to_frames(since_cycle_us, geo->rate);
-
-        frames = played > frames ? played : frames;
-    }
     limit = limit < room ? limit : room;
     return frames < limit ? (uint32_t)frames : (uint32_t)limit;
 }

@@ -185,32 +185,65 @@ uint32_t qpw_highwater_bytes(const QPwStreamGeometry *geo,
  * Playback on QEMU's clock (not woken): a graph that stalls takes nothing
  * while QEMU's timer goes on moving the guest's audio, and a device with
  * a buffer of its own throws that buffer away when it fills (HDA's codec:
- * its 8 KiB, after about 21 ms, less what it holds already). So once the
- * graph is more than QPW_STALL_GRACE_US late with a cycle, the ring may
- * fill above its high-water mark by all the card has played since the
- * graph's last cycle began, up to QPW_STALL_MAX_US: a cycle more than the
- * card missed, as QEMU's side runs only every 10 ms and a device's buffer
- * must not wait for the run after to be emptied. Once the graph runs
- * again, that allowance shrinks by QPW_STALL_DRAIN_PERCENT of real time,
- * slower than the device can hold the guest back (HDA's codec sets its
- * DMA timer back 1 ms at each run of the audio layer while its buffer is
- * fuller than it wants), so the ring comes back to its mark without a
- * skip. The grace keeps an ordinary late wake-up from counting.
+ * its 8 KiB, 42 ms, about half of it free). So once the graph is more
+ * than QPW_STALL_GRACE_US late with a cycle, the ring may fill above its
+ * high-water mark by all the time since the graph last took audio from
+ * it, at the nominal rate, on top of what is left of an earlier stall's
+ * allowance, up to QPW_STALL_MAX_US: a cycle more than the card missed,
+ * as QEMU's side runs only every 10 ms and a device's buffer must not
+ * wait for the run after to be emptied. Once the graph runs again, the
+ * allowance shrinks by QPW_STALL_DRAIN_PER_MILLE of real time, and the
+ * device must hold the guest back by as much. HDA's codec does, a
+ * millisecond at a time as its buffer fills; it kept up with 0.5% but not
+ * with 2%, where its buffer overflowed 2 s into the give-back (60 ms
+ * stalls, 2026-12-07), so its ring comes back to the mark without a skip,
+ * in 12 s after a 60 ms stall. A device
+ * that cannot hold the guest back (usb-audio) drops what does not fit in
+ * its own buffer meanwhile instead; one the audio layer paces (AC97)
+ * never needed the room, and has the latency of it while it lasts. The
+ * grace keeps an ordinary late wake-up from counting.
  */
 #define QPW_STALL_MAX_US        100000u
 #define QPW_STALL_GRACE_US      2000u
-#define QPW_STALL_DRAIN_PERCENT 2u
+#define QPW_STALL_DRAIN_PER_MILLE 5u
 
 /*
- * The allowance, in frames, @since_peak_us after a stall last made it
- * @peak_frames, the graph's last cycle having begun @since_cycle_us ago
- * and lasting @cycle_us: the larger of what this stall allows and
- * @peak_frames less what drained since. At most QPW_STALL_MAX_US of
- * frames and what the ring holds above the high-water mark.
+ * How long ago, in microseconds, the graph last took audio from the ring,
+ * at @now_us (g_get_monotonic_time()), from the low 32 bits of the time it
+ * did (@stamp_us; 0: not since the voice last started, which reads as
+ * just now). The difference of the low bits spans 35 minutes; a graph
+ * silent for longer, or a stamp ahead of @now_us, reads as just now too.
  */
-uint32_t qpw_stall_frames(const QPwStreamGeometry *geo, uint32_t peak_frames,
-                          uint64_t since_peak_us, uint64_t since_cycle_us,
-                          uint64_t cycle_us);
+uint64_t qpw_stall_since_us(int64_t now_us, uint32_t stamp_us);
+
+/*
+ * Whether a graph that last took audio @since_us ago, in cycles of
+ * @cycle_us, has stalled: more than QPW_STALL_GRACE_US late.
+ */
+bool qpw_stalled(uint64_t since_us, uint64_t cycle_us);
+
+/*
+ * How long from now QEMU's side should run to find a graph that last took
+ * audio @since_us ago, in cycles of @cycle_us, stalled, if it is by then:
+ * a millisecond after qpw_stalled() would say so, rather than up to a
+ * timer period later, when a device's buffer may be full. UINT64_MAX when
+ * there is no such run to make: no cycle yet (@since_us 0), or stalled
+ * already.
+ */
+uint64_t qpw_stall_check_us(uint64_t since_us, uint64_t cycle_us);
+
+/* What is left of an allowance of @peak_frames @since_peak_us after. */
+uint32_t qpw_stall_left(const QPwStreamGeometry *geo, uint32_t peak_frames,
+                        uint64_t since_peak_us);
+
+/*
+ * The allowance, in frames, in a stall in which the graph last took audio
+ * @since_us ago, on top of @base_frames (what was left of an earlier one
+ * when this stall began). At most QPW_STALL_MAX_US of frames and what the
+ * ring holds above the high-water mark.
+ */
+uint32_t qpw_stall_frames(const QPwStreamGeometry *geo, uint32_t base_frames,
+                          uint64_t since_us);
 
 /*
  * Playback, after a graph cycle of @cycle_bytes left @fill_bytes in the

@@ -237,13 +237,14 @@ struct QPwStream {
      * qpw_stall_room()): when the realtime thread last took audio from
      * the ring (g_get_monotonic_time(), low 32 bits, never 0; 0: not
      * since the last start), and, on QEMU's thread, the most the last
-     * stall let the ring hold above its mark, when, and whether a stall
-     * is going on.
+     * stall let the ring hold above its mark and when, whether a stall is
+     * going on, and what was left of an earlier one when it began.
      */
     uint32_t cycle_start_us;
     uint32_t stall_peak;
     int64_t stall_peak_us;
     bool stalled;
+    uint32_t stall_base;
 
     /*
      * QEMU's thread: runs the audio layer when nothing else has for as
@@ -832,6 +833,8 @@ static void qpw_on_process_out(void *opaque)
     if (s->primed_for != prime_req) {
         uint32_t need = qpw_prime_bytes(&s->geo, len, woken);
 
+        qatomic_set(&s->cycle_start_us, 0);
+
         qpw_ring_read(&s->ring, d->data, 0);
         if (qpw_ring_fill(&s->ring) < need && !qatomic_read(&s->draining)) {
             audio_pcm_info_clear_buf(s->pcm, d->data, len / stride);
@@ -840,10 +843,12 @@ static void qpw_on_process_out(void *opaque)
         }
         s->primed_for = prime_req;
     }
-    if (!woken) {
-        /* A clock read through the vDSO: no system call, no lock. */
-        qatomic_set(&s->cycle_start_us, (uint32_t)g_get_monotonic_time() | 1);
-    }
+    /*
+     * When the graph last took audio, for qpw_stall_room(); reading the
+     * monotonic clock does not block.
+     */
+    qatomic_set(&s->cycle_start_us,
+                woken ? 0 : (uint32_t)g_get_monotonic_time() | 1);
 
     got = qpw_ring_read(&s->ring, d->data, len);
     if (got < len) {
@@ -1459,11 +1464,37 @@ static void qpw_on_retry_timer(void *opaque, uint64_t expirations)
 
 /* QEMU's side. */
 
+/*
+ * Main loop: how long ago a playback voice on QEMU's clock had the graph
+ * last take audio from its ring (0: not since its start, or woken).
+ */
+static uint64_t qpw_stream_since_cycle_us(QPwStream *s)
+{
+    return qpw_stall_since_us(g_get_monotonic_time(),
+                              qatomic_read(&s->cycle_start_us));
+}
+
+/* Main loop: how long a graph cycle of @cycle_bytes lasts. */
+static uint64_t qpw_stream_cycle_us(QPwStream *s, uint32_t cycle_bytes)
+{
+    return qpw_frames_to_us(cycle_bytes / s->geo.bytes_per_frame,
+                            s->geo.rate);
+}
+
+/* Main loop: a stall is over; trace the most it made room for. */
+static void qpw_stream_end_stall(QPwStream *s)
+{
+    if (s->stalled) {
+        s->stalled = false;
+        trace_qpw_stall(s->name, s->stall_peak);
+    }
+}
+
 /* Main loop: the voice starts afresh; no stall is owed to it. */
 static void qpw_stream_forget_stall(QPwStream *s)
 {
+    qpw_stream_end_stall(s);
     s->stall_peak = 0;
-    s->stalled = false;
 }
 
 /*
@@ -1544,9 +1575,18 @@ static void qpw_report_xruns(QPwStream *s, const char *kind)
  */
 static int64_t qpw_run_delay_ns(QPwStream *s)
 {
-    return qpw_run_delay_us(&s->geo, qatomic_read(&s->wake_period_bytes),
-                            qatomic_read(&s->cycle_bytes), s->seen_epoch != 0,
-                            s->direction == PW_DIRECTION_INPUT) * SCALE_US;
+    uint32_t cycle = qatomic_read(&s->cycle_bytes);
+    uint64_t delay = qpw_run_delay_us(&s->geo,
+                                      qatomic_read(&s->wake_period_bytes),
+                                      cycle, s->seen_epoch != 0,
+                                      s->direction == PW_DIRECTION_INPUT);
+
+    /* Playback on QEMU's clock: see a stall as it starts. */
+    if (s->direction == PW_DIRECTION_OUTPUT && s->seen_epoch && cycle) {
+        delay = MIN(delay, qpw_stall_check_us(qpw_stream_since_cycle_us(s),
+                                              qpw_stream_cycle_us(s, cycle)));
+    }
+    return delay * SCALE_US;
 }
 
 /* Main loop: the audio layer last ran (or the voice started) at @now. */
@@ -1868,44 +1908,41 @@ static void qpw_fini_out(HWVoiceOut *hw)
 }
 
 /*
+ * Main loop: the frames a playback ring on QEMU's clock may hold above
+ * its high-water mark now (see qpw_stall_frames()), from when the graph
+ * last took audio from it and its cycle of @cycle_bytes. Without this,
+ * HDA's codec throws 42 ms of audio away at a stall of some 20 ms or
+ * more.
+ */
+static uint32_t qpw_stall_room(QPwStream *s, uint32_t cycle_bytes)
+{
+    int64_t now = g_get_monotonic_time();
+    uint64_t since = qpw_stream_since_cycle_us(s);
+    uint32_t left = qpw_stall_left(&s->geo, s->stall_peak,
+                                   now - s->stall_peak_us);
+
+    if (!qpw_stalled(since, qpw_stream_cycle_us(s, cycle_bytes))) {
+        qpw_stream_end_stall(s);
+        return left;
+    }
+    if (!s->stalled) {
+        s->stalled = true;
+        s->stall_base = left;
+    }
+    s->stall_peak = qpw_stall_frames(&s->geo, s->stall_base, since);
+    s->stall_peak_us = now;
+    return s->stall_peak;
+}
+
+/*
  * How much more QEMU may queue now, for the graph cycle the process
  * callback last got (before the first, the quantum asked for): up to the
  * high-water mark, at least that cycle plus a timer period, and, when the
  * process callback wakes QEMU as the ring runs low, only what the next
  * two graph cycles take: taking more would only run the guest's clock
- * ahead of the audio clock.
+ * ahead of the audio clock. On QEMU's clock alone, also what a stall of
+ * the graph's allows (qpw_stall_room()).
  */
-/*
- * Main loop: the frames a playback ring on QEMU's clock may hold above
- * its high-water mark now (qpw_stall_frames()), from when the graph last
- * took audio from it and its cycle of @cycle_bytes. Without this, HDA's
- * codec throws 42 ms of audio away at a stall of some 20 ms or more. A
- * stall is traced once it is over, with the most it made room for.
- */
-static uint32_t qpw_stall_room(QPwStream *s, uint32_t cycle_bytes)
-{
-    uint32_t start = qatomic_read(&s->cycle_start_us);
-    int64_t now = g_get_monotonic_time();
-    uint64_t cycle_us = qpw_frames_to_us(cycle_bytes / s->geo.bytes_per_frame,
-                                         s->geo.rate);
-    /* Within 35 minutes of the last cycle, which the low 32 bits span. */
-    int32_t ago = start ? (int32_t)((uint32_t)now - start) : 0;
-    uint64_t since = MAX(ago, 0);
-    uint32_t frames;
-
-    frames = qpw_stall_frames(&s->geo, s->stall_peak, now - s->stall_peak_us,
-                              since, cycle_us);
-    if (since > cycle_us + QPW_STALL_GRACE_US) {
-        s->stall_peak = frames;
-        s->stall_peak_us = now;
-        s->stalled = true;
-    } else if (s->stalled) {
-        s->stalled = false;
-        trace_qpw_stall(s->name, s->stall_peak);
-    }
-    return frames;
-}
-
 static uint32_t qpw_out_room(QPwStream *s)
 {
     uint32_t cycle = qatomic_read(&s->cycle_bytes);

@@ -148,11 +148,17 @@ class DriftSinkTest(unittest.TestCase):
         it loses are found in three bursts or more, two of them 4 to 6 s
         after another (a busy graph may lose cycles at other times too),
         and the rate at 0 ppm is still measured within 20 ppm.
-        --stall-every without --stall-at is refused."""
-        res = subprocess.run([str(self.tool), "--stall-every", "5"],
-                             capture_output=True, text=True, timeout=10)
-        self.assertEqual(res.returncode, 2, res.stderr)
-        self.assertIn("--stall-every needs --stall-at", res.stderr)
+        --stall-every without --stall-at, or with stalls as long as it, is
+        refused."""
+        for args, said in ((["--stall-every", "5"],
+                            "--stall-every needs --stall-at"),
+                           (["--stall-at", "1", "--stall-every", "0.1",
+                             "--stall-ms", "100"],
+                            "--stall-ms must be shorter than --stall-every")):
+            res = subprocess.run([str(self.tool), *args],
+                                 capture_output=True, text=True, timeout=10)
+            self.assertEqual(res.returncode, 2, res.stderr)
+            self.assertIn(said, res.stderr)
         work = WORK / "stall-every"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)

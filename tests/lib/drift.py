@@ -145,6 +145,9 @@ def run(device, ppm, seconds, tone, work, sink_args=()):
     losses = DRIFT_SINK_LOSSES.search(log)
     if not report or not late or not losses:
         raise DriftRunError(f"no report from the sink in {sink.log_path}")
+    if not int(report["cycles"]):
+        raise DriftRunError(f"{device}, {ppm:+d} ppm: the sink ran no cycle:"
+                            f" QEMU's stream was not linked to it")
     if marks.get("end", 0) - marks.get("start", 0) < MIN_SECONDS:
         raise DriftRunError(f"the guest played for less than {MIN_SECONDS} "
                             f"s (marks {marks})")

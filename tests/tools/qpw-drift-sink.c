@@ -333,9 +333,15 @@ static void on_process(void *opaque)
             .tv_nsec = (long)(fmod(d->opt.stall_ms, 1000) * 1e6),
         };
 
-        d->next_stall = d->opt.stall_every > 0 ?
-                        d->next_stall + d->opt.stall_every : 0;
         nanosleep(&ts, NULL);
+        if (d->opt.stall_every > 0) {
+            /* The next one after this cycle's time, not in a backlog. */
+            while (d->card_frames >= d->next_stall * d->opt.rate) {
+                d->next_stall += d->opt.stall_every;
+            }
+        } else {
+            d->next_stall = 0;
+        }
     }
     if (b->buffer->n_datas > 0 && b->buffer->datas[0].data) {
         struct spa_data *sd = &b->buffer->datas[0];
@@ -623,6 +629,11 @@ static bool parse_options(int argc, char **argv, Options *o)
     }
     if (o->stall_every > 0 && !(o->stall_at > 0)) {
         fprintf(stderr, "qpw-drift-sink: --stall-every needs --stall-at\n");
+        return false;
+    }
+    if (o->stall_every > 0 && o->stall_ms >= o->stall_every * 1000) {
+        fprintf(stderr, "qpw-drift-sink: --stall-ms must be shorter than "
+                "--stall-every\n");
         return false;
     }
     return true;

@@ -374,36 +374,58 @@ static void test_highwater_bytes(void)
                      g.capacity_bytes);
 }
 
+static void test_stall_since(void)
+{
+    int64_t now = 7000000000LL;     /* past the low 32 bits' wrap */
+    uint32_t low = (uint32_t)now;
+
+    g_assert_cmpuint(qpw_stall_since_us(now, 0), ==, 0);
+    g_assert_cmpuint(qpw_stall_since_us(now, low - 25000), ==, 25000);
+    /* A stamp from just before the low bits wrapped. */
+    g_assert_cmpuint(qpw_stall_since_us(4294967396LL, 4294967196u), ==,
+                     4294967396LL - 4294967196LL);
+    /* Ahead of now (another thread's newer stamp), or 36 minutes ago. */
+    g_assert_cmpuint(qpw_stall_since_us(now, low + 1000), ==, 0);
+    g_assert_cmpuint(qpw_stall_since_us(now, low - 2160000000u), ==, 0);
+
+    /* A 10.7 ms cycle late by the grace is not stalled, by more is. */
+    g_assert_false(qpw_stalled(10667 + QPW_STALL_GRACE_US, 10667));
+    g_assert_true(qpw_stalled(10668 + QPW_STALL_GRACE_US, 10667));
+
+    /* Run again a millisecond after a stall would show... */
+    g_assert_cmpuint(qpw_stall_check_us(3000, 10667), ==,
+                     10667 + QPW_STALL_GRACE_US + 1000 - 3000);
+    g_assert_cmpuint(qpw_stall_check_us(10667 + QPW_STALL_GRACE_US, 10667),
+                     ==, 1000);
+    /* ...but not before the first cycle, nor in a stall. */
+    g_assert_cmpuint(qpw_stall_check_us(0, 10667), ==, UINT64_MAX);
+    g_assert_cmpuint(qpw_stall_check_us(30000, 10667), ==, UINT64_MAX);
+}
+
 static void test_stall_frames(void)
 {
     QPwStreamGeometry g = default_geometry();
     QPwStreamGeometry big;
     const char *reason;
 
-    /* A graph on time, or late by no more than the grace: nothing. */
-    g_assert_cmpuint(qpw_stall_frames(&g, 0, 0, 3000, 10667), ==, 0);
-    g_assert_cmpuint(qpw_stall_frames(&g, 0, 0, 10667 + QPW_STALL_GRACE_US,
-                                      10667), ==, 0);
-    /* A stall: all the card played since the last cycle began, 30 ms. */
-    g_assert_cmpuint(qpw_stall_frames(&g, 0, 0, 30000, 10667), ==, 1440);
-    /* Once over, given back at 2% of real time: 960 frames a second. */
-    g_assert_cmpuint(qpw_stall_frames(&g, 1440, 0, 0, 10667), ==, 1440);
-    g_assert_cmpuint(qpw_stall_frames(&g, 1440, 1000000, 5000, 10667), ==,
-                     480);
-    g_assert_cmpuint(qpw_stall_frames(&g, 1440, 2000000, 0, 10667), ==, 0);
-    /* A new stall while one drains: the larger. */
-    g_assert_cmpuint(qpw_stall_frames(&g, 1440, 1000000, 20000, 10667), ==,
-                     960);
-    g_assert_cmpuint(qpw_stall_frames(&g, 1440, 0, 20000, 10667), ==, 1440);
+    /* In a stall: the time since the last cycle began, 30 ms. */
+    g_assert_cmpuint(qpw_stall_frames(&g, 0, 30000), ==, 1440);
+    /* On top of what an earlier stall left. */
+    g_assert_cmpuint(qpw_stall_frames(&g, 960, 30000), ==, 2400);
     /* Never more than 100 ms (a graph that stopped, say). */
-    g_assert_cmpuint(qpw_stall_frames(&g, 0, 0, 5000000, 10667), ==, 4800);
-    g_assert_cmpuint(qpw_stall_frames(&g, UINT32_MAX, 0, 0, 10667), ==,
-                     4800);
+    g_assert_cmpuint(qpw_stall_frames(&g, 0, 5000000), ==, 4800);
+    g_assert_cmpuint(qpw_stall_frames(&g, 4000, 30000), ==, 4800);
     /* Nor more than the ring holds above its mark. */
     g_assert_true(qpw_geometry_init(&big, QPW_FORMAT_S16, 2, 48000,
                                     1000000, 10000, &reason));
     g_assert_cmpuint(big.capacity_frames - big.highwater_frames, ==, 480);
-    g_assert_cmpuint(qpw_stall_frames(&big, 0, 0, 50000, 10667), ==, 480);
+    g_assert_cmpuint(qpw_stall_frames(&big, 0, 50000), ==, 480);
+
+    /* Once over, given back at 0.5% of real time: 240 frames a second. */
+    g_assert_cmpuint(qpw_stall_left(&g, 1440, 0), ==, 1440);
+    g_assert_cmpuint(qpw_stall_left(&g, 1440, 1000000), ==, 1200);
+    g_assert_cmpuint(qpw_stall_left(&g, 1440, 6000000), ==, 0);
+    g_assert_cmpuint(qpw_stall_left(&g, 0, 0), ==, 0);
 }
 
 static void test_wake(void)
@@ -474,6 +496,7 @@ int main(int argc, char **argv)
     g_test_add_func("/pwaudio/timing/min-quantum", test_min_quantum);
     g_test_add_func("/pwaudio/timing/prime-bytes", test_prime_bytes);
     g_test_add_func("/pwaudio/timing/highwater-bytes", test_highwater_bytes);
+    g_test_add_func("/pwaudio/timing/stall-since", test_stall_since);
     g_test_add_func("/pwaudio/timing/stall-frames", test_stall_frames);
     g_test_add_func("/pwaudio/timing/wake", test_wake);
     g_test_add_func("/pwaudio/timing/run-delay", test_run_delay);

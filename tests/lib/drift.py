@@ -63,6 +63,15 @@ LOSS_MARGIN_S = 0.2
 # first write that finds its buffer full, in the stalled cycle).
 STALL_BEFORE_S = 0.1
 STALL_AFTER_S = 0.02
+# A device's drop is put down to QEMU's main loop when QEMU wrote nothing
+# to the ring for this long before it.  The backend takes a graph stall
+# up (qpw_stall_room()), so while the codec has audio QEMU writes at
+# every run of its side, 10 ms apart, but for one that comes before a
+# late cycle is due: more than two runs' time without a write means the
+# loop did not run.  The codec's own timer, run first when it comes back,
+# fills its buffer then before the backend can take any of it.  (Before
+# the backend took stalls up, a graph stall alone made such a gap.)
+MAIN_LOOP_GAP_S = 0.025
 MIN_SECONDS = SETTLE_S + WINDOW_S + TAIL_S + 1   # the shortest run figured
 STALL_FRAMES = re.compile(r"up to (\d+) frames")  # in a qpw_stall event
 
@@ -203,6 +212,18 @@ def drops_off_stalls(drops, late):
             if not any_between(late, t - STALL_BEFORE_S, t + STALL_AFTER_S)]
 
 
+def drops_after_main_loop_gaps(drops, writes):
+    """The drops (times) that came more than MAIN_LOOP_GAP_S after QEMU's
+    last write (times, sorted) before them."""
+    writes = np.asarray(writes)
+    out = []
+    for t in drops:
+        before = writes[writes < t]
+        if not len(before) or t - before[-1] > MAIN_LOOP_GAP_S:
+            out.append(t)
+    return out
+
+
 def figures(device, ppm, trace, wav, marks, report, found, usb_overruns):
     """What a run's trace, its sink's report (and the times it found
     cycles late and lost: found) and its recording (wav; none is made in
@@ -223,7 +244,9 @@ def figures(device, ppm, trace, wav, marks, report, found, usb_overruns):
     offsets, ppm, the backend resampled the stream to follow, in order,
     repeated when only the nudge changed: qpw_card_clock) and card_clock
     (the last; 0: a pass-through), drops_off_stalls (HDA codec drops with
-    no cycle found late just before: not the graph's), stalls (per graph
+    no cycle found late just before: not the graph's), drops_main_loop
+    (HDA codec drops with no write of QEMU's in the MAIN_LOOP_GAP_S
+    before: QEMU's main loop held up), stalls (per graph
     stall the backend let the ring take up, in playback on QEMU's clock:
     its time, s, and the most it let the ring hold above its mark, ms:
     qpw_stall), low_first, low_last and low_slope
@@ -280,6 +303,7 @@ def figures(device, ppm, trace, wav, marks, report, found, usb_overruns):
         "card_clocks": clocks,
         "card_clock": clocks[-1] if clocks else 0,
         "drops_off_stalls": len(drops_off_stalls(drops, found["late"])),
+        "drops_main_loop": len(drops_after_main_loop_gaps(drops, t)),
         "stalls": [(t, int(STALL_FRAMES.search(args)[1]) / srate * 1000)
                    for t, ev, args in events
                    if ev == "qpw_stall" and args.startswith(name + ":")],

@@ -197,11 +197,11 @@ uint32_t qpw_highwater_bytes(const QPwStreamGeometry *geo,
  * millisecond at a time as its buffer fills; it kept up with 0.5% but not
  * with 2%, where its buffer overflowed 2 s into the give-back (60 ms
  * stalls, 2026-12-07), so its ring comes back to the mark without a skip,
- * in 12 s after a 60 ms stall. A device
- * that cannot hold the guest back (usb-audio) drops what does not fit in
- * its own buffer meanwhile instead; one the audio layer paces (AC97)
- * never needed the room, and has the latency of it while it lasts. The
- * grace keeps an ordinary late wake-up from counting.
+ * in 12 s after a 60 ms stall. A device that cannot hold the guest back
+ * (usb-audio) drops what does not fit in its own buffer meanwhile
+ * instead; one the audio layer paces (AC97) never needed the room, and
+ * has the latency of it while it lasts. The grace keeps an ordinary late
+ * wake-up from counting.
  */
 #define QPW_STALL_MAX_US        100000u
 #define QPW_STALL_GRACE_US      2000u

@@ -1465,13 +1465,13 @@ static void qpw_on_retry_timer(void *opaque, uint64_t expirations)
 /* QEMU's side. */
 
 /*
- * Main loop: how long ago a playback voice on QEMU's clock had the graph
- * last take audio from its ring (0: not since its start, or woken).
+ * Main loop: how long before @now (g_get_monotonic_time()) a playback
+ * voice on QEMU's clock had the graph last take audio from its ring (0:
+ * not since its start, or woken).
  */
-static uint64_t qpw_stream_since_cycle_us(QPwStream *s)
+static uint64_t qpw_stream_since_cycle_us(QPwStream *s, int64_t now)
 {
-    return qpw_stall_since_us(g_get_monotonic_time(),
-                              qatomic_read(&s->cycle_start_us));
+    return qpw_stall_since_us(now, qatomic_read(&s->cycle_start_us));
 }
 
 /* Main loop: how long a graph cycle of @cycle_bytes lasts. */
@@ -1583,7 +1583,9 @@ static int64_t qpw_run_delay_ns(QPwStream *s)
 
     /* Playback on QEMU's clock: see a stall as it starts. */
     if (s->direction == PW_DIRECTION_OUTPUT && s->seen_epoch && cycle) {
-        delay = MIN(delay, qpw_stall_check_us(qpw_stream_since_cycle_us(s),
+        uint64_t since = qpw_stream_since_cycle_us(s, g_get_monotonic_time());
+
+        delay = MIN(delay, qpw_stall_check_us(since,
                                               qpw_stream_cycle_us(s, cycle)));
     }
     return delay * SCALE_US;
@@ -1917,7 +1919,7 @@ static void qpw_fini_out(HWVoiceOut *hw)
 static uint32_t qpw_stall_room(QPwStream *s, uint32_t cycle_bytes)
 {
     int64_t now = g_get_monotonic_time();
-    uint64_t since = qpw_stream_since_cycle_us(s);
+    uint64_t since = qpw_stream_since_cycle_us(s, now);
     uint32_t left = qpw_stall_left(&s->geo, s->stall_peak,
                                    now - s->stall_peak_us);
 

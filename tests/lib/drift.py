@@ -7,9 +7,9 @@ that drives the private graph at 48 kHz offset by --ppm of the host's
 monotonic clock; the guest plays a 440 Hz tone with aplay, and figures()
 reads what happened from QEMU's trace, the sink's report and its
 recording (the keys are listed there).  A capture device ("hda-capture",
-"ac97-capture") records instead, with arecord, from the private graph's source, which
-is linked to the sink so that the sink's clock drives it too: a card
-that records on an off crystal.
+"ac97-capture") records instead, with arecord, from the private graph's
+source, which is linked to the sink so that the sink's clock drives it
+too: a card that records on an off crystal.
 """
 
 import re
@@ -266,12 +266,12 @@ def figures(device, ppm, trace, wav, marks, report, found, usb_overruns):
     t0, t1 = marks["start"] + SETTLE_S, marks["end"] - TAIL_S
     t = np.array([w[0] for w in moves])
     frames = np.array([w[1] for w in moves]) / bpf
+    fill_ms = np.array(fills) / bpf / srate * 1000
     # Playback: the ring just before each write, the lowest it gets
     # between two.  Capture: just after each read.
-    low_ms = np.array(fills) / bpf
+    low_ms = fill_ms
     if not capture:
-        low_ms -= np.diff(frames, prepend=0)
-    low_ms = low_ms / srate * 1000
+        low_ms = fill_ms - np.diff(frames, prepend=0) / srate * 1000
     card_rate = float(report["rate"])
     drops = [t for t, ev, _ in events if ev == "hda_audio_overrun"]
     rates, clean = window_rates(t, frames, t0, t1, found["lost"] + drops)
@@ -304,8 +304,8 @@ def figures(device, ppm, trace, wav, marks, report, found, usb_overruns):
         "card_clock": clocks[-1] if clocks else 0,
         "drops_off_stalls": len(drops_off_stalls(drops, found["late"])),
         "drops_main_loop": len(drops_after_main_loop_gaps(drops, t)),
-        "stalls": [(t, int(STALL_FRAMES.search(args)[1]) / srate * 1000)
-                   for t, ev, args in events
+        "stalls": [(when, int(STALL_FRAMES.search(args)[1]) / srate * 1000)
+                   for when, ev, args in events
                    if ev == "qpw_stall" and args.startswith(name + ":")],
         "late": int(report["late"]), "lost": int(report["lost"]),
         "gaps": rec and len(rec.gaps),
@@ -314,6 +314,6 @@ def figures(device, ppm, trace, wav, marks, report, found, usb_overruns):
         "low_last": float(y[x >= x.max() - edge].mean()),
         "low_slope": robust_slope(x / 60, y),
         "series": series,
-        "fills": (t, np.array(fills) / bpf / srate * 1000),
+        "fills": (t, fill_ms),
     }
 

@@ -266,3 +266,54 @@ uint64_t qpw_run_delay_us(const QPwStreamGeometry *geo, uint32_t period_bytes,
     }
     return delay > QPW_RUN_DELAY_MIN_US ? delay : QPW_RUN_DELAY_MIN_US;
 }
+
+/* @x within QPW_CARD_PPM_MAX of 1.0. */
+static double card_bound(double x)
+{
+    double limit = QPW_CARD_PPM_MAX / 1e6;
+
+    return x < 1.0 - limit ? 1.0 - limit : x > 1.0 + limit ? 1.0 + limit : x;
+}
+
+double qpw_card_diff(double rate_diff)
+{
+    return rate_diff > 0 ? card_bound(rate_diff) : 1.0;  /* NaN: 1.0 */
+}
+
+void qpw_card_stop(QPwCardFollower *f)
+{
+    f->following = false;
+    f->lag = 0;
+    f->nudge = 0;
+}
+
+double qpw_card_follow(QPwCardFollower *f, double diff, double cycle_frames)
+{
+    double off_ppm;
+
+    diff = qpw_card_diff(diff);
+    off_ppm = (diff - 1.0) * 1e6;
+    if (diff == 1.0 || (!f->following && off_ppm < QPW_CARD_PPM_MIN &&
+                        off_ppm > -QPW_CARD_PPM_MIN)) {
+        qpw_card_stop(f);
+        return 0;
+    }
+    f->following = true;
+    if (f->lag > QPW_CARD_LAG_MAX) {
+        f->nudge = 1;                   /* behind: move more */
+    } else if (f->lag < -QPW_CARD_LAG_MAX) {
+        f->nudge = -1;
+    } else if (f->lag * f->nudge <= 0) {
+        f->nudge = 0;                   /* made up */
+    }
+    /* What this cycle of the card's is worth in the stream's frames. */
+    f->lag += cycle_frames / diff;
+    return card_bound(diff * (1.0 - f->nudge * QPW_CARD_NUDGE_PPM / 1e6));
+}
+
+void qpw_card_count(QPwCardFollower *f, uint32_t frames)
+{
+    if (f->following) {
+        f->lag -= frames;
+    }
+}

@@ -246,6 +246,69 @@ uint32_t qpw_stall_frames(const QPwStreamGeometry *geo, uint32_t base_frames,
                           uint64_t since_us);
 
 /*
+ * Following a card's clock: a voice that QEMU's timer alone empties or
+ * refills moves the guest's audio at the host's rate, while the card
+ * plays or records it at its own, which the graph's driver publishes
+ * (clock.rate_diff: its clock's speed over the monotonic clock's). The
+ * stream's resampler converts between the two, so the difference does
+ * not pile up in the ring or drain it.
+ *
+ * The resampler comes in once the card is QPW_CARD_PPM_MIN off (what a
+ * driver's estimate of a clock that is the host's jitters by), and leaves
+ * only when the driver says its clock is the host's exactly, so that an
+ * estimate jittering around 0 does not switch it in and out (each switch
+ * restarts its filter). PipeWire 0.3.65's resampler takes the ratio as a
+ * whole number of input frames a second, about 21 ppm steps at 48 kHz
+ * (300 ppm would be taken as 312.6, 0.75 ms a minute): so the frames the
+ * stream moves are counted against those the card's clock asks of it
+ * (the lag), and once the stream is QPW_CARD_LAG_MAX frames off, the
+ * ratio is nudged QPW_CARD_NUDGE_PPM, a little more than one step, the
+ * other way until it is back. The nudge changes the ratio rarely (about
+ * once a minute at 300 ppm) rather than every cycle: a ratio that changed
+ * every cycle put a discontinuity in the output each time (642 in a
+ * minute at +300 ppm, 2026-12-07).
+ *
+ * Nothing of the ring's fill goes in: a guest that stalls leaves the
+ * stream to move silence, counted like audio, so it cannot wind the
+ * correction up. The card's offset and the ratio, nudge included, are
+ * bounded to QPW_CARD_PPM_MAX, 0.5 %, a hundred times a crystal's error:
+ * a driver that says more is wrong, or is not a clock (a freewheeling
+ * graph).
+ */
+#define QPW_CARD_PPM_MAX        5000
+#define QPW_CARD_PPM_MIN        2
+#define QPW_CARD_NUDGE_PPM      25
+#define QPW_CARD_LAG_MAX        24
+
+typedef struct QPwCardFollower {
+    bool following;     /* the resampler is in */
+    double lag;         /* stream frames behind what the card asked */
+    int nudge;          /* -1, 0, 1: QPW_CARD_NUDGE_PPM more, none, less */
+} QPwCardFollower;
+
+/*
+ * The card's clock speed over the host's, from a driver's @rate_diff:
+ * within QPW_CARD_PPM_MAX of 1.0, and 1.0 for what is not a speed (0,
+ * negative, not a number).
+ */
+double qpw_card_diff(double rate_diff);
+
+/*
+ * At the start of a cycle of @cycle_frames, in the stream's frames at its
+ * nominal rate, on a card whose clock runs at @diff (qpw_card_diff(); 1.0
+ * for a voice that is not to follow one): the resampler's ratio for the
+ * card's side over the stream's (playback: output over input; capture
+ * takes the reciprocal), or 0 when the resampler is to be out.
+ */
+double qpw_card_follow(QPwCardFollower *f, double diff, double cycle_frames);
+
+/* The cycle moved @frames of the stream's, audio or silence. */
+void qpw_card_count(QPwCardFollower *f, uint32_t frames);
+
+/* Start again with the resampler out and nothing counted. */
+void qpw_card_stop(QPwCardFollower *f);
+
+/*
  * Playback, after a graph cycle of @cycle_bytes left @fill_bytes in the
  * ring: whether to wake QEMU now, as the next cycle or the one after it
  * would run the ring dry.

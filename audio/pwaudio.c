@@ -99,29 +99,6 @@
 #define QPW_STREAM_RETRY_MS 500
 
 /*
- * The furthest a card's clock is followed from the host's (see
- * qpw_follow_card_clock()): 0.5 %, a hundred times a crystal's error. A
- * driver that says more is wrong, or is not a clock (a freewheeling
- * graph); the correction stops there.
- */
-#define QPW_CARD_PPM_MAX 5000
-
-/*
- * The least offset the resampler comes in for (ppm): what a card's
- * driver estimates for a clock that is the host's jitters by about that.
- */
-#define QPW_CARD_PPM_MIN 2
-
-/*
- * The ratio is nudged off the card's by QPW_CARD_NUDGE_PPM, a little more
- * than one of the resampler's steps, while the stream is more than
- * QPW_CARD_LAG_MAX frames behind (or ahead of) what the card's clock
- * asked of it, until it has made them up: see qpw_follow_card_clock().
- */
-#define QPW_CARD_NUDGE_PPM 25
-#define QPW_CARD_LAG_MAX 24
-
-/*
  * A guest OS plays anything; "Music" is the generic role that session
  * managers route like an ordinary media player.
  */
@@ -316,13 +293,12 @@ struct QPwStream {
      * (io_changed) and used by the realtime thread, which writes the rest
      * (and the loop thread while no process callback runs); QEMU's thread
      * reads @card_ppm, the card's offset it follows, and @follow_nudge,
-     * to trace them.
+     * a copy of @follow's nudge, to trace them.
      */
     struct spa_io_position *io_position;
     struct spa_io_rate_match *io_rate_match;
-    bool following;                 /* the resampler is in */
-    double follow_lag;              /* frames behind the card's clock */
-    int follow_nudge;               /* -1, 0, 1: QPW_CARD_NUDGE_PPM */
+    QPwCardFollower follow;
+    int follow_nudge;
     int32_t card_ppm;               /* the card's offset followed, or 0 */
     int32_t card_ppm_traced;        /* QEMU's thread */
     int follow_nudge_traced;        /* QEMU's thread */
@@ -706,8 +682,7 @@ static void qpw_note_data_thread(QPwAudio *pw)
  */
 static void qpw_stream_stop_following(QPwStream *s)
 {
-    s->following = false;
-    s->follow_lag = 0;
+    qpw_card_stop(&s->follow);
     qatomic_set(&s->follow_nudge, 0);
 }
 
@@ -715,80 +690,35 @@ static void qpw_stream_stop_following(QPwStream *s)
  * Realtime thread, at the start of the process callback (in capture the
  * resampler has run for this cycle already: the ratio set here applies
  * from the next one): a voice that QEMU's timer alone empties or refills
- * (no period hint: HDA, usb-audio, AC97) moves the guest's audio at the
- * host's rate, while the card plays or records it at its own, which the
- * graph's driver publishes as clock.rate_diff (its clock's speed over the
- * monotonic clock's). Have the stream's resampler convert between the
- * two, so the clocks' difference does not pile up in the ring or drain
- * it. A woken voice (virtio-sound) is paced by this stream and follows
- * the card by itself: left a pass-through, bit-exact.
- *
- * The resampler comes in once the card is QPW_CARD_PPM_MIN off, and
- * leaves (the flag cleared: a pass-through again) only when the driver
- * says its clock is the host's exactly, so that an estimate jittering
- * around 0 does not switch it in and out (each switch restarts its
- * filter). PipeWire 0.3.65's resampler takes the ratio as a whole number
- * of input frames a second, about 21 ppm steps at 48 kHz (300 ppm would
- * be taken as 312.6, 0.75 ms a minute): so the frames the stream gives
- * or gets are counted against those the card's clock asks of it
- * (@follow_lag, see qpw_count_card_frames()), and once the stream is
- * QPW_CARD_LAG_MAX frames off, the ratio is nudged one step the other way
- * until it is back. The nudge changes the ratio rarely (about once a
- * minute at 300 ppm) rather than every cycle: a ratio that changed every
- * cycle put a discontinuity in the output each time (642 in a minute at
- * +300 ppm, 2026-12-07). The ratio, nudge included, is bounded to
- * QPW_CARD_PPM_MAX.
- *
- * The resampler's ratio is its output's rate over its input's. The card
- * is the output in playback, the input in capture: there the ratio is
- * the reciprocal, nudge included.
+ * (no period hint: HDA, usb-audio, AC97) has the stream's resampler
+ * follow the card's clock, see qpw_card_follow(). A woken voice
+ * (virtio-sound) is paced by this stream and follows the card by itself:
+ * left a pass-through, bit-exact.
  */
 static void qpw_follow_card_clock(QPwStream *s, bool woken)
 {
     struct spa_io_rate_match *io = qatomic_read(&s->io_rate_match);
     struct spa_io_position *pos = qatomic_read(&s->io_position);
-    double limit = QPW_CARD_PPM_MAX / 1e6;
-    double diff = 1.0;
-    double nudge, ratio;
-    int32_t ppm;
+    double diff = 1.0, cycle_frames = 0, ratio;
 
-    if (!woken && pos && pos->clock.rate.denom && pos->clock.rate_diff > 0) {
-        diff = MIN(MAX(pos->clock.rate_diff, 1.0 - limit), 1.0 + limit);
+    if (io && !woken && pos && pos->clock.rate.denom) {
+        diff = qpw_card_diff(pos->clock.rate_diff);
+        cycle_frames = (double)pos->clock.duration * s->geo.rate *
+                       pos->clock.rate.num / pos->clock.rate.denom;
     }
-    ppm = lround((diff - 1.0) * 1e6);
-    if (!io || diff == 1.0 ||
-        (!s->following && abs(ppm) < QPW_CARD_PPM_MIN)) {
-        qpw_stream_stop_following(s);
+    ratio = qpw_card_follow(&s->follow, diff, cycle_frames);
+    qatomic_set(&s->follow_nudge, s->follow.nudge);
+    if (!ratio) {
         if (io) {
             io->flags &= ~SPA_IO_RATE_MATCH_FLAG_ACTIVE;
         }
         qatomic_set(&s->card_ppm, 0);
         return;
     }
-    s->following = true;
-    if (s->follow_lag > QPW_CARD_LAG_MAX) {
-        qatomic_set(&s->follow_nudge, 1);   /* behind: move more */
-    } else if (s->follow_lag < -QPW_CARD_LAG_MAX) {
-        qatomic_set(&s->follow_nudge, -1);
-    } else if (s->follow_lag * s->follow_nudge <= 0) {
-        qatomic_set(&s->follow_nudge, 0);   /* made up */
-    }
-    nudge = s->follow_nudge * QPW_CARD_NUDGE_PPM / 1e6;
-    ratio = MIN(MAX(diff * (1.0 - nudge), 1.0 - limit), 1.0 + limit);
+    /* The ratio is the resampler's output's rate over its input's. */
     io->rate = s->direction == PW_DIRECTION_OUTPUT ? ratio : 1.0 / ratio;
     io->flags |= SPA_IO_RATE_MATCH_FLAG_ACTIVE;
-    /* What this cycle's graph frames are worth in the stream's. */
-    s->follow_lag += (double)pos->clock.duration * s->geo.rate *
-                     pos->clock.rate.num / pos->clock.rate.denom / diff;
-    qatomic_set(&s->card_ppm, ppm);
-}
-
-/* Realtime thread: the cycle took @frames from the stream, or gave them. */
-static void qpw_count_card_frames(QPwStream *s, uint32_t frames)
-{
-    if (s->following) {
-        s->follow_lag -= frames;
-    }
+    qatomic_set(&s->card_ppm, lround((diff - 1.0) * 1e6));
 }
 
 static void qpw_on_process_out(void *opaque)
@@ -864,7 +794,7 @@ done:
     d->chunk->offset = 0;
     d->chunk->stride = stride;
     d->chunk->size = len;
-    qpw_count_card_frames(s, len / stride);
+    qpw_card_count(&s->follow, len / stride);
     pw_stream_queue_buffer(s->stream, b);
 }
 
@@ -888,7 +818,7 @@ static void qpw_on_process_in(void *opaque)
                                       size);
 
         qatomic_set(&s->cycle_bytes, size);
-        qpw_count_card_frames(s, size / s->geo.bytes_per_frame);
+        qpw_card_count(&s->follow, size / s->geo.bytes_per_frame);
 
         /* QEMU has not kept up: the newest audio is what gets lost. */
         if (put < size) {

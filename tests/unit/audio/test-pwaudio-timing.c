@@ -1,11 +1,12 @@
 /*
- * Unit tests of audio/pwaudio-timing: stream geometry and latency
- * validation.
+ * Unit tests of audio/pwaudio-timing: stream geometry, latency
+ * validation, stalls, wake-ups and following a card's clock.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include <glib.h>
+#include <math.h>
 #include <string.h>
 
 #include "audio/pwaudio-timing.h"
@@ -428,6 +429,150 @@ static void test_stall_frames(void)
     g_assert_cmpuint(qpw_stall_left(&g, 0, 0), ==, 0);
 }
 
+static void test_card_diff(void)
+{
+    /* A driver's speed, bounded to 0.5 %. */
+    g_assert_cmpfloat(qpw_card_diff(1.0003), ==, 1.0003);
+    g_assert_cmpfloat(qpw_card_diff(0.9997), ==, 0.9997);
+    g_assert_cmpfloat(qpw_card_diff(1.005), ==, 1.005);
+    g_assert_cmpfloat(qpw_card_diff(1.01), ==, 1.005);
+    g_assert_cmpfloat(qpw_card_diff(2.0), ==, 1.005);
+    g_assert_cmpfloat(qpw_card_diff(INFINITY), ==, 1.005);
+    g_assert_cmpfloat(qpw_card_diff(0.5), ==, 0.995);
+    /* What is not a speed reads as the host's clock. */
+    g_assert_cmpfloat(qpw_card_diff(0.0), ==, 1.0);
+    g_assert_cmpfloat(qpw_card_diff(-1.0003), ==, 1.0);
+    g_assert_cmpfloat(qpw_card_diff(NAN), ==, 1.0);
+}
+
+static void test_card_follow_in_and_out(void)
+{
+    QPwCardFollower f = { 0 };
+
+    /* The host's clock, or a card less than 2 ppm off: a pass-through. */
+    g_assert_cmpfloat(qpw_card_follow(&f, 1.0, 1024), ==, 0);
+    g_assert_cmpfloat(qpw_card_follow(&f, 1.0000015, 1024), ==, 0);
+    g_assert_false(f.following);
+    g_assert_cmpfloat(f.lag, ==, 0);
+
+    /* 300 ppm: followed at the card's speed, the cycle counted. */
+    g_assert_cmpfloat(qpw_card_follow(&f, 1.0003, 1024), ==, 1.0003);
+    g_assert_true(f.following);
+    g_assert_cmpfloat(f.lag, ==, 1024 / 1.0003);
+    qpw_card_count(&f, 1024);
+    g_assert_cmpfloat(f.lag, ==, 1024 / 1.0003 - 1024);
+    /* Once in, it stays in for an estimate near 0... */
+    g_assert_cmpfloat(qpw_card_follow(&f, 1.0000015, 1024), ==, 1.0000015);
+    qpw_card_count(&f, 1024);
+    g_assert_cmpfloat(qpw_card_follow(&f, 0.9999985, 1024), ==, 0.9999985);
+    qpw_card_count(&f, 1024);
+    /* ...nudged to move more once 24 frames behind, less once ahead... */
+    f.lag = 25;
+    g_assert_cmpfloat(qpw_card_follow(&f, 1.0003, 1024), ==,
+                      1.0003 * (1 - 0.000025));
+    f.lag = -25;
+    g_assert_cmpfloat(qpw_card_follow(&f, 1.0003, 1024), ==,
+                      1.0003 * (1 + 0.000025));
+    /* ...until made up. */
+    f.lag = -1;
+    g_assert_cmpfloat(qpw_card_follow(&f, 1.0003, 1024), ==,
+                      1.0003 * (1 + 0.000025));
+    f.lag = 1;
+    g_assert_cmpfloat(qpw_card_follow(&f, 1.0003, 1024), ==, 1.0003);
+    /* ...and leaves when the driver says it is the host's exactly. */
+    g_assert_cmpfloat(qpw_card_follow(&f, 1.0, 1024), ==, 0);
+    g_assert_false(f.following);
+    g_assert_cmpfloat(f.lag, ==, 0);
+
+    /* A stopped follower counts nothing. */
+    qpw_card_count(&f, 1024);
+    g_assert_cmpfloat(f.lag, ==, 0);
+}
+
+static void test_card_follow_bounded(void)
+{
+    static const double speeds[] = {
+        1.0003, 0.9997, 1.00499, 0.99501, 1.005, 0.995, 1.01, 0.9, 100.0,
+        INFINITY,
+    };
+    static const double lags[] = { 0, 1e9, -1e9, 25, -25 };
+    double limit = QPW_CARD_PPM_MAX / 1e6;
+
+    /*
+     * Whatever the driver says and however far behind or ahead the
+     * stream is, the ratio is never more than 0.5 % off nominal.
+     */
+    for (size_t i = 0; i < G_N_ELEMENTS(speeds); i++) {
+        for (size_t j = 0; j < G_N_ELEMENTS(lags); j++) {
+            QPwCardFollower f = { .following = true, .lag = lags[j] };
+
+            for (int k = 0; k < 3; k++) {
+                double ratio = qpw_card_follow(&f, speeds[i], 1024);
+
+                g_assert_cmpfloat(ratio, >=, 1.0 - limit);
+                g_assert_cmpfloat(ratio, <=, 1.0 + limit);
+            }
+        }
+    }
+}
+
+/*
+ * Ten minutes of cycles of a card @ppm off at 48 kHz, through a model of
+ * PipeWire 0.3.65's resampler, which takes the ratio as a whole number of
+ * input frames a second (rounded down); returns how many times the nudge
+ * changed, and the largest lag at the start of a cycle into *@max_lag.
+ */
+static int follow_ten_minutes(double ppm, double *max_lag)
+{
+    const uint32_t rate = 48000, cycle = 1024;
+    uint64_t cycles = (uint64_t)(600.0 * rate / cycle * (1 + ppm / 1e6));
+    QPwCardFollower f = { 0 };
+    uint64_t owed = 0;          /* input frames x rate not moved yet */
+    int changes = 0, nudge = 0;
+
+    *max_lag = 0;
+    for (uint64_t i = 0; i < cycles; i++) {
+        double ratio;
+        uint32_t in_rate, frames;
+
+        *max_lag = MAX(*max_lag, fabs(f.lag));
+        ratio = qpw_card_follow(&f, 1 + ppm / 1e6, cycle);
+        g_assert_cmpfloat(ratio, >, 0);
+        in_rate = (uint32_t)(rate / ratio);
+        owed += (uint64_t)cycle * in_rate;
+        frames = owed / rate;
+        owed -= (uint64_t)frames * rate;
+        /* Whether audio or a stalled guest's silence: counted alike. */
+        qpw_card_count(&f, frames);
+        changes += f.nudge != nudge;
+        nudge = f.nudge;
+    }
+    return changes;
+}
+
+static void test_card_follow_keeps_up(void)
+{
+    static const double ppms[] = { 300, -300, 50, -50, 4900 };
+
+    /*
+     * The resampler's steps would leave the stream 12.6 ppm short at
+     * +300 (360 frames in ten minutes); the nudge keeps it within a few
+     * frames of its bound, changing the ratio now and then, not every
+     * cycle (about 28000 of them).
+     */
+    for (size_t i = 0; i < G_N_ELEMENTS(ppms); i++) {
+        double max_lag;
+        int changes = follow_ten_minutes(ppms[i], &max_lag);
+
+        if (g_test_verbose()) {
+            g_test_message("%+g ppm: nudge changed %d times, lag at most "
+                           "%.1f frames", ppms[i], changes, max_lag);
+        }
+        g_assert_cmpfloat(max_lag, <=, QPW_CARD_LAG_MAX + 2);
+        g_assert_cmpint(changes, <=, 60);
+    }
+}
+
 static void test_wake(void)
 {
     /* Playback: wake while less than two cycles are left. */
@@ -498,6 +643,13 @@ int main(int argc, char **argv)
     g_test_add_func("/pwaudio/timing/highwater-bytes", test_highwater_bytes);
     g_test_add_func("/pwaudio/timing/stall-since", test_stall_since);
     g_test_add_func("/pwaudio/timing/stall-frames", test_stall_frames);
+    g_test_add_func("/pwaudio/timing/card-diff", test_card_diff);
+    g_test_add_func("/pwaudio/timing/card-follow-in-and-out",
+                    test_card_follow_in_and_out);
+    g_test_add_func("/pwaudio/timing/card-follow-bounded",
+                    test_card_follow_bounded);
+    g_test_add_func("/pwaudio/timing/card-follow-keeps-up",
+                    test_card_follow_keeps_up);
     g_test_add_func("/pwaudio/timing/wake", test_wake);
     g_test_add_func("/pwaudio/timing/run-delay", test_run_delay);
     return g_test_run();

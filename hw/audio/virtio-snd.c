@@ -34,6 +34,7 @@
 #include "virtio-snd-req.h"
 #include "virtio-snd-pcm.h"
 #include "virtio-snd-ctl.h"
+#include "virtio-snd-core.h"
 #include "trace.h"
 
 #define VIRTIO_SND_QUEUE_SIZE 64
@@ -830,167 +831,51 @@ static uint32_t virtio_snd_pcm_act(VirtIOSoundStream *s,
     return VIRTIO_SND_S_OK;
 }
 
-static uint32_t virtio_snd_pcm_request(VirtIOSound *snd,
-                                       const VSndCtrlRequest *req)
+/* The control queue (virtio-snd-core.c) */
+
+static VSndPcmStream *virtio_snd_core_pcm(void *opaque, uint32_t stream)
 {
-    VirtIOSoundStream *s = &snd->stream[req->id];
-    VSndPcmState next;
-    uint32_t status = vsnd_pcm_request_check(&s->pcm, req, &next);
+    VirtIOSound *snd = opaque;
+
+    return &snd->stream[stream].pcm;
+}
+
+static uint32_t virtio_snd_core_pcm_act(void *opaque, uint32_t stream,
+                                        const VSndCtrlRequest *req,
+                                        VSndPcmState next)
+{
+    VirtIOSound *snd = opaque;
+    VirtIOSoundStream *s = &snd->stream[stream];
+    uint32_t status = virtio_snd_pcm_act(s, req);
 
     if (status == VIRTIO_SND_S_OK) {
-        status = virtio_snd_pcm_act(s, req);
-    }
-    if (status != VIRTIO_SND_S_OK) {
-        qemu_log_mask(LOG_GUEST_ERROR,
-                      "virtio-snd: request 0x%x refused for stream %u in "
-                      "state %s\n", req->code, s->id,
-                      vsnd_pcm_state_name(s->pcm.state));
-        return status;
-    }
-    trace_virtio_snd_pcm_state(s->id, vsnd_pcm_state_name(s->pcm.state),
-                               vsnd_pcm_state_name(next));
-    s->pcm.state = next;
-    return status;
-}
-
-/* Item information */
-
-/* HDA pin default configuration: rear 1/8" jacks, line out and mic. */
-#define VIRTIO_SND_JACK_DEFCONF_OUT 0x01014010  /* green Line Out */
-#define VIRTIO_SND_JACK_DEFCONF_IN  0x01a19020  /* pink Mic In */
-/* HDA pin capabilities: presence detect, and output or input. */
-#define VIRTIO_SND_JACK_CAPS_OUT ((1 << 2) | (1 << 4))
-#define VIRTIO_SND_JACK_CAPS_IN  ((1 << 2) | (1 << 5))
-
-/* Jack j is an output for even j, an input for odd j. */
-static void virtio_snd_jack_info(uint32_t jack,
-                                 struct virtio_snd_jack_info *info)
-{
-    bool out = !(jack & 1);
-
-    memset(info, 0, sizeof(*info));
-    info->hda_reg_defconf = cpu_to_le32(out ? VIRTIO_SND_JACK_DEFCONF_OUT
-                                            : VIRTIO_SND_JACK_DEFCONF_IN);
-    info->hda_reg_caps = cpu_to_le32(out ? VIRTIO_SND_JACK_CAPS_OUT
-                                         : VIRTIO_SND_JACK_CAPS_IN);
-    info->connected = 1;
-}
-
-/*
- * Channel map i has i / 2 + 1 channels and is for output for even i, input
- * for odd i: the positions vsnd_pcm_chmap_position() gives, the order in
- * which the PipeWire backend labels the channels of its streams.
- */
-static void virtio_snd_chmap_info(uint32_t map,
-                                  struct virtio_snd_chmap_info *info)
-{
-    unsigned int channels = map / 2 + 1, i;
-
-    memset(info, 0, sizeof(*info));
-    info->direction = map & 1 ? VIRTIO_SND_D_INPUT : VIRTIO_SND_D_OUTPUT;
-    info->channels = channels;
-    for (i = 0; i < channels; i++) {
-        info->positions[i] = vsnd_pcm_chmap_position(channels, i);
-    }
-}
-
-/* Answer JACK_INFO, PCM_INFO or CHMAP_INFO; returns the reply's length. */
-static size_t virtio_snd_info(VirtIOSound *snd, VirtQueueElement *elem,
-                              const VSndCtrlRequest *req)
-{
-    uint32_t i;
-
-    for (i = 0; i < req->count; i++) {
-        uint32_t id = req->id + i;
-        union {
-            struct virtio_snd_jack_info jack;
-            struct virtio_snd_pcm_info pcm;
-            struct virtio_snd_chmap_info chmap;
-        } item;
-        size_t len;
-
-        switch (req->code) {
-        case VIRTIO_SND_R_JACK_INFO:
-            virtio_snd_jack_info(id, &item.jack);
-            len = sizeof(item.jack);
-            break;
-        case VIRTIO_SND_R_PCM_INFO:
-            vsnd_pcm_info_from_caps(&snd->stream[id].pcm.caps, &item.pcm);
-            len = sizeof(item.pcm);
-            break;
-        default:
-            virtio_snd_chmap_info(id, &item.chmap);
-            len = sizeof(item.chmap);
-            break;
-        }
-        vsnd_info_write_item(elem->in_sg, elem->in_num, req, i, &item, len);
-    }
-    return req->reply_len;
-}
-
-/* Control elements (virtio-snd-ctl.c) */
-
-/*
- * Carry out a CTL_* request. A value the guest changed reaches the
- * stream's voice at once, and an EVT_CTL_NOTIFY tells the guest's other
- * listeners (its driver reports no change to ALSA by itself).
- */
-static uint32_t virtio_snd_ctl(VirtIOSound *snd, VirtQueueElement *elem,
-                               const VSndCtrlRequest *req, size_t *reply_len)
-{
-    const VSndCtl *c;
-    const char *why;
-    uint32_t changed;
-    uint32_t status = vsnd_ctl_request(snd->ctl_table, req, elem->out_sg,
-                                       elem->out_num, elem->in_sg,
-                                       elem->in_num, reply_len, &changed,
-                                       &why);
-
-    if (status != VIRTIO_SND_S_OK) {
-        qemu_log_mask(LOG_GUEST_ERROR,
-                      "virtio-snd: request 0x%x refused for control %u: %s\n",
-                      req->code, req->id, why ? why : "refused");
-        return status;
-    }
-    if (changed != UINT32_MAX) {
-        c = &snd->ctl_table->ctl[changed];
-        trace_virtio_snd_ctl_changed(changed, c->value[0], c->value[1]);
-        virtio_snd_stream_apply_volume(&snd->stream[c->stream]);
-        virtio_snd_post_event(snd, VIRTIO_SND_EVT_CTL_NOTIFY,
-                              changed |
-                              (1u << VIRTIO_SND_CTL_EVT_MASK_VALUE) << 16);
+        trace_virtio_snd_pcm_state(s->id, vsnd_pcm_state_name(s->pcm.state),
+                                   vsnd_pcm_state_name(next));
     }
     return status;
 }
 
-/* The control queue */
-
-/* Carry out a well-formed request; *@reply_len is set for replies with data. */
-static uint32_t virtio_snd_ctrl_execute(VirtIOSound *snd,
-                                        VirtQueueElement *elem,
-                                        const VSndCtrlRequest *req,
-                                        size_t *reply_len)
+/*
+ * A control value the guest changed reaches the stream's voice at once,
+ * and an EVT_CTL_NOTIFY tells the guest's other listeners (its driver
+ * reports no change to ALSA by itself).
+ */
+static void virtio_snd_core_ctl_changed(void *opaque, uint32_t ctl)
 {
-    switch (req->code) {
-    case VIRTIO_SND_R_JACK_INFO:
-    case VIRTIO_SND_R_PCM_INFO:
-    case VIRTIO_SND_R_CHMAP_INFO:
-        *reply_len = virtio_snd_info(snd, elem, req);
-        return VIRTIO_SND_S_OK;
-    case VIRTIO_SND_R_PCM_SET_PARAMS:
-    case VIRTIO_SND_R_PCM_PREPARE:
-    case VIRTIO_SND_R_PCM_RELEASE:
-    case VIRTIO_SND_R_PCM_START:
-    case VIRTIO_SND_R_PCM_STOP:
-        return virtio_snd_pcm_request(snd, req);
-    case VIRTIO_SND_R_CTL_INFO ... VIRTIO_SND_R_CTL_TLV_COMMAND:
-        /* vsnd_ctrl_parse() lets these through only if negotiated. */
-        return virtio_snd_ctl(snd, elem, req, reply_len);
-    default:
-        /* JACK_REMAP: no jack offers VIRTIO_SND_JACK_F_REMAP. */
-        return VIRTIO_SND_S_NOT_SUPP;
-    }
+    VirtIOSound *snd = opaque;
+    const VSndCtl *c = &snd->ctl_table->ctl[ctl];
+
+    trace_virtio_snd_ctl_changed(ctl, c->value[0], c->value[1]);
+    virtio_snd_stream_apply_volume(&snd->stream[c->stream]);
+    virtio_snd_post_event(snd, VIRTIO_SND_EVT_CTL_NOTIFY,
+                          ctl | (1u << VIRTIO_SND_CTL_EVT_MASK_VALUE) << 16);
 }
+
+static const VSndCoreOps virtio_snd_core_ops = {
+    .pcm = virtio_snd_core_pcm,
+    .pcm_act = virtio_snd_core_pcm_act,
+    .ctl_changed = virtio_snd_core_ctl_changed,
+};
 
 static VSndDeviceCounts virtio_snd_counts(VirtIOSound *snd)
 {
@@ -1007,29 +892,19 @@ static VSndDeviceCounts virtio_snd_counts(VirtIOSound *snd)
 static void virtio_snd_handle_ctrl_elem(VirtIOSound *snd,
                                         VirtQueueElement *elem)
 {
-    VSndDeviceCounts counts = virtio_snd_counts(snd);
-    size_t in_len = vsnd_iov_size(elem->in_sg, elem->in_num);
-    size_t reply_len = sizeof(struct virtio_snd_hdr);
+    VSndCore core = {
+        .counts = virtio_snd_counts(snd),
+        .ctls = snd->ctl_table,
+        .ops = &virtio_snd_core_ops,
+        .opaque = snd,
+    };
     VSndCtrlRequest req;
     uint32_t status;
+    size_t len = vsnd_core_ctrl(&core, elem->out_sg, elem->out_num,
+                                elem->in_sg, elem->in_num, &req, &status);
 
-    status = vsnd_ctrl_parse(&counts, elem->out_sg, elem->out_num, in_len,
-                             &req);
-    if (status == VIRTIO_SND_S_OK) {
-        status = virtio_snd_ctrl_execute(snd, elem, &req, &reply_len);
-    } else {
-        qemu_log_mask(LOG_GUEST_ERROR,
-                      "virtio-snd: malformed control request 0x%x\n",
-                      req.code);
-    }
     trace_virtio_snd_ctrl(req.code, req.id, status);
-    if (status != VIRTIO_SND_S_OK) {
-        reply_len = sizeof(struct virtio_snd_hdr);
-    }
-    if (!vsnd_ctrl_write_status(elem->in_sg, elem->in_num, status)) {
-        reply_len = 0;              /* nowhere to put the status */
-    }
-    virtio_snd_complete(snd, VIRTIO_SND_VQ_CONTROL, elem, reply_len);
+    virtio_snd_complete(snd, VIRTIO_SND_VQ_CONTROL, elem, len);
 }
 
 static void virtio_snd_handle_ctrl(VirtIODevice *vdev, VirtQueue *vq)

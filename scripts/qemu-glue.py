@@ -35,6 +35,7 @@ PLACED_GLOBS = [
     'audio/*.c', 'audio/*.h',
     'hw/audio/*.c', 'hw/audio/*.h',
     'include/hw/audio/*.h',
+    'contrib/vhost-user-sound/*',
     'tests/qtest/*.c', 'tests/qtest/*.h', 'tests/qtest/libqos/*.c', 'tests/qtest/libqos/*.h',
 ]
 
@@ -338,6 +339,9 @@ GLUE_10 = [
          'upstream\'s device trace events go ...'),
     Glue('hw/audio/trace-events', '', 'append', 'fragment:hw/audio/trace-events',
          '... and ours come'),
+    Glue('meson.build', "subdir('tools')", 'before-line',
+         "if have_vhost_user\n  subdir('contrib/vhost-user-sound')\nendif\n",
+         'the vhost-user sound daemon (`contrib/vhost-user-sound`), where vhost-user is built'),
     QTEST_GLUE,
 ]
 

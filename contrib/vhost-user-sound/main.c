@@ -36,6 +36,14 @@ enum {
 
 #define VUS_STREAMS_MAX 64
 
+/*
+ * As QEMU's device: a line out and a mic jack, and the channel maps of
+ * its first streams' channel counts (map i: i / 2 + 1 channels, output
+ * for even i), here up to the two channels the streams offer.
+ */
+#define VUS_JACKS 2
+#define VUS_CHMAPS 4
+
 /* An I/O message the device holds until its audio has moved. */
 typedef struct VusMsg {
     VuVirtqElement *elem;
@@ -207,6 +215,18 @@ static void vus_null_stop(VusStream *s)
 
 /* The control queue: the core, and what its requests do here */
 
+/* What the guest may address, with the controls if it took them. */
+static VSndDeviceCounts vus_counts(VusDev *d)
+{
+    return (VSndDeviceCounts) {
+        .jacks = VUS_JACKS,
+        .streams = d->streams,
+        .chmaps = VUS_CHMAPS,
+        .controls = d->ctls->count,
+        .ctls = d->vug.parent.features & (1ULL << VIRTIO_SND_F_CTLS),
+    };
+}
+
 static VSndPcmStream *vus_core_pcm(void *opaque, uint32_t stream)
 {
     VusDev *d = opaque;
@@ -257,13 +277,7 @@ static void vus_handle_control(VuDev *vu, int qidx)
     VusDev *d = vus_of(vu);
     VuVirtq *vq = vu_get_queue(vu, qidx);
     VSndCore core = {
-        .counts = {
-            .jacks = 0,
-            .streams = d->streams,
-            .chmaps = 0,
-            .controls = d->ctls->count,
-            .ctls = vu->features & (1ULL << VIRTIO_SND_F_CTLS),
-        },
+        .counts = vus_counts(d),
         .ctls = d->ctls,
         .ops = &vus_core_ops,
         .opaque = d,
@@ -354,11 +368,12 @@ static uint64_t vus_get_protocol_features(VuDev *vu)
 static int vus_get_config(VuDev *vu, uint8_t *config, uint32_t len)
 {
     VusDev *d = vus_of(vu);
+    VSndDeviceCounts counts = vus_counts(d);
     struct virtio_snd_config cfg = {
-        .jacks = 0,
-        .streams = cpu_to_le32(d->streams),
-        .chmaps = 0,
-        .controls = cpu_to_le32(d->offer_ctls ? d->ctls->count : 0),
+        .jacks = cpu_to_le32(counts.jacks),
+        .streams = cpu_to_le32(counts.streams),
+        .chmaps = cpu_to_le32(counts.chmaps),
+        .controls = cpu_to_le32(d->offer_ctls ? counts.controls : 0),
     };
 
     if (len > VHOST_USER_MAX_CONFIG_SIZE) {

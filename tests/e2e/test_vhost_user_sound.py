@@ -5,9 +5,10 @@ daemon on its null backend (a card on the host's monotonic clock that
 plays into nothing and records silence).
 
 - The daemon's socket is created 0600, before QEMU connects.
-- The guest's driver finds the card: two PCM streams, and with the
-  daemon's --controls and the front end's controls=on, the four mixer
-  controls of QEMU's own device (the same control queue core).
+- The guest's driver finds the card: two PCM streams, the line out and
+  mic jacks, and with the daemon's --controls and the front end's
+  controls=on, the four mixer controls of QEMU's own device (the same
+  control queue core).
 - aplay plays 3 s of audio (S16, 48 kHz, stereo) to its end, taken at the
   null card's pace: not in less than 2.5 s of the guest's uptime.
 - arecord records 2 s: exactly 2 s of frames, all silence.
@@ -132,8 +133,8 @@ class VhostUserSoundTest(unittest.TestCase):
         self.assertEqual(int(m[2]), 0, out)
 
     def test_mixer_controls(self):
-        """--controls and controls=on: QEMU's device's four controls; 50 %
-        is -30 dB."""
+        """--controls and controls=on: QEMU's device's four controls and
+        two jacks; 50 % is -30 dB."""
         res = self.run_guest(
             "controls",
             "amixer -c0 controls; amixer -c0 sset PCM 50% >/dev/null && "
@@ -143,6 +144,8 @@ class VhostUserSoundTest(unittest.TestCase):
         for name in ("PCM Playback Volume", "PCM Playback Switch",
                      "Capture Volume", "Capture Switch"):
             self.assertRegex(out, rf"iface=MIXER,name='{name}'", out)
+        for name in ("Line Out Jack", "Mic Jack"):
+            self.assertRegex(out, rf"iface=CARD,name='{name}'", out)
         self.assertRegex(out, r"Playback 60 \[50%\] \[-30.00dB\] \[on\]",
                          out)
 

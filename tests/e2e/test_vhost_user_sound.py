@@ -14,6 +14,8 @@ plays into nothing and records silence).
 - arecord records 2 s: exactly 2 s of frames, all silence.
 - amixer sets the volume to 50 %: -30 dB, as on QEMU's device.
 - When QEMU quits, the daemon exits by itself, with status 0.
+- The daemon killed while the guest plays: QEMU neither crashes nor
+  hangs; the guest's aplay ends with an error (docs/vhost-user-sound.md).
 
 QEMU 7.2 has no vhost-user-snd front end: there the tests are skipped; the
 qemu10 stage of scripts/test runs them on the 10.x build, which builds the
@@ -23,6 +25,7 @@ daemon. Files are kept in ${QPW_E2E_WORK:-/tmp/qpw-e2e}/vhost-user-sound/.
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -148,6 +151,51 @@ class VhostUserSoundTest(unittest.TestCase):
             self.assertRegex(out, rf"iface=CARD,name='{name}'", out)
         self.assertRegex(out, r"Playback 60 \[50%\] \[-30.00dB\] \[on\]",
                          out)
+
+
+class VhostUserSoundKilledTest(unittest.TestCase):
+    """The daemon killed while the guest plays."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = daemon_binary()
+
+    def test_daemon_killed_while_playing(self):
+        """SIGKILL to the daemon 2 s into a 6 s aplay: QEMU neither
+        crashes nor hangs (the guest runs to its poweroff, QEMU exits 0);
+        the guest's aplay ends with an error, and so does the next one.
+        QEMU 10.2's vhost-user-snd cannot take a new daemon: its
+        vhost-user-base front end fails at start-up with a chardev that
+        reconnects (reconnect-ms), so a dead daemon is not replaced."""
+        work = WORK / "killed"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        daemon, sock = start_daemon(self, work)
+
+        def on_mark(name, _rest, _when):
+            if name == "playing":
+                time.sleep(2)
+                daemon.kill()
+
+        qemu_args = MEMORY + [
+            "-chardev", f"socket,id=vus,path={sock}",
+            "-device", "vhost-user-snd-pci,chardev=vus"]
+        play = "aplay -D hw:0,0 -t raw -f S16_LE -r 48000 -c 2"
+        res, _ = guest.run_marked(
+            qemu_args, guest.command_scenario(
+                f"echo QPW-MARK playing; {play} -d 6 /dev/zero; "
+                f"echo first aplay $?; {play} -d 1 /dev/zero; "
+                f"echo second aplay $?; true"),
+            None, None, work / "guest", on_mark)
+        out = res.scenario_output()
+        print("\n  " + "\n  ".join(line for line in out.splitlines()
+                                    if "aplay" in line),
+              file=sys.stderr)
+        self.assertEqual(daemon.wait(timeout=10), -signal.SIGKILL)
+        self.assertIsNone(res.qemu_failure, res.describe(40))
+        self.assertFalse(res.timed_out, res.describe(40))
+        self.assertRegex(out, r"first aplay [1-9]", res.describe(40))
+        self.assertRegex(out, r"second aplay [1-9]", res.describe(40))
 
 
 class VhostUserSoundOptionsTest(unittest.TestCase):

@@ -6,8 +6,8 @@
  * The control queue is answered by the same core as QEMU's own
  * virtio-snd device (hw/audio/virtio-snd-core.c): the same validation,
  * the same statuses, the same PCM state machine and control elements.
- * Audio goes to a backend; this version has the null one, a card on the
- * host's monotonic clock that plays into nothing and records silence.
+ * The tx and rx queues' messages wait on their stream until its backend
+ * (vus.h) has moved their audio: PipeWire, or a null card.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -25,6 +25,7 @@
 #include "libvhost-user-glib.h"
 #include "standard-headers/linux/virtio_config.h"
 #include "hw/audio/virtio-snd-core.h"
+#include "vus.h"
 
 enum {
     VUS_QUEUE_CONTROL,
@@ -51,28 +52,22 @@ typedef struct VusMsg {
     size_t done;                        /* data bytes played or recorded */
 } VusMsg;
 
-typedef struct VusDev VusDev;
+/* Bytes moved between guest memory and the backend per copy. */
+#define VUS_CHUNK 4096
 
-typedef struct VusStream {
-    VusDev *dev;
-    uint32_t id;
-    VSndPcmStream pcm;
-    GQueue msgs;                        /* VusMsg, oldest first */
-    /* The null card's clock: bytes moved since START, and when that was. */
-    int64_t start_ns;
-    uint64_t moved;
-    guint tick;                         /* its GLib timeout; 0 when stopped */
-} VusStream;
-
-struct VusDev {
+typedef struct VusDev {
     VugDev vug;
+    const VusBackend *backend;
     uint32_t streams;
     bool offer_ctls;
     VSndCtls *ctls;
     VusStream *stream;                  /* [streams] */
     int sock;                           /* the front end's; -1: none yet */
     GMainLoop *loop;
-};
+} VusDev;
+
+/* The device this process serves. */
+static VusDev vus_dev = { .sock = -1 };
 
 static VusDev *vus_of(VuDev *vu)
 {
@@ -105,7 +100,7 @@ static void vus_msg_return(VusStream *s, VusMsg *m, uint32_t status)
     if (len && !vus_is_output(s)) {
         len += m->done;
     }
-    vus_push(s->dev, vus_is_output(s) ? VUS_QUEUE_TX : VUS_QUEUE_RX,
+    vus_push(&vus_dev, vus_is_output(s) ? VUS_QUEUE_TX : VUS_QUEUE_RX,
              m->elem, len);
     g_free(m);
 }
@@ -149,68 +144,58 @@ static void vus_post_event(VusDev *d, uint32_t code, uint32_t data)
     vus_push(d, VUS_QUEUE_EVENT, elem, len);
 }
 
-/* The null card */
-
-/* Whole frames of the stream the card's clock has moved since START. */
-static uint64_t vus_null_due(VusStream *s)
-{
-    const VSndPcmParams *p = &s->pcm.params;
-    uint64_t frame = MAX(vsnd_pcm_frame_bytes(p), 1);
-    int64_t ns = g_get_monotonic_time() * 1000 - s->start_ns;
-
-    return muldiv64(ns, vsnd_pcm_bytes_per_second(p), 1000000000) /
-           frame * frame;
-}
+/* Moving audio */
 
 /*
- * Play (take) or record (silence) what the clock says, from the oldest
- * message on; a message goes back once less than a frame of it is left.
- * What the guest gave no message for is lost, as on a card.
+ * Move what the backend allows between the stream's messages and the
+ * backend, a chunk of whole frames at a time from the oldest message on;
+ * a message goes back once less than a frame of it is left.
  */
-static gboolean vus_null_tick(gpointer opaque)
+void vus_stream_run(VusStream *s)
 {
-    VusStream *s = opaque;
+    const VusBackend *be = vus_dev.backend;
     size_t frame = MAX(vsnd_pcm_frame_bytes(&s->pcm.params), 1);
-    uint64_t due = vus_null_due(s);
-    uint64_t owed = due - s->moved;
+    size_t chunk = VUS_CHUNK - VUS_CHUNK % frame;
+    size_t avail = be->avail(s);
+    uint8_t buf[VUS_CHUNK];
     VusMsg *m;
 
-    while (owed && (m = g_queue_peek_head(&s->msgs))) {
-        size_t n = MIN(m->xfer.data_len - m->done, owed);
+    while ((m = g_queue_peek_head(&s->msgs))) {
+        size_t n = MIN(MIN(m->xfer.data_len - m->done, chunk), avail);
 
-        if (!vus_is_output(s)) {
-            static const uint8_t zeros[4096];
-
-            n = MIN(n, sizeof(zeros));
+        n -= n % frame;
+        if (m->xfer.data_len - m->done >= frame && !n) {
+            break;
+        }
+        if (vus_is_output(s)) {
+            vsnd_iov_to_buf(m->elem->out_sg, m->elem->out_num,
+                            VSND_XFER_TX_DATA_OFFSET + m->done, buf, n);
+            be->move(s, buf, n);
+        } else {
+            be->move(s, buf, n);
             vsnd_iov_from_buf(m->elem->in_sg, m->elem->in_num, m->done,
-                              zeros, n);
+                              buf, n);
         }
         m->done += n;
-        owed -= n;
+        avail -= n;
         if (m->xfer.data_len - m->done < frame) {
             g_queue_pop_head(&s->msgs);
             vus_msg_return(s, m, VIRTIO_SND_S_OK);
         }
     }
-    s->moved = due;
-    return G_SOURCE_CONTINUE;
 }
 
-static void vus_null_start(VusStream *s)
+/* The stream's volume and mute, from its controls, to its backend. */
+static void vus_stream_apply_volume(VusStream *s)
 {
-    uint32_t period_ms = vsnd_pcm_period_us(&s->pcm.params) / 1000;
+    VSndCtlStreamVolume sv;
 
-    s->start_ns = g_get_monotonic_time() * 1000;
-    s->moved = 0;
-    s->tick = g_timeout_add(MAX(period_ms / 2, 1), vus_null_tick, s);
-}
-
-static void vus_null_stop(VusStream *s)
-{
-    if (s->tick) {
-        g_source_remove(s->tick);
-        s->tick = 0;
+    if (!(vus_dev.vug.parent.features & (1ULL << VIRTIO_SND_F_CTLS))) {
+        return;
     }
+    vsnd_ctls_stream_volume(vus_dev.ctls, s->id, s->pcm.params.channels,
+                            &sv);
+    vus_dev.backend->volume(s, sv.mute, sv.level, sv.channels);
 }
 
 /* The control queue: the core, and what its requests do here */
@@ -243,25 +228,40 @@ static uint32_t vus_core_pcm_act(void *opaque, uint32_t stream,
     switch (req->code) {
     case VIRTIO_SND_R_PCM_SET_PARAMS:
         /* Messages for the old parameters go back, as RELEASE would. */
+        vus_dev.backend->release(s);
         vus_stream_return_all(s);
         s->pcm.params = req->params;
         break;
+    case VIRTIO_SND_R_PCM_PREPARE:
+        if (!vus_dev.backend->prepare(s)) {
+            return VIRTIO_SND_S_IO_ERR;
+        }
+        vus_stream_apply_volume(s);
+        break;
     case VIRTIO_SND_R_PCM_START:
-        vus_null_start(s);
+        vus_dev.backend->start(s);
+        vus_stream_run(s);              /* what the guest gave before */
         break;
     case VIRTIO_SND_R_PCM_STOP:
-        vus_null_stop(s);
+        vus_dev.backend->stop(s);
         break;
     case VIRTIO_SND_R_PCM_RELEASE:
+        vus_dev.backend->release(s);
         vus_stream_return_all(s);
         break;
     }
     return VIRTIO_SND_S_OK;
 }
 
-/* The guest changed a control: tell its other listeners. */
+/*
+ * The guest changed a control: it reaches the stream's backend, and an
+ * EVT_CTL_NOTIFY tells the guest's other listeners.
+ */
 static void vus_core_ctl_changed(void *opaque, uint32_t ctl)
 {
+    VusDev *d = opaque;
+
+    vus_stream_apply_volume(&d->stream[d->ctls->ctl[ctl].stream]);
     vus_post_event(opaque, VIRTIO_SND_EVT_CTL_NOTIFY,
                    ctl | (1u << VIRTIO_SND_CTL_EVT_MASK_VALUE) << 16);
 }
@@ -330,6 +330,9 @@ static void vus_handle_data(VuDev *vu, int qidx)
         m->elem = elem;
         m->xfer = xfer;
         g_queue_push_tail(&d->stream[xfer.stream_id].msgs, m);
+        if (d->stream[xfer.stream_id].pcm.state == VSND_PCM_STATE_RUNNING) {
+            vus_stream_run(&d->stream[xfer.stream_id]);
+        }
     }
 }
 
@@ -342,7 +345,7 @@ static void vus_streams_reset(VusDev *d)
     for (i = 0; i < d->streams; i++) {
         VusStream *s = &d->stream[i];
 
-        vus_null_stop(s);
+        d->backend->release(s);
         vus_stream_forget_all(s);
         vsnd_pcm_default_params(&s->pcm.caps, &s->pcm.params);
         s->pcm.state = VSND_PCM_STATE_PARAMS_SET;
@@ -440,7 +443,6 @@ static void vus_dev_init(VusDev *d, uint32_t streams, bool offer_ctls)
     for (i = 0; i < streams; i++) {
         VusStream *s = &d->stream[i];
 
-        s->dev = d;
         s->id = i;
         /* As QEMU's device: even streams play, odd ones record. */
         dirs[i] = i & 1 ? VIRTIO_SND_D_INPUT : VIRTIO_SND_D_OUTPUT;
@@ -459,10 +461,27 @@ static void vus_dev_init(VusDev *d, uint32_t streams, bool offer_ctls)
 
 /* Options, the socket, the main loop */
 
+static const VusBackend *vus_backend_named(const char *name)
+{
+    static const VusBackend *const backends[] = {
+        &vus_backend_pipewire, &vus_backend_null,
+    };
+    size_t i;
+
+    for (i = 0; i < G_N_ELEMENTS(backends); i++) {
+        if (!strcmp(backends[i]->name, name)) {
+            return backends[i];
+        }
+    }
+    return NULL;
+}
+
 static char *opt_socket_path;
 static int opt_fd = -1;
 static int opt_streams = 2;
 static char *opt_backend;
+static char *opt_stream_name;
+static char *opt_target;
 static gboolean opt_controls;
 static gboolean opt_print_caps;
 
@@ -474,7 +493,14 @@ static GOptionEntry vus_options[] = {
     { "streams", 0, 0, G_OPTION_ARG_INT, &opt_streams,
       "PCM streams: even ones play, odd ones record (default 2)", "N" },
     { "backend", 'b', 0, G_OPTION_ARG_STRING, &opt_backend,
-      "where the audio goes: null (default)", "NAME" },
+      "where the audio goes: pipewire (default) or null (a card on the "
+      "host's clock that plays into nothing and records silence)", "NAME" },
+    { "stream-name", 0, 0, G_OPTION_ARG_STRING, &opt_stream_name,
+      "the PipeWire streams' media.name (default \"virtio-sound\")",
+      "NAME" },
+    { "target", 0, 0, G_OPTION_ARG_STRING, &opt_target,
+      "the PipeWire node (name or serial) to play to and record from "
+      "(default: the session manager's choice)", "NODE" },
     { "controls", 0, 0, G_OPTION_ARG_NONE, &opt_controls,
       "offer a volume and a mute per stream (VIRTIO_SND_F_CTLS); the front "
       "end needs controls=on", NULL },
@@ -553,7 +579,7 @@ int main(int argc, char **argv)
     g_autoptr(GOptionContext) ctx = NULL;
     g_autoptr(GError) err = NULL;
     Error *local_err = NULL;
-    VusDev dev = { .sock = -1 };
+    VusDev *d = &vus_dev;
     int lsock = -1;
 
     error_init(argv[0]);
@@ -576,41 +602,45 @@ int main(int argc, char **argv)
                    "%d\n", opt_streams, VUS_STREAMS_MAX);
         return 2;
     }
-    if (opt_backend && strcmp(opt_backend, "null")) {
-        g_printerr("vhost-user-sound: --backend %s: not one of: null\n",
-                   opt_backend);
+    d->backend = vus_backend_named(opt_backend ? opt_backend : "pipewire");
+    if (!d->backend) {
+        g_printerr("vhost-user-sound: --backend %s: not one of: pipewire, "
+                   "null\n", opt_backend);
         return 2;
     }
     /* Guest errors go to stderr, as QEMU's -d guest_errors would. */
     qemu_set_log(LOG_GUEST_ERROR, &error_fatal);
 
-    vus_dev_init(&dev, opt_streams, opt_controls);
-    dev.loop = g_main_loop_new(NULL, FALSE);
-    g_unix_signal_add(SIGTERM, vus_on_signal, dev.loop);
-    g_unix_signal_add(SIGINT, vus_on_signal, dev.loop);
+    if (!d->backend->init(opt_stream_name, opt_target)) {
+        return 1;
+    }
+    vus_dev_init(d, opt_streams, opt_controls);
+    d->loop = g_main_loop_new(NULL, FALSE);
+    g_unix_signal_add(SIGTERM, vus_on_signal, d->loop);
+    g_unix_signal_add(SIGINT, vus_on_signal, d->loop);
     if (opt_socket_path) {
         lsock = vus_listen(opt_socket_path, &local_err);
         if (lsock < 0) {
             error_report_err(local_err);
             return 1;
         }
-        g_unix_fd_add(lsock, G_IO_IN, vus_on_connect, &dev);
-    } else if (!vus_serve(&dev, opt_fd)) {
+        g_unix_fd_add(lsock, G_IO_IN, vus_on_connect, d);
+    } else if (!vus_serve(d, opt_fd)) {
         return 1;
     }
-    g_main_loop_run(dev.loop);
+    g_main_loop_run(d->loop);
 
     if (lsock >= 0) {
         close(lsock);
         unlink(opt_socket_path);
     }
-    vus_streams_reset(&dev);
-    if (dev.sock >= 0) {
-        vug_deinit(&dev.vug);
-        close(dev.sock);
+    vus_streams_reset(d);
+    if (d->sock >= 0) {
+        vug_deinit(&d->vug);
+        close(d->sock);
     }
-    vsnd_ctls_free(dev.ctls);
-    g_free(dev.stream);
-    g_main_loop_unref(dev.loop);
+    vsnd_ctls_free(d->ctls);
+    g_free(d->stream);
+    g_main_loop_unref(d->loop);
     return 0;
 }

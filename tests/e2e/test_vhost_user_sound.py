@@ -1,8 +1,19 @@
 """End-to-end test of the vhost-user sound daemon (contrib/vhost-user-sound,
 issue #18): the tiny guest on QEMU 10's vhost-user-snd-pci front end, its
-memory shared with the daemon (memory-backend-memfd, share=on), the
-daemon on its null backend (a card on the host's monotonic clock that
-plays into nothing and records silence).
+memory shared with the daemon (memory-backend-memfd, share=on).
+
+On the daemon's PipeWire backend, with a private PipeWire:
+- a 4 s 440 Hz tone the guest plays reaches the sink (its monitor
+  recorded): frequency within 1 %, length within 5 %, no gap of 5 ms;
+- a 1 kHz tone played into the source is in the guest's 3 s arecord, the
+  same way;
+- the counter signal (tests/lib/counter.py, S16 48 kHz, 3 s) reaches the
+  sink bit-exact from its first to its last frame, nothing lost,
+  repeated or changed (the daemon keeps a released stream until its ring
+  has played).
+
+On its null backend (a card on the host's monotonic clock that plays
+into nothing and records silence):
 
 - The daemon's socket is created 0600, before QEMU connects.
 - The guest's driver finds the card: two PCM streams, the line out and
@@ -35,13 +46,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "lib"))
+import analyze  # noqa: E402
+import fidelity  # noqa: E402
 import guest  # noqa: E402
+from pipewire import SINK, SOURCE, PipeWire  # noqa: E402
 
 WORK = Path(os.environ.get("QPW_E2E_WORK", "/tmp/qpw-e2e")) / \
     "vhost-user-sound"
 MEMORY = ["-object", "memory-backend-memfd,id=mem,size=256M,share=on",
           "-machine", "memory-backend=mem"]
 PLAY_S = 3
+TONE_S = 4
+TONE_HZ = 440
+CAPTURE_HZ = 1000
 RECORD_S = 2
 BYTES_PER_SECOND = 48000 * 2 * 2
 
@@ -63,13 +80,14 @@ def daemon_binary():
     return daemon
 
 
-def start_daemon(test, work, *args):
-    """The daemon listening on work/snd.sock, stopped at test's cleanup;
-    (process, socket)."""
+def start_daemon(test, work, *args, env=None):
+    """The daemon listening on work/snd.sock (in environment env: a
+    private PipeWire's), stopped at test's cleanup; (process, socket)."""
     sock = work / "snd.sock"
     log = open(work / "daemon.log", "w")
     proc = subprocess.Popen([str(test.daemon), "--socket-path", str(sock),
-                             *args], stdout=log, stderr=subprocess.STDOUT)
+                             *args], stdout=log, stderr=subprocess.STDOUT,
+                            env=env)
     test.addCleanup(log.close)
     test.addCleanup(lambda: proc.poll() is None and proc.kill())
     deadline = time.monotonic() + 10
@@ -80,26 +98,28 @@ def start_daemon(test, work, *args):
     return proc, sock
 
 
-class VhostUserSoundTest(unittest.TestCase):
-    """The guest on the daemon's null card."""
+class DaemonCase(unittest.TestCase):
+    """A test of the daemon of the QEMU under test's build."""
 
     @classmethod
     def setUpClass(cls):
         cls.daemon = daemon_binary()
 
-    def run_guest(self, name, command, daemon_args=(), device_opts=""):
-        """Run command in the guest on the daemon; it must not fail, and
-        the daemon must exit with 0 when QEMU has gone. The result."""
+    def run_guest(self, name, command, daemon_args=("--backend", "null"),
+                  device_opts="", inputs=None, env=None):
+        """Run command in the guest (with inputs) on the daemon (with
+        daemon_args, in env); it must not fail, and the daemon must exit
+        with 0 when QEMU has gone. The result."""
         work = WORK / name
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        proc, sock = start_daemon(self, work, *daemon_args)
+        proc, sock = start_daemon(self, work, *daemon_args, env=env)
         self.assertEqual(stat.S_IMODE(sock.stat().st_mode), 0o600)
         qemu_args = MEMORY + [
             "-chardev", f"socket,id=vus,path={sock}",
             "-device", f"vhost-user-snd-pci,chardev=vus{device_opts}"]
         res = guest.run_guest(qemu_args, guest.command_scenario(command),
-                              timeout=120, workdir=work / "guest")
+                              inputs, timeout=120, workdir=work / "guest")
         out = res.scenario_output()
         self.assertEqual(res.exit_code, 0, res.describe(40))
         self.assertEqual(guest.driver_errors(out), [], res.describe(40))
@@ -109,6 +129,10 @@ class VhostUserSoundTest(unittest.TestCase):
             self.fail("the daemon did not exit when QEMU went")
         self.assertEqual(status, 0, (work / "daemon.log").read_text())
         return res
+
+
+class VhostUserSoundTest(DaemonCase):
+    """The guest on the daemon's null card."""
 
     def test_plays_and_records_on_the_null_card(self):
         """aplay to its end at the card's pace; arecord gets silence."""
@@ -142,7 +166,7 @@ class VhostUserSoundTest(unittest.TestCase):
             "controls",
             "amixer -c0 controls; amixer -c0 sset PCM 50% >/dev/null && "
             "amixer -c0 sget PCM",
-            ["--controls"], ",controls=on")
+            ["--backend", "null", "--controls"], ",controls=on")
         out = res.scenario_output()
         for name in ("PCM Playback Volume", "PCM Playback Switch",
                      "Capture Volume", "Capture Switch"):
@@ -153,12 +177,95 @@ class VhostUserSoundTest(unittest.TestCase):
                          out)
 
 
-class VhostUserSoundKilledTest(unittest.TestCase):
-    """The daemon killed while the guest plays."""
+class VhostUserSoundPipeWireTest(DaemonCase):
+    """The daemon's PipeWire backend, on a private PipeWire."""
 
     @classmethod
     def setUpClass(cls):
-        cls.daemon = daemon_binary()
+        super().setUpClass()
+        cls.work = WORK / "pipewire"
+        shutil.rmtree(cls.work, ignore_errors=True)
+        cls.work.mkdir(parents=True)
+        cls.tone = analyze.sox_tone(cls.work / "tone.wav", TONE_S, TONE_HZ)
+        cls.capture_tone = analyze.sox_tone(cls.work / "tone-1k.wav", 60,
+                                            CAPTURE_HZ)
+        cls.pw = PipeWire(workdir=cls.work / "pw")
+        cls.pw.__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pw.__exit__(None, None, None)
+
+    def check_tone(self, label, path, freq, seconds):
+        """Frequency within 1 %, length within 5 %, no gap of 5 ms."""
+        a = analyze.analyze(path, min_gap_ms=5)
+        print(f"\n  {label}: {a.frequency_hz:.2f} Hz, tone "
+              f"{a.tone_seconds:.3f} s, {a.tone_rms_dbfs:.2f} dBFS, gaps "
+              f"{a.gaps}, discontinuities {a.discontinuities}",
+              file=sys.stderr)
+        self.assertLess(abs(a.frequency_hz - freq) / freq, 0.01, a.summary())
+        self.assertLess(abs(a.tone_seconds - seconds) / seconds, 0.05,
+                        a.summary())
+        self.assertEqual(a.gaps, [], a.summary())
+        return a
+
+    def test_plays_a_tone(self):
+        """A 440 Hz tone the guest plays reaches the PipeWire sink (its
+        monitor recorded), whole and with no gap."""
+        path = self.work / "sink.wav"
+        rec = self.pw.record_sink(path)
+        try:
+            self.run_guest("pipewire/play", "aplay -q -D hw:0,0 /in/tone.wav",
+                           ["--backend", "pipewire", "--target", SINK],
+                           inputs={"tone.wav": self.tone}, env=self.pw.env())
+            time.sleep(0.3)
+        finally:
+            rec.stop()
+        self.check_tone("daemon to PipeWire", path, TONE_HZ, TONE_S)
+
+    def test_counter_bit_exact(self):
+        """The counter signal (tests/lib/counter.py, S16 48 kHz stereo, 3
+        s) the guest plays reaches the sink bit-exact: every index from
+        the first to the last, once each, in order, nothing between."""
+        work = self.work / "counter"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        daemon, sock = start_daemon(self, work, "--backend", "pipewire",
+                                    env=self.pw.env())
+        run = fidelity.run_guest_counter(
+            self.pw, work, "vhost-user", "s16", 48000, play_seconds=3,
+            device_args=MEMORY + [
+                "-chardev", f"socket,id=vus,path={sock}",
+                "-device", "vhost-user-snd-pci,chardev=vus"])
+        self.assertEqual(run.result.exit_code, 0, run.result.describe(40))
+        self.assertEqual(daemon.wait(timeout=10), 0)
+        rep = run.played
+        self.assertIsNotNone(rep, "nothing recorded at the sink's monitor")
+        print(f"\n  counter through the daemon: {rep.summary()}",
+              file=sys.stderr)
+        self.assertTrue(rep.clean, rep.summary())
+        self.assertEqual(rep.first, 0, rep.summary())
+        self.assertEqual(run.tail_lost(), 0, rep.summary())
+
+    def test_records_a_tone(self):
+        """A 1 kHz tone played into the PipeWire source is in what the
+        guest's arecord writes (3 s)."""
+        player = self.pw.play_into_source(self.capture_tone, wait=False)
+        try:
+            res = self.run_guest(
+                "pipewire/record", "arecord -q -D hw:0,0 -f S16_LE -r 48000 "
+                "-c 2 -d 3 /out/capture.wav",
+                ["--backend", "pipewire", "--target", SOURCE],
+                env=self.pw.env())
+        finally:
+            player.stop()
+        self.assertIsNotNone(res.out_dir, res.describe(40))
+        self.check_tone("PipeWire to the daemon", res.out_dir / "capture.wav",
+                        CAPTURE_HZ, 3.0)
+
+
+class VhostUserSoundKilledTest(DaemonCase):
+    """The daemon killed while the guest plays."""
 
     def test_daemon_killed_while_playing(self):
         """SIGKILL to the daemon 2 s into a 6 s aplay: QEMU neither
@@ -170,7 +277,7 @@ class VhostUserSoundKilledTest(unittest.TestCase):
         work = WORK / "killed"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        daemon, sock = start_daemon(self, work)
+        daemon, sock = start_daemon(self, work, "--backend", "null")
 
         def on_mark(name, _rest, _when):
             if name == "playing":
@@ -198,12 +305,8 @@ class VhostUserSoundKilledTest(unittest.TestCase):
         self.assertRegex(out, r"second aplay [1-9]", res.describe(40))
 
 
-class VhostUserSoundOptionsTest(unittest.TestCase):
+class VhostUserSoundOptionsTest(DaemonCase):
     """The daemon's command line, without a guest."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.daemon = daemon_binary()
 
     def daemon_run(self, *args):
         return subprocess.run([str(self.daemon), *args], capture_output=True,
@@ -231,7 +334,7 @@ class VhostUserSoundOptionsTest(unittest.TestCase):
         work = WORK / "sigterm"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        proc, sock = start_daemon(self, work)
+        proc, sock = start_daemon(self, work, "--backend", "null")
         proc.terminate()
         self.assertEqual(proc.wait(timeout=10), 0)
         self.assertFalse(sock.exists())

@@ -246,11 +246,14 @@ def _badness(rep):
 def run_guest_counter(pw, work, device, fmt, rate, play_seconds=0.0,
                       capture_seconds=0, timeout=150,
                       trace_events=TRACE_EVENTS, audiodev="pipewire,id=snd0",
-                      env=None):
+                      env=None, device_args=None):
     """One guest run: play the counter for play_seconds (0: no playback)
     and/or record capture_seconds of it (0: no capture), at once if both.
-    Files go to work: counter.wav / played.wav, source.wav /
-    reference.wav / captured.wav, trace.log, graph.txt, guest/."""
+    device_args, if given, are QEMU's sound card and its backend instead
+    of -audiodev audiodev and device's DEVICES entry (device then only
+    names the run). Files go to work: counter.wav / played.wav,
+    source.wav / reference.wav / captured.wav, trace.log, graph.txt,
+    guest/."""
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     inputs, lines = {}, []
@@ -283,7 +286,7 @@ def run_guest_counter(pw, work, device, fmt, rate, play_seconds=0.0,
     watcher = GraphWatcher(pw)
     try:
         res = guest.run_guest(
-            ["-audiodev", audiodev, *DEVICES[device],
+            [*(device_args or ["-audiodev", audiodev, *DEVICES[device]]),
              *trace_args(trace, trace_events)],
             "\n".join(lines) + "\n", inputs, timeout=timeout,
             workdir=work / "guest", env=env or pw.env(), echo=trigger)

@@ -1,0 +1,113 @@
+/*
+ * vhost-user-sound: the null backend, a card on the host's monotonic
+ * clock that plays into nothing and records silence.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/host-utils.h"
+
+#include "vus.h"
+
+typedef struct NullCard {
+    int64_t start_us;                   /* START, on the monotonic clock */
+    uint64_t moved;                     /* bytes the clock has moved since */
+    guint tick;                         /* GLib timeout; 0 when stopped */
+} NullCard;
+
+/* Whole frames' bytes the card's clock has moved since START. */
+static uint64_t null_due(VusStream *s)
+{
+    const VSndPcmParams *p = &s->pcm.params;
+    NullCard *c = s->backend;
+    uint64_t frame = MAX(vsnd_pcm_frame_bytes(p), 1);
+
+    return muldiv64(g_get_monotonic_time() - c->start_us,
+                    vsnd_pcm_bytes_per_second(p), 1000000) / frame * frame;
+}
+
+/* What the guest gave no message for is lost, as on a card. */
+static gboolean null_tick(gpointer opaque)
+{
+    VusStream *s = opaque;
+    NullCard *c = s->backend;
+
+    vus_stream_run(s);
+    c->moved = null_due(s);
+    return G_SOURCE_CONTINUE;
+}
+
+static bool null_init(const char *stream_name, const char *target)
+{
+    return true;
+}
+
+static bool null_prepare(VusStream *s)
+{
+    if (!s->backend) {
+        s->backend = g_new0(NullCard, 1);
+    }
+    return true;
+}
+
+static void null_start(VusStream *s)
+{
+    NullCard *c = s->backend;
+    uint32_t period_ms = vsnd_pcm_period_us(&s->pcm.params) / 1000;
+
+    c->start_us = g_get_monotonic_time();
+    c->moved = 0;
+    c->tick = g_timeout_add(MAX(period_ms / 2, 1), null_tick, s);
+}
+
+static void null_stop(VusStream *s)
+{
+    NullCard *c = s->backend;
+
+    if (c && c->tick) {
+        g_source_remove(c->tick);
+        c->tick = 0;
+    }
+}
+
+static void null_release(VusStream *s)
+{
+    null_stop(s);
+    g_free(s->backend);
+    s->backend = NULL;
+}
+
+static size_t null_avail(VusStream *s)
+{
+    NullCard *c = s->backend;
+
+    return c && c->tick ? null_due(s) - c->moved : 0;
+}
+
+static void null_move(VusStream *s, uint8_t *buf, size_t len)
+{
+    NullCard *c = s->backend;
+
+    if (s->pcm.caps.direction == VIRTIO_SND_D_INPUT) {
+        memset(buf, 0, len);
+    }
+    c->moved += len;
+}
+
+static void null_volume(VusStream *s, bool mute, const uint8_t *levels,
+                        uint32_t channels)
+{
+}
+
+const VusBackend vus_backend_null = {
+    .name = "null",
+    .init = null_init,
+    .prepare = null_prepare,
+    .start = null_start,
+    .stop = null_stop,
+    .release = null_release,
+    .avail = null_avail,
+    .move = null_move,
+    .volume = null_volume,
+};

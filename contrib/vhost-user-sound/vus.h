@@ -1,0 +1,53 @@
+/*
+ * vhost-user-sound: the daemon's streams and the backends that move
+ * their audio.
+ *
+ * The daemon's main loop owns the streams and their messages; a backend
+ * says how many bytes a running stream may move now and moves them, and
+ * runs vus_stream_run() when that may have changed (a clock tick, a graph
+ * cycle).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef VHOST_USER_SOUND_VUS_H
+#define VHOST_USER_SOUND_VUS_H
+
+#include "hw/audio/virtio-snd-pcm.h"
+
+typedef struct VusStream VusStream;
+
+typedef struct VusBackend {
+    const char *name;
+    /* Once at start-up; false with a message printed if it cannot run. */
+    bool (*init)(const char *stream_name, const char *target);
+    /* PREPARE: make ready for the stream's parameters; false: IO_ERR. */
+    bool (*prepare)(VusStream *s);
+    void (*start)(VusStream *s);
+    /* STOP: take no more; what is queued may still play out. */
+    void (*stop)(VusStream *s);
+    /* RELEASE or a device reset: let go of the stream's resources. */
+    void (*release)(VusStream *s);
+    /* Playback: bytes that may be given now; capture: bytes waiting. */
+    size_t (*avail)(VusStream *s);
+    /* Move @len (at most avail()) bytes: from @buf, or into it. */
+    void (*move)(VusStream *s, uint8_t *buf, size_t len);
+    /* The stream's volume (0..255 a channel) and mute, from its controls. */
+    void (*volume)(VusStream *s, bool mute, const uint8_t *levels,
+                   uint32_t channels);
+} VusBackend;
+
+struct VusStream {
+    uint32_t id;
+    VSndPcmStream pcm;
+    GQueue msgs;                        /* VusMsg, oldest first */
+    void *backend;                      /* the backend's own state */
+};
+
+/* Main loop: move what the backend allows between @s and its messages. */
+void vus_stream_run(VusStream *s);
+
+extern const VusBackend vus_backend_null;
+extern const VusBackend vus_backend_pipewire;
+
+#endif /* VHOST_USER_SOUND_VUS_H */

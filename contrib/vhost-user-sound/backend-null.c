@@ -6,7 +6,6 @@
  */
 
 #include "qemu/osdep.h"
-#include "qemu/host-utils.h"
 
 #include "vus.h"
 
@@ -16,17 +15,6 @@ typedef struct NullCard {
     guint tick;                         /* GLib timeout; 0 when stopped */
 } NullCard;
 
-/* Whole frames' bytes the card's clock has moved since START. */
-static uint64_t null_due(VusStream *s)
-{
-    const VSndPcmParams *p = &s->pcm.params;
-    NullCard *c = s->backend;
-    uint64_t frame = MAX(vsnd_pcm_frame_bytes(p), 1);
-
-    return muldiv64(g_get_monotonic_time() - c->start_us,
-                    vsnd_pcm_bytes_per_second(p), 1000000) / frame * frame;
-}
-
 /* What the guest gave no message for is lost, as on a card. */
 static gboolean null_tick(gpointer opaque)
 {
@@ -34,7 +22,7 @@ static gboolean null_tick(gpointer opaque)
     NullCard *c = s->backend;
 
     vus_stream_run(s);
-    c->moved = null_due(s);
+    c->moved = vus_pcm_bytes_since(&s->pcm.params, c->start_us);
     return G_SOURCE_CONTINUE;
 }
 
@@ -82,7 +70,10 @@ static size_t null_avail(VusStream *s)
 {
     NullCard *c = s->backend;
 
-    return c && c->tick ? null_due(s) - c->moved : 0;
+    if (!c || !c->tick) {
+        return 0;
+    }
+    return vus_pcm_bytes_since(&s->pcm.params, c->start_us) - c->moved;
 }
 
 static void null_move(VusStream *s, uint8_t *buf, size_t len)

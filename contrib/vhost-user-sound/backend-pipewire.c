@@ -9,6 +9,14 @@
  * at the guest's period where it can, and the process callback wakes the
  * main loop (an eventfd) when the ring needs it.
  *
+ * When the PipeWire daemon goes away (a restart), the streams go with it
+ * and the daemon connects again on the backend's schedule
+ * (audio/pwaudio-retry.c), then gives each prepared stream a new one. In
+ * between, running streams go on at their rate on the host's clock,
+ * dropping what the guest plays and recording silence, as QEMU's backend
+ * does: a guest whose stream made no progress for about its buffer's time
+ * would fail its write with an I/O error (Linux's ALSA core).
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
@@ -22,6 +30,7 @@
 #include <spa/param/props.h>
 
 #include "audio/pwaudio-format.h"
+#include "audio/pwaudio-retry.h"
 #include "audio/pwaudio-ring.h"
 #include "audio/pwaudio-timing.h"
 #include "audio/pwaudio-volume.h"
@@ -32,10 +41,16 @@ typedef struct PwVoice {
     struct pw_stream *stream;
     struct spa_hook listener;
     QPwStreamGeometry geo;
+    QPwFormat format;
     QPwRing ring;
     uint8_t *ring_data;
     bool output;
     uint32_t period_bytes;              /* the guest's */
+    QPwChannelVolumes volume;           /* the guest's controls, if set */
+    bool has_volume;
+    /* Without a stream (PipeWire away): paced on the host's clock. */
+    int64_t paced_since_us;
+    uint64_t paced_moved;
     uint32_t cycle_bytes;               /* the last graph cycle's; atomic */
     bool active;                        /* main loop: started, not stopped */
     bool primed;                        /* realtime thread */
@@ -44,25 +59,35 @@ typedef struct PwVoice {
 static struct {
     struct pw_thread_loop *loop;
     struct pw_context *context;
-    struct pw_core *core;
+    struct pw_core *core;               /* NULL while PipeWire is away */
+    struct spa_hook core_listener;
+    bool core_failed;                   /* atomic: the core said it failed */
+    bool core_answered;                 /* atomic: the core said hello */
+    bool up;                            /* main loop: the core answered */
+    QPwRetry retry;
+    guint pace_timer;                   /* runs the voices while away */
     const char *stream_name;
     const char *target;
     int wake_fd;                        /* the process callbacks' doorbell */
     GPtrArray *voices;                  /* PwVoice, main loop */
-} pw;
+    GPtrArray *draining;                /* released, playing out their ring */
+} vpw;
 
 /* Realtime thread: ask the main loop to run the voices. */
-static void pw_wake(void)
+static void vpw_wake(void)
 {
     uint64_t one = 1;
 
-    if (write(pw.wake_fd, &one, sizeof(one)) < 0) {
+    if (write(vpw.wake_fd, &one, sizeof(one)) < 0) {
         /* The counter is full: the main loop has a wake-up pending. */
     }
 }
 
+static void vpw_core_lost(void);
+static void vpw_core_up(void);
+
 /* Main loop: the doorbell rang. */
-static gboolean pw_on_wake(gint fd, GIOCondition cond, gpointer opaque)
+static gboolean vpw_on_wake(gint fd, GIOCondition cond, gpointer opaque)
 {
     uint64_t count;
     guint i;
@@ -70,8 +95,14 @@ static gboolean pw_on_wake(gint fd, GIOCondition cond, gpointer opaque)
     if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN) {
         return G_SOURCE_REMOVE;
     }
-    for (i = 0; i < pw.voices->len; i++) {
-        PwVoice *v = g_ptr_array_index(pw.voices, i);
+    if (qatomic_xchg(&vpw.core_failed, false) && vpw.core) {
+        vpw_core_lost();
+    }
+    if (qatomic_xchg(&vpw.core_answered, false)) {
+        vpw_core_up();
+    }
+    for (i = 0; i < vpw.voices->len; i++) {
+        PwVoice *v = g_ptr_array_index(vpw.voices, i);
 
         vus_stream_run(v->s);
     }
@@ -84,7 +115,7 @@ static gboolean pw_on_wake(gint fd, GIOCondition cond, gpointer opaque)
  * that a sound does not start with a dropout; after that, what the ring
  * lacks is played as silence.
  */
-static void pw_on_process_out(void *opaque)
+static void vpw_on_process_out(void *opaque)
 {
     PwVoice *v = opaque;
     uint32_t stride = v->geo.bytes_per_frame;
@@ -114,7 +145,7 @@ static void pw_on_process_out(void *opaque)
     }
     memset((uint8_t *)d->data + got, 0, len - got);
     if (qpw_wake_out(qpw_ring_fill(&v->ring), len)) {
-        pw_wake();
+        vpw_wake();
     }
     d->chunk->offset = 0;
     d->chunk->stride = stride;
@@ -123,7 +154,7 @@ static void pw_on_process_out(void *opaque)
 }
 
 /* Realtime thread: into the ring; what does not fit is lost. */
-static void pw_on_process_in(void *opaque)
+static void vpw_on_process_in(void *opaque)
 {
     PwVoice *v = opaque;
     struct pw_buffer *b = pw_stream_dequeue_buffer(v->stream);
@@ -140,51 +171,188 @@ static void pw_on_process_in(void *opaque)
         qatomic_set(&v->cycle_bytes, size);
         qpw_ring_write(&v->ring, (uint8_t *)d->data + offset, size);
         if (qpw_wake_in(qpw_ring_fill(&v->ring), v->period_bytes)) {
-            pw_wake();
+            vpw_wake();
         }
     }
     pw_stream_queue_buffer(v->stream, b);
 }
 
-static const struct pw_stream_events pw_out_events = {
+static const struct pw_stream_events vpw_out_events = {
     PW_VERSION_STREAM_EVENTS,
-    .process = pw_on_process_out,
+    .process = vpw_on_process_out,
 };
 
-static const struct pw_stream_events pw_in_events = {
+static const struct pw_stream_events vpw_in_events = {
     PW_VERSION_STREAM_EVENTS,
-    .process = pw_on_process_in,
+    .process = vpw_on_process_in,
 };
 
-static bool pw_init_backend(const char *stream_name, const char *target)
+/* Loop thread: the connection failed (PipeWire went away, or is not up). */
+static void vpw_on_core_error(void *opaque, uint32_t id, int seq, int res,
+                              const char *message)
+{
+    if (id == PW_ID_CORE) {
+        qatomic_set(&vpw.core_failed, true);
+        vpw_wake();
+    }
+}
+
+/* Loop thread: the server's first word: the connection is up. */
+static void vpw_on_core_info(void *opaque, const struct pw_core_info *info)
+{
+    qatomic_set(&vpw.core_answered, true);
+    vpw_wake();
+}
+
+static const struct pw_core_events vpw_core_events = {
+    PW_VERSION_CORE_EVENTS,
+    .info = vpw_on_core_info,
+    .error = vpw_on_core_error,
+};
+
+static bool vpw_connect(PwVoice *v);
+static void vpw_apply_volume(PwVoice *v);
+
+/* Loop lock held: connect, and give every prepared stream a new stream. */
+static bool vpw_core_connect(void)
+{
+    guint i;
+
+    vpw.core = pw_context_connect(vpw.context, NULL, 0);
+    if (!vpw.core) {
+        return false;
+    }
+    pw_core_add_listener(vpw.core, &vpw.core_listener, &vpw_core_events, NULL);
+    for (i = 0; i < vpw.voices->len; i++) {
+        PwVoice *v = g_ptr_array_index(vpw.voices, i);
+
+        /* No process callback runs: what the ring held is stale. */
+        qpw_ring_drop(&v->ring);
+        v->primed = false;
+        if (vpw_connect(v)) {
+            vpw_apply_volume(v);
+            pw_stream_set_active(v->stream, v->active);
+        }
+    }
+    return true;
+}
+
+static gboolean vpw_reconnect(gpointer opaque)
+{
+    bool ok;
+
+    pw_thread_loop_lock(vpw.loop);
+    ok = vpw_core_connect();
+    pw_thread_loop_unlock(vpw.loop);
+    if (!ok) {
+        g_timeout_add(qpw_retry_failed(&vpw.retry), vpw_reconnect, NULL);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+/* Main loop, while PipeWire is away: run the voices on the host's clock. */
+static gboolean vpw_pace_tick(gpointer opaque)
+{
+    guint i;
+
+    for (i = 0; i < vpw.voices->len; i++) {
+        PwVoice *v = g_ptr_array_index(vpw.voices, i);
+
+        vus_stream_run(v->s);
+        v->paced_moved = MAX(v->paced_moved,
+                             vus_pcm_bytes_since(&v->s->pcm.params,
+                                                 v->paced_since_us));
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static void vpw_pace(PwVoice *v)
+{
+    v->paced_since_us = g_get_monotonic_time();
+    v->paced_moved = 0;
+}
+
+/*
+ * Main loop: the core failed. Drop the streams and try again: at once
+ * after a loss, on the retry schedule after a try that failed.
+ */
+static void vpw_core_lost(void)
+{
+    guint i;
+
+    pw_thread_loop_lock(vpw.loop);
+    for (i = 0; i < vpw.voices->len + vpw.draining->len; i++) {
+        PwVoice *v = i < vpw.voices->len ?
+                     g_ptr_array_index(vpw.voices, i) :
+                     g_ptr_array_index(vpw.draining, i - vpw.voices->len);
+
+        if (v->stream) {
+            pw_stream_destroy(v->stream);
+            v->stream = NULL;
+        }
+        vpw_pace(v);
+    }
+    spa_hook_remove(&vpw.core_listener);
+    pw_core_disconnect(vpw.core);
+    vpw.core = NULL;
+    pw_thread_loop_unlock(vpw.loop);
+    if (vpw.up) {
+        vpw.up = false;
+        g_printerr("vhost-user-sound: lost the connection to PipeWire\n");
+        qpw_retry_start(&vpw.retry, g_get_monotonic_time());
+        vpw.pace_timer = g_timeout_add(5, vpw_pace_tick, NULL);
+        g_idle_add(vpw_reconnect, NULL);
+    } else {
+        g_timeout_add(qpw_retry_failed(&vpw.retry), vpw_reconnect, NULL);
+    }
+}
+
+/* Main loop: the core answered; after a loss, the voices are back on it. */
+static void vpw_core_up(void)
+{
+    if (vpw.up) {
+        return;
+    }
+    vpw.up = true;
+    if (vpw.pace_timer) {
+        g_source_remove(vpw.pace_timer);
+        vpw.pace_timer = 0;
+        g_printerr("vhost-user-sound: reconnected to PipeWire after %u "
+                   "failed tries\n", qpw_retry_failures(&vpw.retry));
+    }
+}
+
+static bool vpw_init_backend(const char *stream_name, const char *target)
 {
     pw_init(NULL, NULL);
-    pw.stream_name = stream_name ? stream_name : "virtio-sound";
-    pw.target = target;
-    pw.voices = g_ptr_array_new();
-    pw.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    pw.loop = pw_thread_loop_new("vhost-user-sound", NULL);
-    pw.context = pw.loop ? pw_context_new(pw_thread_loop_get_loop(pw.loop),
+    vpw.stream_name = stream_name ? stream_name : "virtio-sound";
+    vpw.target = target;
+    vpw.voices = g_ptr_array_new();
+    vpw.draining = g_ptr_array_new();
+    vpw.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    vpw.loop = pw_thread_loop_new("vhost-user-sound", NULL);
+    vpw.context = vpw.loop ? pw_context_new(pw_thread_loop_get_loop(vpw.loop),
                                           NULL, 0)
                          : NULL;
-    if (pw.wake_fd < 0 || !pw.context || pw_thread_loop_start(pw.loop) < 0) {
+    if (vpw.wake_fd < 0 || !vpw.context || pw_thread_loop_start(vpw.loop) < 0) {
         g_printerr("vhost-user-sound: cannot start PipeWire's thread\n");
         return false;
     }
-    pw_thread_loop_lock(pw.loop);
-    pw.core = pw_context_connect(pw.context, NULL, 0);
-    pw_thread_loop_unlock(pw.loop);
-    if (!pw.core) {
+    qpw_retry_init(&vpw.retry, QPW_RETRY_FIRST_MS, QPW_RETRY_MAX_MS);
+    pw_thread_loop_lock(vpw.loop);
+    vpw_core_connect();
+    pw_thread_loop_unlock(vpw.loop);
+    if (!vpw.core) {
         g_printerr("vhost-user-sound: cannot connect to PipeWire: %s\n",
                    g_strerror(errno));
         return false;
     }
-    g_unix_fd_add(pw.wake_fd, G_IO_IN, pw_on_wake, NULL);
+    g_unix_fd_add(vpw.wake_fd, G_IO_IN, vpw_on_wake, NULL);
     return true;
 }
 
 /* The formats the device offers, as the ring's units know them. */
-static bool pw_format(uint8_t virtio_format, QPwFormat *fmt)
+static bool vpw_format(uint8_t virtio_format, QPwFormat *fmt)
 {
     static const QPwFormat formats[] = {
         [VIRTIO_SND_PCM_FMT_S8] = QPW_FORMAT_S8,
@@ -204,11 +372,14 @@ static bool pw_format(uint8_t virtio_format, QPwFormat *fmt)
     return true;
 }
 
-/* Loop lock held: the stream, connected inactive; false on failure. */
-static bool pw_connect(PwVoice *v, QPwFormat fmt)
+/*
+ * Loop lock held: the voice's stream, connected inactive; false on
+ * failure, or while PipeWire is away.
+ */
+static bool vpw_connect(PwVoice *v)
 {
     struct spa_audio_info_raw info = {
-        .format = qpw_format_to_spa(fmt, false),    /* virtio: LE */
+        .format = qpw_format_to_spa(v->format, false),  /* virtio: LE */
         .rate = v->geo.rate,
         .channels = v->geo.channels,
     };
@@ -226,19 +397,23 @@ static bool pw_connect(PwVoice *v, QPwFormat fmt)
         PW_KEY_MEDIA_TYPE, "Audio",
         PW_KEY_MEDIA_CATEGORY, v->output ? "Playback" : "Capture",
         PW_KEY_MEDIA_ROLE, "Music",
-        PW_KEY_MEDIA_NAME, pw.stream_name,
+        PW_KEY_MEDIA_NAME, vpw.stream_name,
         PW_KEY_NODE_NAME, node,
         PW_KEY_NODE_LATENCY, v->geo.node_latency,
         NULL);
-    if (pw.target) {
-        pw_properties_set(props, PW_KEY_TARGET_OBJECT, pw.target);
+    if (vpw.target) {
+        pw_properties_set(props, PW_KEY_TARGET_OBJECT, vpw.target);
     }
-    v->stream = pw_stream_new(pw.core, pw.stream_name, props);
+    if (!vpw.core) {
+        pw_properties_free(props);
+        return false;
+    }
+    v->stream = pw_stream_new(vpw.core, vpw.stream_name, props);
     if (!v->stream) {
         return false;
     }
     pw_stream_add_listener(v->stream, &v->listener,
-                           v->output ? &pw_out_events : &pw_in_events, v);
+                           v->output ? &vpw_out_events : &vpw_in_events, v);
     return pw_stream_connect(v->stream,
                              v->output ? PW_DIRECTION_OUTPUT
                                        : PW_DIRECTION_INPUT,
@@ -250,20 +425,21 @@ static bool pw_connect(PwVoice *v, QPwFormat fmt)
                              params, 1) == 0;
 }
 
-static void pw_voice_free(PwVoice *v)
+static void vpw_voice_free(PwVoice *v)
 {
     if (v->stream) {
-        pw_thread_loop_lock(pw.loop);
+        pw_thread_loop_lock(vpw.loop);
         pw_stream_destroy(v->stream);
-        pw_thread_loop_unlock(pw.loop);
+        pw_thread_loop_unlock(vpw.loop);
     }
     g_free(v->ring_data);
     g_free(v);
 }
 
-static gboolean pw_voice_drained(gpointer opaque)
+static gboolean vpw_voice_drained(gpointer opaque)
 {
-    pw_voice_free(opaque);
+    g_ptr_array_remove(vpw.draining, opaque);
+    vpw_voice_free(opaque);
     return G_SOURCE_REMOVE;
 }
 
@@ -273,7 +449,7 @@ static gboolean pw_voice_drained(gpointer opaque)
  * came back) goes once that has played, with two graph cycles more for
  * the buffers in the graph, so that the sound keeps its tail.
  */
-static void pw_release(VusStream *s)
+static void vpw_release(VusStream *s)
 {
     PwVoice *v = s->backend;
     uint64_t drain_us;
@@ -281,18 +457,19 @@ static void pw_release(VusStream *s)
     if (!v) {
         return;
     }
-    g_ptr_array_remove(pw.voices, v);
+    g_ptr_array_remove(vpw.voices, v);
     s->backend = NULL;
     drain_us = qpw_geometry_drain_us(&v->geo, qpw_ring_fill(&v->ring),
                                      qatomic_read(&v->cycle_bytes));
-    if (v->output && v->primed && qpw_ring_fill(&v->ring)) {
-        g_timeout_add(drain_us / 1000 + 1, pw_voice_drained, v);
+    if (v->output && v->stream && v->primed && qpw_ring_fill(&v->ring)) {
+        g_ptr_array_add(vpw.draining, v);
+        g_timeout_add(drain_us / 1000 + 1, vpw_voice_drained, v);
         return;
     }
-    pw_voice_free(v);
+    vpw_voice_free(v);
 }
 
-static bool pw_prepare(VusStream *s)
+static bool vpw_prepare(VusStream *s)
 {
     const VSndPcmParams *p = &s->pcm.params;
     uint32_t period_us = vsnd_pcm_period_us(p);
@@ -301,12 +478,12 @@ static bool pw_prepare(VusStream *s)
     PwVoice *v;
     bool ok;
 
-    pw_release(s);
+    vpw_release(s);
     v = g_new0(PwVoice, 1);
     v->s = s;
     v->output = s->pcm.caps.direction == VIRTIO_SND_D_OUTPUT;
     v->period_bytes = p->period_bytes;
-    if (!pw_format(p->format, &fmt) ||
+    if (!vpw_format(p->format, &fmt) ||
         !qpw_geometry_init(&v->geo, fmt, p->channels, vsnd_pcm_rate_hz(p->rate),
                            QPW_LATENCY_DEFAULT_US, period_us, &why)) {
         g_printerr("vhost-user-sound: stream %u: %s\n", s->id,
@@ -320,31 +497,34 @@ static bool pw_prepare(VusStream *s)
     qpw_ring_init(&v->ring, v->ring_data, v->geo.capacity_bytes,
                   v->geo.bytes_per_frame);
     s->backend = v;
-    g_ptr_array_add(pw.voices, v);
+    g_ptr_array_add(vpw.voices, v);
 
-    pw_thread_loop_lock(pw.loop);
-    ok = pw_connect(v, fmt);
-    pw_thread_loop_unlock(pw.loop);
+    v->format = fmt;
+    pw_thread_loop_lock(vpw.loop);
+    ok = vpw_connect(v) || !vpw.core;     /* away: a stream on its return */
+    pw_thread_loop_unlock(vpw.loop);
     if (!ok) {
         g_printerr("vhost-user-sound: stream %u: PipeWire refused the "
                    "stream\n", s->id);
-        pw_release(s);
+        vpw_release(s);
     }
     return ok;
 }
 
-static void pw_set_active(PwVoice *v, bool on)
+static void vpw_set_active(PwVoice *v, bool on)
 {
-    pw_thread_loop_lock(pw.loop);
-    pw_stream_set_active(v->stream, on);
-    pw_thread_loop_unlock(pw.loop);
+    pw_thread_loop_lock(vpw.loop);
+    if (v->stream) {
+        pw_stream_set_active(v->stream, on);
+    }
+    pw_thread_loop_unlock(vpw.loop);
 }
 
 /*
  * START: no process callback runs while the stream is inactive, so this
  * thread may reset what the realtime thread owns.
  */
-static void pw_start(VusStream *s)
+static void vpw_start(VusStream *s)
 {
     PwVoice *v = s->backend;
 
@@ -353,27 +533,34 @@ static void pw_start(VusStream *s)
         qpw_ring_drop(&v->ring);
     }
     v->active = true;
-    pw_set_active(v, true);
+    vpw_pace(v);
+    vpw_set_active(v, true);
 }
 
 /* STOP: playback plays out what the ring holds; capture stops now. */
-static void pw_stop(VusStream *s)
+static void vpw_stop(VusStream *s)
 {
     PwVoice *v = s->backend;
 
     v->active = false;
     if (!v->output) {
-        pw_set_active(v, false);
+        vpw_set_active(v, false);
     }
 }
 
-static size_t pw_avail(VusStream *s)
+static size_t vpw_avail(VusStream *s)
 {
     PwVoice *v = s->backend;
     uint32_t mark;
 
     if (!v) {
         return 0;
+    }
+    if (!v->stream) {
+        return v->active ? vus_pcm_bytes_since(&s->pcm.params,
+                                               v->paced_since_us) -
+                           v->paced_moved
+                         : 0;
     }
     if (!v->output) {
         return qpw_ring_fill(&v->ring);
@@ -385,43 +572,57 @@ static size_t pw_avail(VusStream *s)
     return qpw_ring_room_below(&v->ring, mark);
 }
 
-static void pw_move(VusStream *s, uint8_t *buf, size_t len)
+static void vpw_move(VusStream *s, uint8_t *buf, size_t len)
 {
     PwVoice *v = s->backend;
 
-    if (v->output) {
+    if (!v->stream) {
+        if (!v->output) {
+            memset(buf, 0, len);
+        }
+        v->paced_moved += len;
+    } else if (v->output) {
         qpw_ring_write(&v->ring, buf, len);
     } else {
         qpw_ring_read(&v->ring, buf, len);
     }
 }
 
-static void pw_volume(VusStream *s, bool mute, const uint8_t *levels,
+/* Loop lock held: the stream gets the guest's volume and mute. */
+static void vpw_apply_volume(PwVoice *v)
+{
+    float mute = v->volume.mute;
+
+    if (v->stream && v->has_volume) {
+        pw_stream_set_control(v->stream, SPA_PROP_channelVolumes,
+                              v->volume.channels, v->volume.values,
+                              SPA_PROP_mute, 1, &mute, 0);
+    }
+}
+
+static void vpw_volume(VusStream *s, bool mute, const uint8_t *levels,
                       uint32_t channels)
 {
     PwVoice *v = s->backend;
-    QPwChannelVolumes vols;
-    float mute_value = mute;
 
-    if (!v || !qpw_volume_fill(&vols, mute, levels, channels,
+    if (!v || !qpw_volume_fill(&v->volume, mute, levels, channels,
                                v->geo.channels)) {
         return;
     }
-    pw_thread_loop_lock(pw.loop);
-    pw_stream_set_control(v->stream,
-                          SPA_PROP_channelVolumes, vols.channels, vols.values,
-                          SPA_PROP_mute, 1, &mute_value, 0);
-    pw_thread_loop_unlock(pw.loop);
+    v->has_volume = true;
+    pw_thread_loop_lock(vpw.loop);
+    vpw_apply_volume(v);
+    pw_thread_loop_unlock(vpw.loop);
 }
 
 const VusBackend vus_backend_pipewire = {
     .name = "pipewire",
-    .init = pw_init_backend,
-    .prepare = pw_prepare,
-    .start = pw_start,
-    .stop = pw_stop,
-    .release = pw_release,
-    .avail = pw_avail,
-    .move = pw_move,
-    .volume = pw_volume,
+    .init = vpw_init_backend,
+    .prepare = vpw_prepare,
+    .start = vpw_start,
+    .stop = vpw_stop,
+    .release = vpw_release,
+    .avail = vpw_avail,
+    .move = vpw_move,
+    .volume = vpw_volume,
 };

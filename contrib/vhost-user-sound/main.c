@@ -185,6 +185,15 @@ void vus_stream_run(VusStream *s)
     }
 }
 
+uint64_t vus_pcm_bytes_since(const VSndPcmParams *params, int64_t start_us)
+{
+    uint64_t frame = MAX(vsnd_pcm_frame_bytes(params), 1);
+    int64_t us = MAX(g_get_monotonic_time() - start_us, 0);
+
+    return muldiv64(us, vsnd_pcm_bytes_per_second(params), 1000000) /
+           frame * frame;
+}
+
 /* The stream's volume and mute, from its controls, to its backend. */
 static void vus_stream_apply_volume(VusStream *s)
 {

@@ -47,6 +47,13 @@ struct VusStream {
 /* Main loop: move what the backend allows between @s and its messages. */
 void vus_stream_run(VusStream *s);
 
+/*
+ * The bytes, in whole frames, a stream of @params moves on the host's
+ * monotonic clock from @start_us (g_get_monotonic_time()) to now: the
+ * pace of a card with no clock of its own.
+ */
+uint64_t vus_pcm_bytes_since(const VSndPcmParams *params, int64_t start_us);
+
 extern const VusBackend vus_backend_null;
 extern const VusBackend vus_backend_pipewire;
 

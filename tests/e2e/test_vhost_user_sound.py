@@ -10,7 +10,10 @@ On the daemon's PipeWire backend, with a private PipeWire:
 - the counter signal (tests/lib/counter.py, S16 48 kHz, 3 s) reaches the
   sink bit-exact from its first to its last frame, nothing lost,
   repeated or changed (the daemon keeps a released stream until its ring
-  has played).
+  has played);
+- PipeWire stopped 2 s into a 10 s aplay and started 2 s later: the
+  daemon reconnects (saying so once), the guest's aplay ends normally,
+  and the tone reaches the new PipeWire's sink.
 
 On its null backend (a card on the host's monotonic clock that plays
 into nothing and records silence):
@@ -262,6 +265,61 @@ class VhostUserSoundPipeWireTest(DaemonCase):
         self.assertIsNotNone(res.out_dir, res.describe(40))
         self.check_tone("PipeWire to the daemon", res.out_dir / "capture.wav",
                         CAPTURE_HZ, 3.0)
+
+
+class VhostUserSoundPipeWireRestartTest(DaemonCase):
+    """PipeWire restarted under the daemon while the guest plays."""
+
+    def test_pipewire_restart(self):
+        """PipeWire stopped 2 s into a 10 s aplay and started again 2 s
+        later: the daemon says once that it lost PipeWire and once that it
+        is back; the guest's aplay ends normally; the tone reaches the new
+        PipeWire's sink (at least 3 s of it, no gap)."""
+        work = WORK / "pipewire-restart"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        tone = analyze.sox_tone(work / "tone.wav", 10, TONE_HZ)
+        after = work / "sink-after.wav"
+        with PipeWire(workdir=work / "pw") as pw:
+            daemon, sock = start_daemon(self, work, "--backend", "pipewire",
+                                        env=pw.env())
+            recs = []
+
+            def on_mark(name, _rest, _when):
+                if name != "start":
+                    return
+                time.sleep(2)
+                pw.stop_daemon()
+                time.sleep(2)
+                pw.start()
+                recs.append(pw.record_sink(after))
+
+            qemu_args = MEMORY + [
+                "-chardev", f"socket,id=vus,path={sock}",
+                "-device", "vhost-user-snd-pci,chardev=vus"]
+            try:
+                res, _ = guest.run_marked(
+                    qemu_args, guest.command_scenario(
+                        "echo QPW-MARK start; aplay -q -D hw:0,0 "
+                        "/in/tone.wav"),
+                    {"tone.wav": tone}, None, work / "guest", on_mark)
+                time.sleep(0.3)
+            finally:
+                for rec in recs:
+                    rec.stop()
+        self.assertEqual(daemon.wait(timeout=10), 0)
+        log = (work / "daemon.log").read_text()
+        print(f"\n  daemon: {log.strip()!r}", file=sys.stderr)
+        self.assertEqual(res.exit_code, 0, res.describe(40))
+        self.assertEqual(log.count("lost the connection to PipeWire"), 1,
+                         log)
+        self.assertEqual(log.count("reconnected to PipeWire"), 1, log)
+        a = analyze.analyze(after, min_gap_ms=5)
+        print(f"  after the restart: {a.summary()}", file=sys.stderr)
+        self.assertLess(abs(a.frequency_hz - TONE_HZ) / TONE_HZ, 0.01,
+                        a.summary())
+        self.assertGreater(a.tone_seconds, 3.0, a.summary())
+        self.assertEqual(a.gaps, [], a.summary())
 
 
 class VhostUserSoundKilledTest(DaemonCase):

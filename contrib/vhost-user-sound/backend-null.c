@@ -26,7 +26,8 @@ static gboolean null_tick(gpointer opaque)
     return G_SOURCE_CONTINUE;
 }
 
-static bool null_init(const char *stream_name, const char *target)
+static bool null_init(const char *stream_name, const char *out_target,
+                      const char *in_target)
 {
     return true;
 }

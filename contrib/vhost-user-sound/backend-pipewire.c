@@ -67,7 +67,8 @@ static struct {
     QPwRetry retry;
     guint pace_timer;                   /* runs the voices while away */
     const char *stream_name;
-    const char *target;
+    const char *out_target;
+    const char *in_target;
     int wake_fd;                        /* the process callbacks' doorbell */
     GPtrArray *voices;                  /* PwVoice, main loop */
     GPtrArray *draining;                /* released, playing out their ring */
@@ -322,11 +323,13 @@ static void vpw_core_up(void)
     }
 }
 
-static bool vpw_init_backend(const char *stream_name, const char *target)
+static bool vpw_init_backend(const char *stream_name, const char *out_target,
+                             const char *in_target)
 {
     pw_init(NULL, NULL);
     vpw.stream_name = stream_name ? stream_name : "virtio-sound";
-    vpw.target = target;
+    vpw.out_target = out_target;
+    vpw.in_target = in_target;
     vpw.voices = g_ptr_array_new();
     vpw.draining = g_ptr_array_new();
     vpw.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -387,6 +390,7 @@ static bool vpw_connect(PwVoice *v)
     struct spa_pod_builder pb = SPA_POD_BUILDER_INIT(buf, sizeof(buf));
     const struct spa_pod *params[1];
     struct pw_properties *props;
+    const char *target;
     g_autofree char *node = g_strdup_printf("vhost-user-sound.%s%u",
                                             v->output ? "out" : "in",
                                             v->s->id);
@@ -401,8 +405,9 @@ static bool vpw_connect(PwVoice *v)
         PW_KEY_NODE_NAME, node,
         PW_KEY_NODE_LATENCY, v->geo.node_latency,
         NULL);
-    if (vpw.target) {
-        pw_properties_set(props, PW_KEY_TARGET_OBJECT, vpw.target);
+    target = v->output ? vpw.out_target : vpw.in_target;
+    if (target) {
+        pw_properties_set(props, PW_KEY_TARGET_OBJECT, target);
     }
     if (!vpw.core) {
         pw_properties_free(props);

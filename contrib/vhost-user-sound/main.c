@@ -490,7 +490,8 @@ static int opt_fd = -1;
 static int opt_streams = 2;
 static char *opt_backend;
 static char *opt_stream_name;
-static char *opt_target;
+static char *opt_out_target;
+static char *opt_in_target;
 static gboolean opt_controls;
 static gboolean opt_print_caps;
 
@@ -507,9 +508,12 @@ static GOptionEntry vus_options[] = {
     { "stream-name", 0, 0, G_OPTION_ARG_STRING, &opt_stream_name,
       "the PipeWire streams' media.name (default \"virtio-sound\")",
       "NAME" },
-    { "target", 0, 0, G_OPTION_ARG_STRING, &opt_target,
-      "the PipeWire node (name or serial) to play to and record from "
-      "(default: the session manager's choice)", "NODE" },
+    { "out-target", 0, 0, G_OPTION_ARG_STRING, &opt_out_target,
+      "the PipeWire node (name or serial) to play to (default: the "
+      "session manager's choice)", "NODE" },
+    { "in-target", 0, 0, G_OPTION_ARG_STRING, &opt_in_target,
+      "the PipeWire node (name or serial) to record from (default: the "
+      "session manager's choice)", "NODE" },
     { "controls", 0, 0, G_OPTION_ARG_NONE, &opt_controls,
       "offer a volume and a mute per stream (VIRTIO_SND_F_CTLS); the front "
       "end needs controls=on", NULL },
@@ -620,7 +624,7 @@ int main(int argc, char **argv)
     /* Guest errors go to stderr, as QEMU's -d guest_errors would. */
     qemu_set_log(LOG_GUEST_ERROR, &error_fatal);
 
-    if (!d->backend->init(opt_stream_name, opt_target)) {
+    if (!d->backend->init(opt_stream_name, opt_out_target, opt_in_target)) {
         return 1;
     }
     vus_dev_init(d, opt_streams, opt_controls);

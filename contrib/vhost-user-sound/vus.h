@@ -19,8 +19,13 @@ typedef struct VusStream VusStream;
 
 typedef struct VusBackend {
     const char *name;
-    /* Once at start-up; false with a message printed if it cannot run. */
-    bool (*init)(const char *stream_name, const char *target);
+    /*
+     * Once at start-up, with the streams' name and the nodes to play to
+     * and record from (NULL: the session manager's choice); false with a
+     * message printed if it cannot run.
+     */
+    bool (*init)(const char *stream_name, const char *out_target,
+                 const char *in_target);
     /* PREPARE: make ready for the stream's parameters; false: IO_ERR. */
     bool (*prepare)(VusStream *s);
     void (*start)(VusStream *s);

@@ -219,7 +219,7 @@ class VhostUserSoundPipeWireTest(DaemonCase):
         rec = self.pw.record_sink(path)
         try:
             self.run_guest("pipewire/play", "aplay -q -D hw:0,0 /in/tone.wav",
-                           ["--backend", "pipewire", "--target", SINK],
+                           ["--backend", "pipewire", "--out-target", SINK],
                            inputs={"tone.wav": self.tone}, env=self.pw.env())
             time.sleep(0.3)
         finally:
@@ -258,7 +258,7 @@ class VhostUserSoundPipeWireTest(DaemonCase):
             res = self.run_guest(
                 "pipewire/record", "arecord -q -D hw:0,0 -f S16_LE -r 48000 "
                 "-c 2 -d 3 /out/capture.wav",
-                ["--backend", "pipewire", "--target", SOURCE],
+                ["--backend", "pipewire", "--in-target", SOURCE],
                 env=self.pw.env())
         finally:
             player.stop()

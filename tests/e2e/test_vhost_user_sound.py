@@ -52,12 +52,11 @@ sys.path.insert(0, str(ROOT / "tests" / "lib"))
 import analyze  # noqa: E402
 import fidelity  # noqa: E402
 import guest  # noqa: E402
+import vhost_user  # noqa: E402
 from pipewire import SINK, SOURCE, PipeWire  # noqa: E402
 
 WORK = Path(os.environ.get("QPW_E2E_WORK", "/tmp/qpw-e2e")) / \
     "vhost-user-sound"
-MEMORY = ["-object", "memory-backend-memfd,id=mem,size=256M,share=on",
-          "-machine", "memory-backend=mem"]
 PLAY_S = 3
 TONE_S = 4
 TONE_HZ = 440
@@ -66,38 +65,14 @@ RECORD_S = 2
 BYTES_PER_SECOND = 48000 * 2 * 2
 
 
-def daemon_binary():
-    """The daemon of the QEMU under test's build; SkipTest where that QEMU
-    has no vhost-user-snd front end (7.2)."""
-    qemu = guest.qemu_binary()
-    devices = subprocess.run([str(qemu), "-device", "help"],
-                             capture_output=True, text=True,
-                             timeout=30).stdout
-    if '"vhost-user-snd-pci"' not in devices:
-        raise unittest.SkipTest(f"{qemu} has no vhost-user-snd-pci (QEMU "
-                                f"7.2): the qemu10 stage runs these tests")
-    daemon = qemu.parent / "contrib" / "vhost-user-sound" / "vhost-user-sound"
-    if not os.access(daemon, os.X_OK):
-        raise AssertionError(f"no daemon at {daemon}: scripts/build-qemu "
-                             f"--qemu 10.2 builds it")
-    return daemon
-
-
 def start_daemon(test, work, *args, env=None):
-    """The daemon listening on work/snd.sock (in environment env: a
-    private PipeWire's), stopped at test's cleanup; (process, socket)."""
-    sock = work / "snd.sock"
-    log = open(work / "daemon.log", "w")
-    proc = subprocess.Popen([str(test.daemon), "--socket-path", str(sock),
-                             *args], stdout=log, stderr=subprocess.STDOUT,
-                            env=env)
-    test.addCleanup(log.close)
+    """vhost_user.start() of test's daemon, killed at test's cleanup if it
+    is still running; (process, socket)."""
+    try:
+        proc, sock = vhost_user.start(test.daemon, work, *args, env=env)
+    except RuntimeError as e:
+        raise test.failureException(str(e)) from None
     test.addCleanup(lambda: proc.poll() is None and proc.kill())
-    deadline = time.monotonic() + 10
-    while not sock.exists():
-        test.assertIsNone(proc.poll(), "the daemon exited")
-        test.assertLess(time.monotonic(), deadline, "no socket")
-        time.sleep(0.05)
     return proc, sock
 
 
@@ -106,7 +81,11 @@ class DaemonCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.daemon = daemon_binary()
+        try:
+            cls.daemon = vhost_user.daemon_binary()
+        except vhost_user.NoFrontEnd as e:
+            raise unittest.SkipTest(f"{e} (QEMU 7.2): the qemu10 stage runs "
+                                    f"these tests") from None
 
     def run_guest(self, name, command, daemon_args=("--backend", "null"),
                   device_opts="", inputs=None, env=None):
@@ -118,9 +97,7 @@ class DaemonCase(unittest.TestCase):
         work.mkdir(parents=True)
         proc, sock = start_daemon(self, work, *daemon_args, env=env)
         self.assertEqual(stat.S_IMODE(sock.stat().st_mode), 0o600)
-        qemu_args = MEMORY + [
-            "-chardev", f"socket,id=vus,path={sock}",
-            "-device", f"vhost-user-snd-pci,chardev=vus{device_opts}"]
+        qemu_args = vhost_user.qemu_args(sock, device_opts)
         res = guest.run_guest(qemu_args, guest.command_scenario(command),
                               inputs, timeout=120, workdir=work / "guest")
         out = res.scenario_output()
@@ -237,9 +214,7 @@ class VhostUserSoundPipeWireTest(DaemonCase):
                                     env=self.pw.env())
         run = fidelity.run_guest_counter(
             self.pw, work, "vhost-user", "s16", 48000, play_seconds=3,
-            device_args=MEMORY + [
-                "-chardev", f"socket,id=vus,path={sock}",
-                "-device", "vhost-user-snd-pci,chardev=vus"])
+            device_args=vhost_user.qemu_args(sock))
         self.assertEqual(run.result.exit_code, 0, run.result.describe(40))
         self.assertEqual(daemon.wait(timeout=10), 0)
         rep = run.played
@@ -294,9 +269,7 @@ class VhostUserSoundPipeWireRestartTest(DaemonCase):
                 pw.start()
                 recs.append(pw.record_sink(after))
 
-            qemu_args = MEMORY + [
-                "-chardev", f"socket,id=vus,path={sock}",
-                "-device", "vhost-user-snd-pci,chardev=vus"]
+            qemu_args = vhost_user.qemu_args(sock)
             try:
                 res, _ = guest.run_marked(
                     qemu_args, guest.command_scenario(
@@ -342,9 +315,7 @@ class VhostUserSoundKilledTest(DaemonCase):
                 time.sleep(2)
                 daemon.kill()
 
-        qemu_args = MEMORY + [
-            "-chardev", f"socket,id=vus,path={sock}",
-            "-device", "vhost-user-snd-pci,chardev=vus"]
+        qemu_args = vhost_user.qemu_args(sock)
         play = "aplay -D hw:0,0 -t raw -f S16_LE -r 48000 -c 2"
         res, _ = guest.run_marked(
             qemu_args, guest.command_scenario(

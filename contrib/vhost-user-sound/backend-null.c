@@ -19,9 +19,13 @@ typedef struct NullCard {
 static gboolean null_tick(gpointer opaque)
 {
     VusStream *s = opaque;
-    NullCard *c = s->backend;
+    NullCard *c;
 
     vus_stream_run(s);
+    c = s->backend;                     /* the run may have released it */
+    if (!c || !c->tick) {
+        return G_SOURCE_REMOVE;
+    }
     c->moved = vus_pcm_bytes_since(&s->pcm.params, c->start_us);
     return G_SOURCE_CONTINUE;
 }

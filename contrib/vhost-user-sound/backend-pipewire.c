@@ -11,11 +11,13 @@
  *
  * When the PipeWire daemon goes away (a restart), the streams go with it
  * and the daemon connects again on the backend's schedule
- * (audio/pwaudio-retry.c), then gives each prepared stream a new one. In
- * between, running streams go on at their rate on the host's clock,
- * dropping what the guest plays and recording silence, as QEMU's backend
- * does: a guest whose stream made no progress for about its buffer's time
- * would fail its write with an I/O error (Linux's ALSA core).
+ * (audio/pwaudio-retry.c), then gives each prepared stream a new one.
+ * Whenever a running stream gets no graph cycle for VPW_STALL_US (PipeWire
+ * away, a stream not linked to anything), it goes on at its rate on the
+ * host's clock, dropping what the guest plays and recording silence, as
+ * QEMU's backend does: a guest whose stream made no progress for about
+ * its buffer's time (at least 100 ms) fails its write with an I/O error
+ * (Linux's ALSA core).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -36,6 +38,18 @@
 #include "audio/pwaudio-volume.h"
 #include "vus.h"
 
+/*
+ * How long a running stream may go without a graph cycle before it is
+ * paced on the host's clock: longer than PipeWire takes to run a stream it
+ * has just activated (some tens of ms), shorter than the 100 ms a guest's
+ * ALSA waits for progress at the least.
+ */
+#define VPW_STALL_US 60000
+
+/* How often the paced streams move, and how often stalls are looked for. */
+#define VPW_PACE_MS 5
+#define VPW_WATCH_MS 20
+
 typedef struct PwVoice {
     VusStream *s;
     struct pw_stream *stream;
@@ -48,12 +62,18 @@ typedef struct PwVoice {
     uint32_t period_bytes;              /* the guest's */
     QPwChannelVolumes volume;           /* the guest's controls, if set */
     bool has_volume;
-    /* Without a stream (PipeWire away): paced on the host's clock. */
+    uint32_t cycle_bytes;               /* the last graph cycle's; atomic */
+    int64_t cycle_us;                   /* when it ran; atomic */
+    /* Main loop. */
+    bool active;                        /* started, not stopped */
+    int64_t active_since_us;
+    guint stop_timer;                   /* deactivates a stopped playback */
+    bool paced;                         /* no cycles: on the host's clock */
     int64_t paced_since_us;
     uint64_t paced_moved;
-    uint32_t cycle_bytes;               /* the last graph cycle's; atomic */
-    bool active;                        /* main loop: started, not stopped */
-    bool primed;                        /* realtime thread */
+    /* Playback: the realtime thread primes once per request. */
+    uint32_t prime_req;                 /* main loop increments; atomic */
+    uint32_t primed_for;                /* realtime thread */
 } PwVoice;
 
 static struct {
@@ -64,8 +84,10 @@ static struct {
     bool core_failed;                   /* atomic: the core said it failed */
     bool core_answered;                 /* atomic: the core said hello */
     bool up;                            /* main loop: the core answered */
+    bool lost;                          /* main loop: a loss was reported */
     QPwRetry retry;
-    guint pace_timer;                   /* runs the voices while away */
+    guint watch;                        /* vpw_watch(); 0 with no voice on */
+    guint watch_ms;
     const char *stream_name;
     const char *out_target;
     const char *in_target;
@@ -122,7 +144,7 @@ static void vpw_on_process_out(void *opaque)
     uint32_t stride = v->geo.bytes_per_frame;
     struct pw_buffer *b = pw_stream_dequeue_buffer(v->stream);
     struct spa_data *d;
-    uint32_t len, got = 0;
+    uint32_t len, got = 0, prime_req;
 
     if (!b) {
         return;
@@ -137,11 +159,13 @@ static void vpw_on_process_out(void *opaque)
         len = (uint32_t)b->requested * stride;
     }
     qatomic_set(&v->cycle_bytes, len);
-    if (!v->primed &&
+    qatomic_set(&v->cycle_us, g_get_monotonic_time());  /* no syscall */
+    prime_req = qatomic_load_acquire(&v->prime_req);
+    if (v->primed_for != prime_req &&
         qpw_ring_fill(&v->ring) >= qpw_prime_bytes(&v->geo, len, true)) {
-        v->primed = true;
+        v->primed_for = prime_req;
     }
-    if (v->primed) {
+    if (v->primed_for == prime_req) {
         got = qpw_ring_read(&v->ring, d->data, len);
     }
     memset((uint8_t *)d->data + got, 0, len - got);
@@ -170,6 +194,7 @@ static void vpw_on_process_in(void *opaque)
         uint32_t size = MIN(d->chunk->size, d->maxsize - offset);
 
         qatomic_set(&v->cycle_bytes, size);
+        qatomic_set(&v->cycle_us, g_get_monotonic_time());
         qpw_ring_write(&v->ring, (uint8_t *)d->data + offset, size);
         if (qpw_wake_in(qpw_ring_fill(&v->ring), v->period_bytes)) {
             vpw_wake();
@@ -229,7 +254,7 @@ static bool vpw_core_connect(void)
 
         /* No process callback runs: what the ring held is stale. */
         qpw_ring_drop(&v->ring);
-        v->primed = false;
+        qatomic_inc(&v->prime_req);
         if (vpw_connect(v)) {
             vpw_apply_volume(v);
             pw_stream_set_active(v->stream, v->active);
@@ -251,31 +276,86 @@ static gboolean vpw_reconnect(gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
-/* Main loop, while PipeWire is away: run the voices on the host's clock. */
-static gboolean vpw_pace_tick(gpointer opaque)
-{
-    guint i;
-
-    for (i = 0; i < vpw.voices->len; i++) {
-        PwVoice *v = g_ptr_array_index(vpw.voices, i);
-
-        vus_stream_run(v->s);
-        v->paced_moved = MAX(v->paced_moved,
-                             vus_pcm_bytes_since(&v->s->pcm.params,
-                                                 v->paced_since_us));
-    }
-    return G_SOURCE_CONTINUE;
-}
-
 static void vpw_pace(PwVoice *v)
 {
     v->paced_since_us = g_get_monotonic_time();
     v->paced_moved = 0;
 }
 
+static void vpw_watch_arm(void);
+
 /*
- * Main loop: the core failed. Drop the streams and try again: at once
- * after a loss, on the retry schedule after a try that failed.
+ * Main loop, every VPW_WATCH_MS while a voice runs (VPW_PACE_MS while one
+ * is paced): a running voice with no stream, or none of whose cycles came
+ * for VPW_STALL_US, moves on the host's clock until its cycles come back
+ * (playback then primes its ring again).
+ */
+static gboolean vpw_watch(gpointer opaque)
+{
+    int64_t now = g_get_monotonic_time();
+    guint i;
+
+    for (i = 0; i < vpw.voices->len; i++) {
+        PwVoice *v = g_ptr_array_index(vpw.voices, i);
+        int64_t last = MAX(qatomic_read(&v->cycle_us), v->active_since_us);
+        bool stalled = !v->stream || now - last > VPW_STALL_US;
+
+        if (!v->active) {
+            continue;
+        }
+        if (stalled && !v->paced) {
+            vpw_pace(v);
+        } else if (!stalled && v->paced) {
+            qatomic_inc(&v->prime_req);
+        }
+        v->paced = stalled;
+        if (v->paced) {
+            VusStream *st = v->s;
+
+            vus_stream_run(st);
+            if (st->backend != v) {
+                break;          /* released meanwhile: the front end went */
+            }
+            /* What the guest gave no message for is lost, as on a card. */
+            v->paced_moved = MAX(v->paced_moved,
+                                 vus_pcm_bytes_since(&st->pcm.params,
+                                                     v->paced_since_us));
+        }
+    }
+    vpw.watch = 0;
+    vpw_watch_arm();
+    return G_SOURCE_REMOVE;
+}
+
+/* Main loop: run vpw_watch() as often as the voices need it. */
+static void vpw_watch_arm(void)
+{
+    guint ms = 0, i;
+
+    for (i = 0; i < vpw.voices->len; i++) {
+        PwVoice *v = g_ptr_array_index(vpw.voices, i);
+
+        if (v->active) {
+            ms = v->paced ? VPW_PACE_MS : (ms ? ms : VPW_WATCH_MS);
+            if (ms == VPW_PACE_MS) {
+                break;
+            }
+        }
+    }
+    if (vpw.watch && vpw.watch_ms != ms) {
+        g_source_remove(vpw.watch);
+        vpw.watch = 0;
+    }
+    if (ms && !vpw.watch) {
+        vpw.watch = g_timeout_add(ms, vpw_watch, NULL);
+        vpw.watch_ms = ms;
+    }
+}
+
+/*
+ * Main loop: the core failed. Drop the streams (the voices go on paced)
+ * and try again: at once after a loss, on the retry schedule after a try
+ * that failed.
  */
 static void vpw_core_lost(void)
 {
@@ -291,33 +371,39 @@ static void vpw_core_lost(void)
             pw_stream_destroy(v->stream);
             v->stream = NULL;
         }
-        vpw_pace(v);
+        if (v->active && !v->paced) {   /* paced from now on */
+            v->paced = true;
+            vpw_pace(v);
+        }
     }
     spa_hook_remove(&vpw.core_listener);
     pw_core_disconnect(vpw.core);
     vpw.core = NULL;
     pw_thread_loop_unlock(vpw.loop);
+    vpw_watch_arm();
     if (vpw.up) {
         vpw.up = false;
+        vpw.lost = true;
         g_printerr("vhost-user-sound: lost the connection to PipeWire\n");
         qpw_retry_start(&vpw.retry, g_get_monotonic_time());
-        vpw.pace_timer = g_timeout_add(5, vpw_pace_tick, NULL);
         g_idle_add(vpw_reconnect, NULL);
     } else {
         g_timeout_add(qpw_retry_failed(&vpw.retry), vpw_reconnect, NULL);
     }
 }
 
-/* Main loop: the core answered; after a loss, the voices are back on it. */
+/*
+ * Main loop: the core answered (and has not failed since: a core that
+ * answered and failed before this ran is gone already).
+ */
 static void vpw_core_up(void)
 {
-    if (vpw.up) {
+    if (vpw.up || !vpw.core) {
         return;
     }
     vpw.up = true;
-    if (vpw.pace_timer) {
-        g_source_remove(vpw.pace_timer);
-        vpw.pace_timer = 0;
+    if (vpw.lost) {
+        vpw.lost = false;
         g_printerr("vhost-user-sound: reconnected to PipeWire after %u "
                    "failed tries\n", qpw_retry_failures(&vpw.retry));
     }
@@ -464,9 +550,14 @@ static void vpw_release(VusStream *s)
     }
     g_ptr_array_remove(vpw.voices, v);
     s->backend = NULL;
+    if (v->stop_timer) {
+        g_source_remove(v->stop_timer);
+        v->stop_timer = 0;
+    }
+    vpw_watch_arm();
     drain_us = qpw_geometry_drain_us(&v->geo, qpw_ring_fill(&v->ring),
                                      qatomic_read(&v->cycle_bytes));
-    if (v->output && v->stream && v->primed && qpw_ring_fill(&v->ring)) {
+    if (v->output && v->stream && qpw_ring_fill(&v->ring)) {
         g_ptr_array_add(vpw.draining, v);
         g_timeout_add(drain_us / 1000 + 1, vpw_voice_drained, v);
         return;
@@ -525,32 +616,66 @@ static void vpw_set_active(PwVoice *v, bool on)
     pw_thread_loop_unlock(vpw.loop);
 }
 
+static gboolean vpw_stop_drained(gpointer opaque)
+{
+    PwVoice *v = opaque;
+
+    v->stop_timer = 0;
+    vpw_set_active(v, false);
+    return G_SOURCE_REMOVE;
+}
+
 /*
- * START: no process callback runs while the stream is inactive, so this
- * thread may reset what the realtime thread owns.
+ * START. Playback primes its ring again (the realtime thread does, at its
+ * next cycle); capture starts from an empty ring, which this thread, its
+ * reader, may empty.
  */
 static void vpw_start(VusStream *s)
 {
     PwVoice *v = s->backend;
 
-    v->primed = false;
+    if (!v) {
+        return;                         /* its PREPARE failed */
+    }
+    if (v->stop_timer) {
+        g_source_remove(v->stop_timer);
+        v->stop_timer = 0;
+    }
+    qatomic_inc(&v->prime_req);
     if (!v->output) {
         qpw_ring_drop(&v->ring);
     }
     v->active = true;
+    v->active_since_us = g_get_monotonic_time();
+    v->paced = !v->stream;
     vpw_pace(v);
     vpw_set_active(v, true);
+    vpw_watch_arm();
 }
 
-/* STOP: playback plays out what the ring holds; capture stops now. */
+/*
+ * STOP: capture stops now; playback plays out what its ring holds (and
+ * two cycles more for the graph's buffers) before its stream goes idle,
+ * so that the sink may suspend.
+ */
 static void vpw_stop(VusStream *s)
 {
     PwVoice *v = s->backend;
+    uint64_t drain_us;
 
+    if (!v) {
+        return;
+    }
     v->active = false;
+    v->paced = false;
+    vpw_watch_arm();
     if (!v->output) {
         vpw_set_active(v, false);
+        return;
     }
+    drain_us = qpw_geometry_drain_us(&v->geo, qpw_ring_fill(&v->ring),
+                                     qatomic_read(&v->cycle_bytes));
+    v->stop_timer = g_timeout_add(drain_us / 1000 + 1, vpw_stop_drained, v);
 }
 
 static size_t vpw_avail(VusStream *s)
@@ -561,11 +686,9 @@ static size_t vpw_avail(VusStream *s)
     if (!v) {
         return 0;
     }
-    if (!v->stream) {
-        return v->active ? vus_pcm_bytes_since(&s->pcm.params,
-                                               v->paced_since_us) -
-                           v->paced_moved
-                         : 0;
+    if (v->paced) {
+        return vus_pcm_bytes_since(&s->pcm.params, v->paced_since_us) -
+               v->paced_moved;
     }
     if (!v->output) {
         return qpw_ring_fill(&v->ring);
@@ -581,7 +704,7 @@ static void vpw_move(VusStream *s, uint8_t *buf, size_t len)
 {
     PwVoice *v = s->backend;
 
-    if (!v->stream) {
+    if (v->paced) {
         if (!v->output) {
             memset(buf, 0, len);
         }

@@ -347,6 +347,23 @@ static void vus_handle_data(VuDev *vu, int qidx)
 
 /* The device */
 
+/* Give back every message the streams of direction @dir hold. */
+static void vus_return_held(VusDev *d, uint8_t dir)
+{
+    uint32_t i;
+
+    for (i = 0; i < d->streams; i++) {
+        if (d->stream[i].pcm.caps.direction == dir) {
+            vus_stream_return_all(&d->stream[i]);
+        }
+    }
+}
+
+/*
+ * A reset (or the front end gone): the streams start afresh. Their
+ * queues were stopped first, which gave their messages back; any left
+ * belong to rings that are no more.
+ */
 static void vus_streams_reset(VusDev *d)
 {
     uint32_t i;
@@ -371,10 +388,19 @@ static uint64_t vus_get_features(VuDev *vu)
            (d->offer_ctls ? 1ULL << VIRTIO_SND_F_CTLS : 0);
 }
 
+/*
+ * The vhost-user spec's RESET_DEVICE request and its protocol feature,
+ * which libvhost-user does not name: the front end sends it when the
+ * guest resets the device (after stopping the queues).
+ */
+#define VUS_USER_RESET_DEVICE           34
+#define VUS_PROTOCOL_F_RESET_DEVICE     13
+
 static uint64_t vus_get_protocol_features(VuDev *vu)
 {
     return (1ULL << VHOST_USER_PROTOCOL_F_CONFIG) |
-           (1ULL << VHOST_USER_PROTOCOL_F_MQ);
+           (1ULL << VHOST_USER_PROTOCOL_F_MQ) |
+           (1ULL << VUS_PROTOCOL_F_RESET_DEVICE);
 }
 
 static int vus_get_config(VuDev *vu, uint8_t *config, uint32_t len)
@@ -391,16 +417,27 @@ static int vus_get_config(VuDev *vu, uint8_t *config, uint32_t len)
     if (len > VHOST_USER_MAX_CONFIG_SIZE) {
         return -EINVAL;
     }
+    if (d->offer_ctls && len < sizeof(cfg)) {
+        g_printerr("vhost-user-sound: --controls, but the front end's "
+                   "configuration space has no room for them: give it "
+                   "controls=on\n");
+    }
     memset(config, 0, len);
     memcpy(config, &cfg, MIN(len, sizeof(cfg)));
     return 0;
 }
 
-/* The configuration space is read-only. */
+/*
+ * The configuration space is read-only: a guest's write is ignored (an
+ * error here would make libvhost-user give up the connection).
+ */
 static int vus_set_config(VuDev *vu, const uint8_t *data, uint32_t offset,
                           uint32_t size, uint32_t flags)
 {
-    return -EPERM;
+    qemu_log_mask(LOG_GUEST_ERROR, "vhost-user-sound: the guest wrote %u "
+                  "bytes at %u of the read-only configuration space\n",
+                  size, offset);
+    return 0;
 }
 
 static void vus_queue_set_started(VuDev *vu, int qidx, bool started)
@@ -417,13 +454,45 @@ static void vus_queue_set_started(VuDev *vu, int qidx, bool started)
     }
     vu_set_queue_handler(vu, vu_get_queue(vu, qidx),
                          started ? handlers[qidx] : NULL);
-    /* The front end stops the control queue when the device resets. */
-    if (!started && qidx == VUS_QUEUE_CONTROL) {
-        vus_streams_reset(d);
+    /*
+     * The front end stops the queues when the VM stops as well as before
+     * a reset, and takes the ring's position with it: what a stopped
+     * queue's streams hold goes back now, or the guest would wait for it
+     * forever (and the ring's slots would never be free again). The
+     * streams keep their state: a VM that runs again goes on.
+     */
+    if (!started && (qidx == VUS_QUEUE_TX || qidx == VUS_QUEUE_RX)) {
+        vus_return_held(d, qidx == VUS_QUEUE_TX ? VIRTIO_SND_D_OUTPUT
+                                                : VIRTIO_SND_D_INPUT);
     }
 }
 
+/*
+ * Before libvhost-user sees a message: a reset starts the streams
+ * afresh; a new memory table would unmap what held messages point at,
+ * so they go back first.
+ */
+static int vus_process_msg(VuDev *vu, VhostUserMsg *msg, int *do_reply)
+{
+    VusDev *d = vus_of(vu);
+
+    switch (msg->request) {
+    case VUS_USER_RESET_DEVICE:
+        vus_streams_reset(d);
+        *do_reply = false;
+        return 1;
+    case VHOST_USER_SET_MEM_TABLE:
+    case VHOST_USER_ADD_MEM_REG:
+    case VHOST_USER_REM_MEM_REG:
+        vus_return_held(d, VIRTIO_SND_D_OUTPUT);
+        vus_return_held(d, VIRTIO_SND_D_INPUT);
+        return 0;
+    }
+    return 0;
+}
+
 static const VuDevIface vus_iface = {
+    .process_msg = vus_process_msg,
     .get_features = vus_get_features,
     .get_protocol_features = vus_get_protocol_features,
     .get_config = vus_get_config,

@@ -14,7 +14,7 @@ MEMORY = ["-object", "memory-backend-memfd,id=mem,size=256M,share=on",
           "-machine", "memory-backend=mem"]
 
 
-class NoFrontEnd(Exception):
+class NoFrontEnd(RuntimeError):
     """The QEMU under test has no vhost-user-snd-pci (QEMU 7.2)."""
 
 

@@ -240,6 +240,17 @@ uint32_t qpw_stall_frames(const QPwStreamGeometry *geo, uint32_t base_frames,
     return frames < limit ? (uint32_t)frames : (uint32_t)limit;
 }
 
+uint32_t qpw_cycle_bytes(uint32_t maxsize, uint64_t requested,
+                         uint32_t stride)
+{
+    uint32_t len = maxsize - maxsize % stride;
+
+    if (requested && requested < len / stride) {
+        len = (uint32_t)requested * stride;
+    }
+    return len;
+}
+
 bool qpw_wake_out(uint32_t fill_bytes, uint32_t cycle_bytes)
 {
     return fill_bytes < 2ull * cycle_bytes;

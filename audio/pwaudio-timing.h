@@ -309,6 +309,14 @@ void qpw_card_count(QPwCardFollower *f, uint32_t frames);
 void qpw_card_stop(QPwCardFollower *f);
 
 /*
+ * Playback: the bytes to fill a graph buffer of @maxsize bytes with, in
+ * whole frames of @stride bytes, no more than the @requested frames (0:
+ * no request) that the stream's resampler may ask for.
+ */
+uint32_t qpw_cycle_bytes(uint32_t maxsize, uint64_t requested,
+                         uint32_t stride);
+
+/*
  * Playback, after a graph cycle of @cycle_bytes left @fill_bytes in the
  * ring: whether to wake QEMU now, as the next cycle or the one after it
  * would run the ring dry.

@@ -743,11 +743,8 @@ static void qpw_on_process_out(void *opaque)
         return;
     }
 
-    len = d->maxsize - d->maxsize % stride;
     /* The resampler may want fewer frames than fit; give it just that. */
-    if (b->requested && b->requested < len / stride) {
-        len = (uint32_t)b->requested * stride;
-    }
+    len = qpw_cycle_bytes(d->maxsize, b->requested, stride);
     qatomic_set(&s->cycle_bytes, len);
 
     /*

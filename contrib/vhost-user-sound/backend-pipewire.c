@@ -154,10 +154,7 @@ static void vpw_on_process_out(void *opaque)
         pw_stream_queue_buffer(v->stream, b);
         return;
     }
-    len = d->maxsize - d->maxsize % stride;
-    if (b->requested && b->requested < len / stride) {
-        len = (uint32_t)b->requested * stride;
-    }
+    len = qpw_cycle_bytes(d->maxsize, b->requested, stride);
     qatomic_set(&v->cycle_bytes, len);
     qatomic_set(&v->cycle_us, g_get_monotonic_time());  /* no syscall */
     prime_req = qatomic_load_acquire(&v->prime_req);

@@ -573,6 +573,18 @@ static void test_card_follow_keeps_up(void)
     }
 }
 
+static void test_cycle_bytes(void)
+{
+    /* The whole buffer in whole frames, or what the resampler asks. */
+    g_assert_cmpuint(qpw_cycle_bytes(4096, 0, 4), ==, 4096);
+    g_assert_cmpuint(qpw_cycle_bytes(4098, 0, 4), ==, 4096);
+    g_assert_cmpuint(qpw_cycle_bytes(4096, 1000, 4), ==, 4000);
+    g_assert_cmpuint(qpw_cycle_bytes(4096, 1024, 4), ==, 4096);
+    g_assert_cmpuint(qpw_cycle_bytes(4096, 5000, 4), ==, 4096);
+    g_assert_cmpuint(qpw_cycle_bytes(4096, UINT64_MAX, 6), ==, 4092);
+    g_assert_cmpuint(qpw_cycle_bytes(3, 0, 4), ==, 0);
+}
+
 static void test_wake(void)
 {
     /* Playback: wake while less than two cycles are left. */
@@ -650,6 +662,7 @@ int main(int argc, char **argv)
                     test_card_follow_bounded);
     g_test_add_func("/pwaudio/timing/card-follow-keeps-up",
                     test_card_follow_keeps_up);
+    g_test_add_func("/pwaudio/timing/cycle-bytes", test_cycle_bytes);
     g_test_add_func("/pwaudio/timing/wake", test_wake);
     g_test_add_func("/pwaudio/timing/run-delay", test_run_delay);
     return g_test_run();

@@ -79,7 +79,25 @@ static bool vus_is_output(const VusStream *s)
     return s->pcm.caps.direction == VIRTIO_SND_D_OUTPUT;
 }
 
+/* The queue a stream's messages come on. */
+static int vus_data_queue(const VusStream *s)
+{
+    return vus_is_output(s) ? VUS_QUEUE_TX : VUS_QUEUE_RX;
+}
+
 /* Giving messages back */
+
+/*
+ * Whether queue @qidx can take messages back and tell the guest: started,
+ * and with the front end's notifier, which comes after the queue starts
+ * (libvhost-user gives up the connection on a notify without one).
+ */
+static bool vus_queue_ready(VusDev *d, int qidx)
+{
+    VuVirtq *vq = vu_get_queue(&d->vug.parent, qidx);
+
+    return vu_queue_started(&d->vug.parent, vq) && vq->call_fd >= 0;
+}
 
 static void vus_push(VusDev *d, int queue, VuVirtqElement *elem, size_t len)
 {
@@ -87,7 +105,9 @@ static void vus_push(VusDev *d, int queue, VuVirtqElement *elem, size_t len)
     VuVirtq *vq = vu_get_queue(vu, queue);
 
     vu_queue_push(vu, vq, elem, len);
-    vu_queue_notify(vu, vq);
+    if (vq->call_fd >= 0) {
+        vu_queue_notify(vu, vq);
+    }
     free(elem);
 }
 
@@ -100,7 +120,7 @@ static void vus_msg_return(VusStream *s, VusMsg *m, uint32_t status)
     if (len && !vus_is_output(s)) {
         len += m->done;
     }
-    vus_push(&vus_dev, vus_is_output(s) ? VUS_QUEUE_TX : VUS_QUEUE_RX,
+    vus_push(&vus_dev, vus_data_queue(s),
              m->elem, len);
     g_free(m);
 }
@@ -160,6 +180,13 @@ void vus_stream_run(VusStream *s)
     uint8_t buf[VUS_CHUNK];
     VusMsg *m;
 
+    /*
+     * A stopped queue (the VM stopped) can take nothing back: the stream
+     * waits, and its backend's next run after the restart goes on.
+     */
+    if (!vus_queue_ready(&vus_dev, vus_data_queue(s))) {
+        return;
+    }
     while ((m = g_queue_peek_head(&s->msgs))) {
         size_t n = MIN(MIN(m->xfer.data_len - m->done, chunk), avail);
 
@@ -347,22 +374,24 @@ static void vus_handle_data(VuDev *vu, int qidx)
 
 /* The device */
 
-/* Give back every message the streams of direction @dir hold. */
-static void vus_return_held(VusDev *d, uint8_t dir)
+/* Give back every message the streams of queue @qidx hold, if it runs. */
+static void vus_return_held(VusDev *d, int qidx)
 {
     uint32_t i;
 
+    if (!vus_queue_ready(d, qidx)) {
+        return;
+    }
     for (i = 0; i < d->streams; i++) {
-        if (d->stream[i].pcm.caps.direction == dir) {
+        if (vus_data_queue(&d->stream[i]) == qidx) {
             vus_stream_return_all(&d->stream[i]);
         }
     }
 }
 
 /*
- * A reset (or the front end gone): the streams start afresh. Their
- * queues were stopped first, which gave their messages back; any left
- * belong to rings that are no more.
+ * A reset (or the front end gone): the streams start afresh, and the
+ * messages they held belong to rings that are no more.
  */
 static void vus_streams_reset(VusDev *d)
 {
@@ -440,9 +469,15 @@ static int vus_set_config(VuDev *vu, const uint8_t *data, uint32_t offset,
     return 0;
 }
 
+/*
+ * The front end stops the queues when the VM stops as well as before a
+ * reset. The streams keep their state and their messages (a message given
+ * back now would reach a guest that is not told of it: the front end tears
+ * its notifiers down) and go on at their backend's next run once the
+ * queue runs again; a reset (vus_process_msg()) lets go of them.
+ */
 static void vus_queue_set_started(VuDev *vu, int qidx, bool started)
 {
-    VusDev *d = vus_of(vu);
     static const vu_queue_handler_cb handlers[VUS_QUEUES] = {
         [VUS_QUEUE_CONTROL] = vus_handle_control,
         [VUS_QUEUE_TX] = vus_handle_data,
@@ -454,16 +489,20 @@ static void vus_queue_set_started(VuDev *vu, int qidx, bool started)
     }
     vu_set_queue_handler(vu, vu_get_queue(vu, qidx),
                          started ? handlers[qidx] : NULL);
-    /*
-     * The front end stops the queues when the VM stops as well as before
-     * a reset, and takes the ring's position with it: what a stopped
-     * queue's streams hold goes back now, or the guest would wait for it
-     * forever (and the ring's slots would never be free again). The
-     * streams keep their state: a VM that runs again goes on.
-     */
-    if (!started && (qidx == VUS_QUEUE_TX || qidx == VUS_QUEUE_RX)) {
-        vus_return_held(d, qidx == VUS_QUEUE_TX ? VIRTIO_SND_D_OUTPUT
-                                                : VIRTIO_SND_D_INPUT);
+}
+
+/*
+ * After a reset no element taken from the rings is in use any more.
+ * libvhost-user counts those it handed out and not back (inuse), and
+ * refuses to hand out a ring's size of them; its own reset does not
+ * clear the count, so the device does, for the elements it let go of.
+ */
+static void vus_queues_forget(VuDev *vu)
+{
+    int i;
+
+    for (i = 0; i < VUS_QUEUES; i++) {
+        vu_get_queue(vu, i)->inuse = 0;
     }
 }
 
@@ -479,13 +518,14 @@ static int vus_process_msg(VuDev *vu, VhostUserMsg *msg, int *do_reply)
     switch (msg->request) {
     case VUS_USER_RESET_DEVICE:
         vus_streams_reset(d);
+        vus_queues_forget(vu);
         *do_reply = false;
         return 1;
     case VHOST_USER_SET_MEM_TABLE:
     case VHOST_USER_ADD_MEM_REG:
     case VHOST_USER_REM_MEM_REG:
-        vus_return_held(d, VIRTIO_SND_D_OUTPUT);
-        vus_return_held(d, VIRTIO_SND_D_INPUT);
+        vus_return_held(d, VUS_QUEUE_TX);
+        vus_return_held(d, VUS_QUEUE_RX);
         return 0;
     }
     return 0;

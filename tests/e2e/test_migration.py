@@ -28,11 +28,9 @@ guest was paused missing (no stale or repeated frames, no silence).
 Files are kept in ${QPW_E2E_WORK:-/tmp/qpw-e2e}/migration/.
 """
 
-import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -48,6 +46,7 @@ import counter  # noqa: E402
 import guest  # noqa: E402
 from pipewire import SINK, SOURCE, PipeWire  # noqa: E402
 from procs import start_group, stop_group  # noqa: E402
+from qmp import Qmp  # noqa: E402
 
 WORK = Path(os.environ.get("QPW_E2E_WORK", "/tmp/qpw-e2e")) / "migration"
 SECONDS = 8.0
@@ -77,49 +76,6 @@ echo "QPW: second aplay rc $rc"
 dmesg | grep -i virtio | sed 's/^/dmesg: /'
 exit $rc
 """
-
-
-class Qmp:
-    """A minimal QMP client on a unix socket."""
-
-    def __init__(self, path, timeout=30.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.sock = socket.socket(socket.AF_UNIX)
-                self.sock.connect(str(path))
-                break
-            except OSError:
-                self.sock.close()
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        self.sock.settimeout(timeout)
-        self.file = self.sock.makefile("rw")
-        self._read()                                    # the greeting
-        self.cmd("qmp_capabilities")
-
-    def _read(self):
-        while True:
-            line = self.file.readline()
-            if not line:
-                raise EOFError("QMP connection closed")
-            msg = json.loads(line)
-            if "event" not in msg:
-                return msg
-
-    def cmd(self, name, **args):
-        """Run a command; returns its `return`, raises on an error."""
-        self.file.write(json.dumps({"execute": name, "arguments": args})
-                        + "\n")
-        self.file.flush()
-        msg = self._read()
-        if "error" in msg:
-            raise RuntimeError(f"QMP {name}: {msg['error']}")
-        return msg.get("return")
-
-    def close(self):
-        self.sock.close()
 
 
 class Vm:

@@ -11,6 +11,8 @@ On the daemon's PipeWire backend, with a private PipeWire:
   sink bit-exact from its first to its last frame, nothing lost,
   repeated or changed (the daemon keeps a released stream until its ring
   has played);
+- the VM stopped (QMP) 2 s into a 6 s aplay and started 1.5 s later:
+  the guest's aplay ends normally;
 - PipeWire stopped 2 s into a 10 s aplay and started 2 s later: the
   daemon reconnects (saying so once), the guest's aplay ends normally,
   and the tone reaches the new PipeWire's sink.
@@ -54,6 +56,7 @@ import fidelity  # noqa: E402
 import guest  # noqa: E402
 import vhost_user  # noqa: E402
 from pipewire import SINK, SOURCE, PipeWire  # noqa: E402
+from qmp import Qmp  # noqa: E402
 
 WORK = Path(os.environ.get("QPW_E2E_WORK", "/tmp/qpw-e2e")) / \
     "vhost-user-sound"
@@ -293,6 +296,46 @@ class VhostUserSoundPipeWireRestartTest(DaemonCase):
                         a.summary())
         self.assertGreater(a.tone_seconds, 3.0, a.summary())
         self.assertEqual(a.gaps, [], a.summary())
+
+
+class VhostUserSoundVmStopTest(DaemonCase):
+    """The VM stopped and started again while the guest plays."""
+
+    def test_vm_stop_and_cont(self):
+        """QMP stop 2 s into a 6 s aplay on the PipeWire backend, cont
+        1.5 s later: the front end stops and restarts the queues, the
+        daemon keeps its streams and messages, and the guest's aplay ends
+        normally (the first version gave the messages back at the stop,
+        a completion the guest was never told of: write error,
+        Input/output error)."""
+        work = WORK / "vm-stop"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        qmp_path = work / "qmp.sock"
+        with PipeWire(workdir=work / "pw") as pw:
+            daemon, sock = start_daemon(self, work, "--backend", "pipewire",
+                                        env=pw.env())
+
+            def on_mark(name, _rest, _when):
+                if name == "start":
+                    time.sleep(2)
+                    qmp = Qmp(qmp_path)
+                    try:
+                        qmp.cmd("stop")
+                        time.sleep(1.5)
+                        qmp.cmd("cont")
+                    finally:
+                        qmp.close()
+
+            res, _ = guest.run_marked(
+                vhost_user.qemu_args(sock) +
+                ["-qmp", f"unix:{qmp_path},server=on,wait=off"],
+                guest.command_scenario(
+                    "echo QPW-MARK start; aplay -D hw:0,0 -t raw -f S16_LE "
+                    "-r 48000 -c 2 -d 6 /dev/zero"),
+                None, None, work / "guest", on_mark)
+        self.assertEqual(res.exit_code, 0, res.describe(40))
+        self.assertEqual(daemon.wait(timeout=10), 0)
 
 
 class VhostUserSoundKilledTest(DaemonCase):

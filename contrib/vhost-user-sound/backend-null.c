@@ -10,8 +10,7 @@
 #include "vus.h"
 
 typedef struct NullCard {
-    int64_t start_us;                   /* START, on the monotonic clock */
-    uint64_t moved;                     /* bytes the clock has moved since */
+    VusClock clock;                     /* started at START */
     guint tick;                         /* GLib timeout; 0 when stopped */
 } NullCard;
 
@@ -26,7 +25,7 @@ static gboolean null_tick(gpointer opaque)
     if (!c || !c->tick) {
         return G_SOURCE_REMOVE;
     }
-    c->moved = vus_pcm_bytes_since(&s->pcm.params, c->start_us);
+    vus_clock_catch_up(&c->clock, &s->pcm.params);
     return G_SOURCE_CONTINUE;
 }
 
@@ -49,8 +48,7 @@ static void null_start(VusStream *s)
     NullCard *c = s->backend;
     uint32_t period_ms = vsnd_pcm_period_us(&s->pcm.params) / 1000;
 
-    c->start_us = g_get_monotonic_time();
-    c->moved = 0;
+    vus_clock_start(&c->clock);
     c->tick = g_timeout_add(MAX(period_ms / 2, 1), null_tick, s);
 }
 
@@ -78,7 +76,7 @@ static size_t null_avail(VusStream *s)
     if (!c || !c->tick) {
         return 0;
     }
-    return vus_pcm_bytes_since(&s->pcm.params, c->start_us) - c->moved;
+    return vus_clock_avail(&c->clock, &s->pcm.params);
 }
 
 static void null_move(VusStream *s, uint8_t *buf, size_t len)
@@ -88,7 +86,7 @@ static void null_move(VusStream *s, uint8_t *buf, size_t len)
     if (s->pcm.caps.direction == VIRTIO_SND_D_INPUT) {
         memset(buf, 0, len);
     }
-    c->moved += len;
+    c->clock.moved += len;
 }
 
 static void null_volume(VusStream *s, bool mute, const uint8_t *levels,

@@ -69,8 +69,7 @@ typedef struct PwVoice {
     int64_t active_since_us;
     guint stop_timer;                   /* deactivates a stopped playback */
     bool paced;                         /* no cycles: on the host's clock */
-    int64_t paced_since_us;
-    uint64_t paced_moved;
+    VusClock clock;                     /* started when paced */
     /* Playback: the realtime thread primes once per request. */
     uint32_t prime_req;                 /* main loop increments; atomic */
     uint32_t primed_for;                /* realtime thread */
@@ -273,12 +272,6 @@ static gboolean vpw_reconnect(gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
-static void vpw_pace(PwVoice *v)
-{
-    v->paced_since_us = g_get_monotonic_time();
-    v->paced_moved = 0;
-}
-
 static void vpw_watch_arm(void);
 
 /*
@@ -301,7 +294,7 @@ static gboolean vpw_watch(gpointer opaque)
             continue;
         }
         if (stalled && !v->paced) {
-            vpw_pace(v);
+            vus_clock_start(&v->clock);
         } else if (!stalled && v->paced) {
             qatomic_inc(&v->prime_req);
         }
@@ -313,10 +306,7 @@ static gboolean vpw_watch(gpointer opaque)
             if (st->backend != v) {
                 break;          /* released meanwhile: the front end went */
             }
-            /* What the guest gave no message for is lost, as on a card. */
-            v->paced_moved = MAX(v->paced_moved,
-                                 vus_pcm_bytes_since(&st->pcm.params,
-                                                     v->paced_since_us));
+            vus_clock_catch_up(&v->clock, &st->pcm.params);
         }
     }
     vpw.watch = 0;
@@ -370,7 +360,7 @@ static void vpw_core_lost(void)
         }
         if (v->active && !v->paced) {   /* paced from now on */
             v->paced = true;
-            vpw_pace(v);
+            vus_clock_start(&v->clock);
         }
     }
     spa_hook_remove(&vpw.core_listener);
@@ -645,7 +635,7 @@ static void vpw_start(VusStream *s)
     v->active = true;
     v->active_since_us = g_get_monotonic_time();
     v->paced = !v->stream;
-    vpw_pace(v);
+    vus_clock_start(&v->clock);
     vpw_set_active(v, true);
     vpw_watch_arm();
 }
@@ -684,8 +674,7 @@ static size_t vpw_avail(VusStream *s)
         return 0;
     }
     if (v->paced) {
-        return vus_pcm_bytes_since(&s->pcm.params, v->paced_since_us) -
-               v->paced_moved;
+        return vus_clock_avail(&v->clock, &s->pcm.params);
     }
     if (!v->output) {
         return qpw_ring_fill(&v->ring);
@@ -705,7 +694,7 @@ static void vpw_move(VusStream *s, uint8_t *buf, size_t len)
         if (!v->output) {
             memset(buf, 0, len);
         }
-        v->paced_moved += len;
+        v->clock.moved += len;
     } else if (v->output) {
         qpw_ring_write(&v->ring, buf, len);
     } else {

@@ -120,8 +120,7 @@ static void vus_msg_return(VusStream *s, VusMsg *m, uint32_t status)
     if (len && !vus_is_output(s)) {
         len += m->done;
     }
-    vus_push(&vus_dev, vus_data_queue(s),
-             m->elem, len);
+    vus_push(&vus_dev, vus_data_queue(s), m->elem, len);
     g_free(m);
 }
 
@@ -134,7 +133,7 @@ static void vus_stream_return_all(VusStream *s)
     }
 }
 
-/* The front end stopped the queues: what is held is the guest's no more. */
+/* A reset, or the front end gone: what is held is the guest's no more. */
 static void vus_stream_forget_all(VusStream *s)
 {
     VusMsg *m;
@@ -176,7 +175,7 @@ void vus_stream_run(VusStream *s)
     const VusBackend *be = vus_dev.backend;
     size_t frame = MAX(vsnd_pcm_frame_bytes(&s->pcm.params), 1);
     size_t chunk = VUS_CHUNK - VUS_CHUNK % frame;
-    size_t avail = be->avail(s);
+    size_t avail;
     uint8_t buf[VUS_CHUNK];
     VusMsg *m;
 
@@ -187,6 +186,7 @@ void vus_stream_run(VusStream *s)
     if (!vus_queue_ready(&vus_dev, vus_data_queue(s))) {
         return;
     }
+    avail = be->avail(s);
     while ((m = g_queue_peek_head(&s->msgs))) {
         size_t n = MIN(MIN(m->xfer.data_len - m->done, chunk), avail);
 
@@ -212,7 +212,8 @@ void vus_stream_run(VusStream *s)
     }
 }
 
-uint64_t vus_pcm_bytes_since(const VSndPcmParams *params, int64_t start_us)
+/* Whole frames' bytes a stream of @params moves from @start_us to now. */
+static uint64_t vus_clock_due(const VSndPcmParams *params, int64_t start_us)
 {
     uint64_t frame = MAX(vsnd_pcm_frame_bytes(params), 1);
     int64_t us = MAX(g_get_monotonic_time() - start_us, 0);
@@ -221,12 +222,34 @@ uint64_t vus_pcm_bytes_since(const VSndPcmParams *params, int64_t start_us)
            frame * frame;
 }
 
+void vus_clock_start(VusClock *c)
+{
+    c->start_us = g_get_monotonic_time();
+    c->moved = 0;
+}
+
+uint64_t vus_clock_avail(const VusClock *c, const VSndPcmParams *params)
+{
+    return vus_clock_due(params, c->start_us) - c->moved;
+}
+
+void vus_clock_catch_up(VusClock *c, const VSndPcmParams *params)
+{
+    c->moved = MAX(c->moved, vus_clock_due(params, c->start_us));
+}
+
+/* Whether the guest took the control elements (VIRTIO_SND_F_CTLS). */
+static bool vus_ctls_negotiated(VusDev *d)
+{
+    return d->vug.parent.features & (1ULL << VIRTIO_SND_F_CTLS);
+}
+
 /* The stream's volume and mute, from its controls, to its backend. */
 static void vus_stream_apply_volume(VusStream *s)
 {
     VSndCtlStreamVolume sv;
 
-    if (!(vus_dev.vug.parent.features & (1ULL << VIRTIO_SND_F_CTLS))) {
+    if (!vus_ctls_negotiated(&vus_dev)) {
         return;
     }
     vsnd_ctls_stream_volume(vus_dev.ctls, s->id, s->pcm.params.channels,
@@ -244,7 +267,7 @@ static VSndDeviceCounts vus_counts(VusDev *d)
         .streams = d->streams,
         .chmaps = VUS_CHMAPS,
         .controls = d->ctls->count,
-        .ctls = d->vug.parent.features & (1ULL << VIRTIO_SND_F_CTLS),
+        .ctls = vus_ctls_negotiated(d),
     };
 }
 

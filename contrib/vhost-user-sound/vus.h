@@ -53,11 +53,25 @@ struct VusStream {
 void vus_stream_run(VusStream *s);
 
 /*
- * The bytes, in whole frames, a stream of @params moves on the host's
- * monotonic clock from @start_us (g_get_monotonic_time()) to now: the
- * pace of a card with no clock of its own.
+ * A card with no clock of its own, paced by the host's monotonic clock:
+ * the null backend's, and a PipeWire stream's while it gets no cycles.
  */
-uint64_t vus_pcm_bytes_since(const VSndPcmParams *params, int64_t start_us);
+typedef struct VusClock {
+    int64_t start_us;                   /* g_get_monotonic_time() */
+    uint64_t moved;                     /* bytes moved since */
+} VusClock;
+
+/* Start the clock now, nothing moved. */
+void vus_clock_start(VusClock *c);
+
+/* The bytes, in whole frames, a stream of @params may move now. */
+uint64_t vus_clock_avail(const VusClock *c, const VSndPcmParams *params);
+
+/*
+ * After a run: what the clock had for the stream and no message took is
+ * lost, as on a card.
+ */
+void vus_clock_catch_up(VusClock *c, const VSndPcmParams *params);
 
 extern const VusBackend vus_backend_null;
 extern const VusBackend vus_backend_pipewire;

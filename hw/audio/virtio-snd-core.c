@@ -180,3 +180,27 @@ size_t vsnd_core_ctrl(VSndCore *core,
     }
     return reply_len;
 }
+
+uint32_t vsnd_core_xfer(VSndCore *core, uint32_t dir,
+                        const struct iovec *out_sg, unsigned int out_num,
+                        const struct iovec *in_sg, unsigned int in_num,
+                        VSndXfer *xfer, size_t *used)
+{
+    uint32_t status;
+
+    memset(xfer, 0, sizeof(*xfer));
+    status = vsnd_xfer_parse(dir, core->counts.streams, out_sg, out_num,
+                             vsnd_iov_size(in_sg, in_num), xfer);
+    if (status == VIRTIO_SND_S_OK) {
+        status = vsnd_xfer_check_stream(
+            dir, core->ops->pcm(core->opaque, xfer->stream_id));
+    }
+    if (status != VIRTIO_SND_S_OK) {
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "virtio-snd: bad %s message for stream %u\n",
+                      dir == VIRTIO_SND_D_OUTPUT ? "tx" : "rx",
+                      xfer->stream_id);
+        *used = vsnd_xfer_write_status(in_sg, in_num, xfer, status, 0);
+    }
+    return status;
+}

@@ -1,5 +1,5 @@
 /*
- * Virtio sound device: the control queue, independent of its home.
+ * Virtio sound device: its requests, independent of its home.
  *
  * Answers a control request (VIRTIO 1.2, 5.14.6) from its scatter lists:
  * the item information queries, the PCM lifecycle through the state
@@ -8,7 +8,9 @@
  * hand back held messages) and what a changed control does, the device's
  * home decides through VSndCoreOps: QEMU's virtio-snd device, or a
  * vhost-user daemon. Nothing here touches a virtqueue: the caller pops
- * the element and hands it back with the length returned.
+ * the element and hands it back with the length returned. The tx and rx
+ * queues' messages are checked here too, before their stream
+ * (virtio-snd-io.h) takes them.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -52,5 +54,18 @@ size_t vsnd_core_ctrl(VSndCore *core,
                       const struct iovec *out_sg, unsigned int out_num,
                       const struct iovec *in_sg, unsigned int in_num,
                       VSndCtrlRequest *req, uint32_t *status);
+
+/*
+ * Take an I/O message from the tx (@dir VIRTIO_SND_D_OUTPUT) or rx
+ * (VIRTIO_SND_D_INPUT) queue: parse it and check it against the stream it
+ * names. Returns VIRTIO_SND_S_OK with *@xfer set when that stream takes
+ * it (vsnd_io_queue()); otherwise the message is answered: its status
+ * written, the refusal logged as a guest error, and *@used the length to
+ * hand it back with.
+ */
+uint32_t vsnd_core_xfer(VSndCore *core, uint32_t dir,
+                        const struct iovec *out_sg, unsigned int out_num,
+                        const struct iovec *in_sg, unsigned int in_num,
+                        VSndXfer *xfer, size_t *used);
 
 #endif /* HW_AUDIO_VIRTIO_SND_CORE_H */

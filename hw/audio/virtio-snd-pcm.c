@@ -191,6 +191,26 @@ uint32_t vsnd_pcm_frame_bytes(const VSndPcmParams *params)
     return vsnd_pcm_format_bytes(params->format) * (uint32_t)params->channels;
 }
 
+void vsnd_pcm_fill_silence(const VSndPcmParams *params, void *buf,
+                           size_t len)
+{
+    unsigned int width = vsnd_pcm_format_bytes(params->format);
+    uint8_t *p = buf;
+    size_t i;
+
+    memset(buf, 0, len);
+    switch (params->format) {
+    case VIRTIO_SND_PCM_FMT_U8:
+    case VIRTIO_SND_PCM_FMT_U16:
+    case VIRTIO_SND_PCM_FMT_U32:
+        /* Little-endian: the middle value's only bit is its last byte's. */
+        for (i = width - 1; i < len; i += width) {
+            p[i] = 0x80;
+        }
+        break;
+    }
+}
+
 uint8_t vsnd_pcm_chmap_position(unsigned int channels, unsigned int i)
 {
     enum {

@@ -12,6 +12,7 @@
 #define HW_AUDIO_VIRTIO_SND_PCM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "standard-headers/linux/virtio_snd.h"
@@ -115,6 +116,14 @@ uint32_t vsnd_pcm_rate_hz(uint32_t rate);
 
 /* Bytes of one frame of @params; 0 if its format has no whole-byte size. */
 uint32_t vsnd_pcm_frame_bytes(const VSndPcmParams *params);
+
+/*
+ * Fill @len bytes of @buf, which starts on a sample, with silence of
+ * @params' format: the middle value of the unsigned formats, zero for
+ * the others.
+ */
+void vsnd_pcm_fill_silence(const VSndPcmParams *params, void *buf,
+                           size_t len);
 
 /*
  * The position (VIRTIO_SND_CHMAP_*) of channel @i of a stream of

@@ -8,12 +8,13 @@
  * virtio-snd-pcm.c. Malformed requests are logged as guest errors and
  * answered with a status; nothing here asserts on what the guest sent.
  *
- * Timing: an I/O message is returned to the guest when the audio layer has
- * taken its last byte (playback) or filled it (capture), from the voice's
- * callback, so the guest's ALSA pointer follows the real audio clock.
- * At START the audio layer's buffer is empty and would take a short guest
- * buffer whole, so playback is also paced (VSndPcmPacer): the device never
- * gets more than half the guest's buffer ahead of the stream's clock.
+ * Timing: a stream's I/O messages move through virtio-snd-io.c, run from
+ * its voice's callback: a message is returned to the guest when the audio
+ * layer has taken its last byte (playback) or filled it (capture), so the
+ * guest's ALSA pointer follows the real audio clock. At START the audio
+ * layer's buffer is empty and would take a short guest buffer whole, so
+ * the stream is also paced (VSndPcmPacer): the device never gets more
+ * than half the guest's buffer ahead of the stream's clock.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -35,6 +36,7 @@
 #include "virtio-snd-pcm.h"
 #include "virtio-snd-ctl.h"
 #include "virtio-snd-core.h"
+#include "virtio-snd-io.h"
 #include "trace.h"
 
 #define VIRTIO_SND_QUEUE_SIZE 64
@@ -42,45 +44,25 @@
 /* Events kept while the guest has given no buffer for them. */
 #define VIRTIO_SND_EVENTS_MAX 32
 
-/* Bytes moved between guest memory and the audio layer per copy. */
-#define VIRTIO_SND_CHUNK 4096
-
 /* An I/O message the device holds until the audio layer is done with it. */
 typedef struct VirtIOSoundXfer {
     VirtQueueElement *elem;
-    VSndXfer xfer;
-    size_t done;                        /* data bytes played or captured */
-    QSIMPLEQ_ENTRY(VirtIOSoundXfer) next;
+    VSndIoMsg msg;
 } VirtIOSoundXfer;
 
 struct VirtIOSoundStream {
     VirtIOSound *snd;
     uint32_t id;
-    VSndPcmStream pcm;                  /* caps, lifecycle state, params */
+    VSndIoStream io;                    /* its state and its messages */
     SWVoiceOut *voice_out;
     SWVoiceIn *voice_in;
-    QSIMPLEQ_HEAD(, VirtIOSoundXfer) xfers;
-    VSndPcmPacer pacer;                 /* playback: what may be taken now */
-    VSndPcmLead lead;                   /* capture: silence owed from START */
-    bool starved;                       /* an xrun was reported, not ended */
-    int64_t empty_since_ns;             /* playback ran out of messages; -1 */
-    int64_t last_return_ns;             /* when a message was last returned */
     QEMUTimer *return_timer;            /* capture: returns a held message */
-    /*
-     * For latency_bytes, in the guest's bytes. Playback: the most room
-     * the voice has offered since it was opened, i.e. its room when it
-     * holds nothing of ours. Capture: what the audio layer had for us
-     * at its last callback that we have not taken (0 where it does not
-     * say, as without the mixing engine).
-     */
-    int out_room_max;
-    int in_left;
     struct audsettings opened;          /* the voice's settings */
 };
 
 static bool virtio_snd_is_output(const VirtIOSoundStream *s)
 {
-    return s->pcm.caps.direction == VIRTIO_SND_D_OUTPUT;
+    return s->io.pcm.caps.direction == VIRTIO_SND_D_OUTPUT;
 }
 
 /* Handing used elements back */
@@ -244,152 +226,38 @@ static void virtio_snd_handle_event(VirtIODevice *vdev, VirtQueue *vq)
     qemu_bh_schedule(VIRTIO_SND(vdev)->done_bh);
 }
 
-/* I/O messages */
+/* I/O messages (virtio-snd-io.c) */
 
 static unsigned int virtio_snd_data_queue(VirtIOSoundStream *s)
 {
     return virtio_snd_is_output(s) ? VIRTIO_SND_VQ_TX : VIRTIO_SND_VQ_RX;
 }
 
-/*
- * Give an I/O message back to the guest. The used length is what the
- * device wrote: the status, and for capture the frames before it.
- */
-static void virtio_snd_xfer_return(VirtIOSound *snd, unsigned int queue,
-                                   VirtQueueElement *elem,
-                                   const VSndXfer *xfer, size_t captured,
-                                   uint32_t status, uint32_t latency)
+static VirtIOSoundStream *virtio_snd_stream_of(VSndIoStream *io)
 {
-    size_t len = vsnd_xfer_write_status(elem->in_sg, elem->in_num, xfer,
-                                        status, latency);
+    return container_of(io, VirtIOSoundStream, io);
+}
 
-    virtio_snd_complete(snd, queue, elem, len ? len + captured : 0);
+static int64_t virtio_snd_now(void)
+{
+    return qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+}
+
+static size_t virtio_snd_io_play(VSndIoStream *io, const uint8_t *buf,
+                                 size_t len)
+{
+    return AUD_write(virtio_snd_stream_of(io)->voice_out, (void *)buf, len);
 }
 
 /*
- * latency_bytes of the message returned now, in the guest's bytes: the
- * driver adds it to what it still counts as queued in the device (the
- * messages not yet returned) to report the PCM delay.
- *
- * Playback: what the audio layer holds of the stream, its room when
- * empty less its room now (@free_bytes). Both are the audio layer's own
- * counts in the guest's bytes, so they stay right when it resamples or
- * converts (its buffer size is in its own format, not the guest's).
- *
- * Capture: what was captured and not delivered with this message, i.e.
- * the frames already in the stream's later messages and what the audio
- * layer still had for us at its last callback.
+ * QEMU 7.2's mixing engine converts only mono and stereo: for more
+ * channels AUD_read() counts every channel but fills only one, so the
+ * rest keeps the silence @buf came with.
  */
-static uint32_t virtio_snd_latency(VirtIOSoundStream *s, int free_bytes)
+static size_t virtio_snd_io_capture(VSndIoStream *io, uint8_t *buf,
+                                    size_t len)
 {
-    VirtIOSoundXfer *x;
-    uint64_t held;
-
-    if (virtio_snd_is_output(s)) {
-        return s->out_room_max > free_bytes && free_bytes >= 0 ?
-               s->out_room_max - free_bytes : 0;
-    }
-    held = MAX(s->in_left, 0);
-    x = QSIMPLEQ_FIRST(&s->xfers);
-    while (x && (x = QSIMPLEQ_NEXT(x, next))) {
-        held += x->done;
-    }
-    return MIN(held, UINT32_MAX);
-}
-
-/* Return the first message of @s's queue with @status. */
-static void virtio_snd_stream_return_first(VirtIOSoundStream *s,
-                                           uint32_t status, uint32_t latency)
-{
-    VirtIOSoundXfer *x = QSIMPLEQ_FIRST(&s->xfers);
-    size_t captured = virtio_snd_is_output(s) ? 0 : x->done;
-
-    QSIMPLEQ_REMOVE_HEAD(&s->xfers, next);
-    trace_virtio_snd_xfer_done(s->id, x->xfer.data_len, x->done, status,
-                               latency);
-    virtio_snd_xfer_return(s->snd, virtio_snd_data_queue(s), x->elem,
-                           &x->xfer, captured, status, latency);
-    g_free(x);
-}
-
-/* Return every message the stream holds, as RELEASE must (5.14.6.6.5.1). */
-static void virtio_snd_stream_return_all(VirtIOSoundStream *s)
-{
-    while (!QSIMPLEQ_EMPTY(&s->xfers)) {
-        virtio_snd_stream_return_first(s, VIRTIO_SND_S_OK, 0);
-    }
-}
-
-/* On reset and unplug the queues go away: forget the messages. */
-static void virtio_snd_stream_drop_all(VirtIOSoundStream *s)
-{
-    VirtIOSoundXfer *x;
-
-    while ((x = QSIMPLEQ_FIRST(&s->xfers))) {
-        QSIMPLEQ_REMOVE_HEAD(&s->xfers, next);
-        virtqueue_detach_element(s->snd->queues[virtio_snd_data_queue(s)],
-                                 x->elem, 0);
-        g_free(x->elem);
-        g_free(x);
-    }
-}
-
-/*
- * A running stream has no message to move audio with: playback ran out of
- * data, capture has nowhere to put what was recorded. Tell the guest once,
- * until it gives a message again. Returns whether it was told.
- */
-static bool virtio_snd_stream_xrun(VirtIOSoundStream *s)
-{
-    int64_t now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
-    uint64_t rate = vsnd_pcm_bytes_per_second(&s->pcm.params);
-    int64_t grace;
-
-    if (s->starved || s->pcm.state != VSND_PCM_STATE_RUNNING || !rate) {
-        return s->starved;
-    }
-    /*
-     * Give the guest one period to send more: at the natural end of a
-     * sound its STOP comes right after the last message returns, and that
-     * is no xrun (older Linux drivers would turn the event into one); a
-     * capture buffer comes back a moment after the guest read it, while
-     * the audio waits in the backend.
-     */
-    grace = muldiv64(s->pcm.params.period_bytes, NANOSECONDS_PER_SECOND,
-                     rate);
-    if (s->empty_since_ns < 0) {
-        s->empty_since_ns = now;
-    }
-    if (now - s->empty_since_ns < grace) {
-        return false;
-    }
-    s->starved = true;
-    trace_virtio_snd_xrun(s->id);
-    if (s->pcm.params.features & (1u << VIRTIO_SND_PCM_F_EVT_XRUNS)) {
-        virtio_snd_post_event(s->snd, VIRTIO_SND_EVT_PCM_XRUN, s->id);
-    }
-    return true;
-}
-
-/*
- * The audio layer moves whole frames only: copies are cut to whole frames
- * (a cut frame would end each copy early), and a message with less than a
- * frame left is done, as nothing will ever take or fill that rest.
- */
-static size_t virtio_snd_frame_bytes(VirtIOSoundStream *s)
-{
-    return MAX(vsnd_pcm_frame_bytes(&s->pcm.params), 1);
-}
-
-/* Playback: move up to @want bytes of @x to the voice; returns how many. */
-static size_t virtio_snd_play_chunk(VirtIOSoundStream *s, VirtIOSoundXfer *x,
-                                    uint8_t *buf, size_t want)
-{
-    size_t got = vsnd_iov_to_buf(x->elem->out_sg, x->elem->out_num,
-                                 VSND_XFER_TX_DATA_OFFSET + x->done,
-                                 buf, want);
-
-    return got ? AUD_write(s->voice_out, buf, got) : 0;
+    return AUD_read(virtio_snd_stream_of(io)->voice_in, buf, len);
 }
 
 /*
@@ -399,26 +267,26 @@ static size_t virtio_snd_play_chunk(VirtIOSoundStream *s, VirtIOSoundXfer *x,
  * guest runs and then, the VM stopped, only what is dirty: the frames of
  * a held message written since its pages were last copied would reach
  * the destination stale, while the device's state says they were
- * written. So mark the @len bytes at @offset of @iov dirty as they are
- * written. Buffers that are not RAM (bounce buffers) are written back
- * when the message goes back.
+ * written. So mark the @len bytes at @offset of the message dirty as
+ * they are written. Buffers that are not RAM (bounce buffers) are
+ * written back when the message goes back.
  */
-static void virtio_snd_mark_dirty(const struct iovec *iov, unsigned int n,
-                                  size_t offset, size_t len)
+static void virtio_snd_io_captured(VSndIoStream *io, VSndIoMsg *m,
+                                   size_t offset, size_t len)
 {
     unsigned int i;
 
-    for (i = 0; i < n && len; i++) {
+    for (i = 0; i < m->in_num && len; i++) {
         MemoryRegion *mr;
         ram_addr_t in_mr;
         size_t part;
 
-        if (offset >= iov[i].iov_len) {
-            offset -= iov[i].iov_len;
+        if (offset >= m->in_sg[i].iov_len) {
+            offset -= m->in_sg[i].iov_len;
             continue;
         }
-        part = MIN(iov[i].iov_len - offset, len);
-        mr = memory_region_from_host((uint8_t *)iov[i].iov_base + offset,
+        part = MIN(m->in_sg[i].iov_len - offset, len);
+        mr = memory_region_from_host((uint8_t *)m->in_sg[i].iov_base + offset,
                                      &in_mr);
         if (mr) {
             memory_region_set_dirty(mr, in_mr, part);
@@ -428,149 +296,78 @@ static void virtio_snd_mark_dirty(const struct iovec *iov, unsigned int n,
     }
 }
 
-/* Capture: move up to @want bytes from the voice into @x. */
-static size_t virtio_snd_capture_chunk(VirtIOSoundStream *s,
-                                       VirtIOSoundXfer *x,
-                                       uint8_t *buf, size_t want)
+static void virtio_snd_io_complete(VSndIoStream *io, VSndIoMsg *m,
+                                   size_t len, uint32_t status,
+                                   uint32_t latency)
 {
-    size_t got, written;
+    VirtIOSoundStream *s = virtio_snd_stream_of(io);
+    VirtIOSoundXfer *x = container_of(m, VirtIOSoundXfer, msg);
 
-    /*
-     * QEMU 7.2's mixing engine converts only mono and stereo: for more
-     * channels AUD_read() counts every channel but fills only one, and
-     * the rest of buf would carry our stack to the guest.
-     */
-    memset(buf, 0, want);
-    got = AUD_read(s->voice_in, buf, want);
-    if (got && s->lead.on) {
-        trace_virtio_snd_capture_lead(s->id, s->lead.given);
-        vsnd_pcm_lead_end(&s->lead);
-    } else if (!got) {
-        /* buf holds silence. */
-        got = vsnd_pcm_lead_take(&s->lead,
-                                 qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL), want);
-    }
-    written = vsnd_iov_from_buf(x->elem->in_sg, x->elem->in_num, x->done,
-                                buf, got);
-    virtio_snd_mark_dirty(x->elem->in_sg, x->elem->in_num, x->done, written);
-    return got;
+    trace_virtio_snd_xfer_done(s->id, m->xfer.data_len, m->done, status,
+                               latency);
+    virtio_snd_complete(s->snd, virtio_snd_data_queue(s), x->elem, len);
+    g_free(x);
 }
 
-/*
- * When the finished message @x may go back to the guest (INT64_MIN: now).
- * Linux reads its position modulo the buffer: two returns it handles in
- * one go that complete a whole two-period buffer look like no progress at
- * all, and the stream stalls. So the last playback message the guest has
- * given waits until the guest gives another one (having seen the previous
- * return) or a period has passed since that return. Capture
- * periods fill in whole backend cycles, so they may end a short cycle
- * apart, leaving the guest a fraction of a period to read one before its
- * buffer overruns: every capture message waits until 9/10 of a period
- * after the previous one, while the audio waits in the backend.
- */
-static int64_t virtio_snd_return_due(VirtIOSoundStream *s, VirtIOSoundXfer *x)
+static void virtio_snd_io_xrun(VSndIoStream *io)
 {
-    bool capture = !virtio_snd_is_output(s);
+    VirtIOSoundStream *s = virtio_snd_stream_of(io);
 
-    if (!capture && QSIMPLEQ_NEXT(x, next)) {
-        return INT64_MIN;
+    trace_virtio_snd_xrun(s->id);
+    if (io->pcm.params.features & (1u << VIRTIO_SND_PCM_F_EVT_XRUNS)) {
+        virtio_snd_post_event(s->snd, VIRTIO_SND_EVT_PCM_XRUN, s->id);
     }
-    return vsnd_pcm_return_due_ns(&s->pcm.params, capture, s->last_return_ns);
 }
 
-/*
- * Move audio between the stream's messages and its voice, which has room
- * for (or holds) @avail bytes, a chunk of whole frames at a time, within
- * the pacer's credit: a backend that takes or hands over a whole graph
- * cycle at once must not complete the guest's whole buffer in one go,
- * which Linux reads as no progress. A message is returned once less than
- * a frame of it is left. Returns what is left of @avail.
- */
-static int virtio_snd_stream_transfer(VirtIOSoundStream *s, int avail)
+static void virtio_snd_io_wake_at(VSndIoStream *io, int64_t due_ns)
 {
-    bool out = virtio_snd_is_output(s);
-    uint8_t buf[VIRTIO_SND_CHUNK];
-    size_t frame = virtio_snd_frame_bytes(s);
-    size_t chunk = sizeof(buf) - sizeof(buf) % frame;
-    int64_t now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
-    uint64_t room = vsnd_pcm_pacer_room(&s->pacer, now);
-
-    while (!QSIMPLEQ_EMPTY(&s->xfers)) {
-        VirtIOSoundXfer *x = QSIMPLEQ_FIRST(&s->xfers);
-        size_t want, moved;
-
-        if (x->xfer.data_len - x->done < frame) {
-            int64_t due = virtio_snd_return_due(s, x);
-
-            if (due > now) {
-                /* Playback has a callback each graph cycle; capture waits. */
-                if (!out) {
-                    timer_mod(s->return_timer, due);
-                }
-                break;
-            }
-            virtio_snd_stream_return_first(s, VIRTIO_SND_S_OK,
-                                           virtio_snd_latency(s, avail));
-            s->last_return_ns = now;
-            continue;
-        }
-        if (avail <= 0 || !room) {
-            break;
-        }
-        want = MIN(MIN(x->xfer.data_len - x->done, chunk),
-                   MIN((size_t)avail, room));
-        moved = out ? virtio_snd_play_chunk(s, x, buf, want)
-                    : virtio_snd_capture_chunk(s, x, buf, want);
-        x->done += moved;
-        avail -= moved;
-        if (!out) {
-            s->in_left = MAX(s->in_left - (int)moved, 0);
-        }
-        room -= moved;
-        vsnd_pcm_pacer_consume(&s->pacer, moved);
-        if (x->xfer.data_len - x->done >= frame && (moved < want || !moved)) {
-            break;
-        }
-    }
-    return avail;
+    timer_mod(virtio_snd_stream_of(io)->return_timer, due_ns);
 }
 
-/* Playback: the audio layer has room for @avail bytes. */
+static void virtio_snd_io_lead_ended(VSndIoStream *io, uint64_t bytes)
+{
+    trace_virtio_snd_capture_lead(virtio_snd_stream_of(io)->id, bytes);
+}
+
+static void virtio_snd_io_dropped(VSndIoStream *io, uint64_t bytes)
+{
+    trace_virtio_snd_capture_dropped(virtio_snd_stream_of(io)->id, bytes);
+}
+
+static const VSndIoOps virtio_snd_io_ops = {
+    .play = virtio_snd_io_play,
+    .capture = virtio_snd_io_capture,
+    .captured = virtio_snd_io_captured,
+    .complete = virtio_snd_io_complete,
+    .xrun = virtio_snd_io_xrun,
+    .wake_at = virtio_snd_io_wake_at,
+    .lead_ended = virtio_snd_io_lead_ended,
+    .dropped = virtio_snd_io_dropped,
+};
+
+/* On reset and unplug the queues go away: forget the messages. */
+static void virtio_snd_stream_drop_all(VirtIOSoundStream *s)
+{
+    VSndIoMsg *m;
+
+    while ((m = vsnd_io_pop(&s->io))) {
+        VirtIOSoundXfer *x = container_of(m, VirtIOSoundXfer, msg);
+
+        virtqueue_detach_element(s->snd->queues[virtio_snd_data_queue(s)],
+                                 x->elem, 0);
+        g_free(x->elem);
+        g_free(x);
+    }
+}
+
+/* The voice's callbacks: its audio layer runs them at every cycle. */
 static void virtio_snd_output_cb(void *opaque, int avail)
 {
     VirtIOSoundStream *s = opaque;
 
-    s->out_room_max = MAX(s->out_room_max, avail);
-    avail = virtio_snd_stream_transfer(s, avail);
-    if (QSIMPLEQ_EMPTY(&s->xfers) && avail > 0) {
-        virtio_snd_stream_xrun(s);
-    }
+    vsnd_io_play(&s->io, MAX(avail, 0), virtio_snd_now());
 }
 
-/*
- * Capture overrun: drop the @avail bytes the audio layer holds, as a sound
- * card overwrites its full ring, so that the guest's next message gets
- * what is recorded then rather than audio from before the gap.
- */
-static void virtio_snd_capture_drop(VirtIOSoundStream *s, int avail)
-{
-    uint8_t buf[VIRTIO_SND_CHUNK];
-    size_t frame = virtio_snd_frame_bytes(s);
-    size_t chunk = sizeof(buf) - sizeof(buf) % frame;
-    size_t got, dropped = 0;
-
-    while (avail > 0) {
-        got = AUD_read(s->voice_in, buf, MIN((size_t)avail, chunk));
-        if (!got) {
-            break;
-        }
-        avail -= got;
-        dropped += got;
-    }
-    trace_virtio_snd_capture_dropped(s->id, dropped);
-}
-
-/* Capture: the audio layer has @avail bytes for us. */
 static void virtio_snd_input_cb(void *opaque, int avail)
 {
     VirtIOSoundStream *s = opaque;
@@ -579,61 +376,56 @@ static void virtio_snd_input_cb(void *opaque, int avail)
      * Without the mixing engine the audio layer offers INT_MAX, and reads
      * from the backend whatever is asked: what it holds is not known.
      */
-    s->in_left = avail == INT_MAX ? 0 : avail;
-    avail = virtio_snd_stream_transfer(s, avail);
-    if (QSIMPLEQ_EMPTY(&s->xfers) && avail > 0 &&
-        virtio_snd_stream_xrun(s)) {
-        virtio_snd_capture_drop(s, avail);
-        s->in_left = 0;
-    }
+    vsnd_io_record(&s->io, avail == INT_MAX ? VSND_IO_AVAIL_ANY
+                                            : MAX(avail, 0),
+                   virtio_snd_now());
 }
 
-/* Capture: a full message waited for its time; take nothing new now. */
+/* Capture: a full message waited for its time. */
 static void virtio_snd_return_timer_cb(void *opaque)
 {
     VirtIOSoundStream *s = opaque;
 
-    if (s->pcm.state == VSND_PCM_STATE_RUNNING) {
-        virtio_snd_stream_transfer(s, 0);
-    }
+    vsnd_io_wake(&s->io, virtio_snd_now());
 }
 
-/*
- * An I/O message arrived: queue it on its stream, or answer it at once
- * with IO_ERR when it is malformed or its stream cannot take it. Returns
- * whether it was answered.
- */
+static VirtIOSoundXfer *virtio_snd_xfer_new(VirtQueueElement *elem,
+                                            const VSndXfer *xfer)
+{
+    VirtIOSoundXfer *x = g_new0(VirtIOSoundXfer, 1);
+
+    x->elem = elem;
+    x->msg = (VSndIoMsg) {
+        .out_sg = elem->out_sg,
+        .out_num = elem->out_num,
+        .in_sg = elem->in_sg,
+        .in_num = elem->in_num,
+        .xfer = *xfer,
+    };
+    return x;
+}
+
+static VSndCore virtio_snd_core(VirtIOSound *snd);
+
+/* Queue a message on its stream, or answer it at once when it is bad. */
 static void virtio_snd_handle_xfer(VirtIOSound *snd, uint32_t dir,
                                    VirtQueueElement *elem)
 {
-    size_t in_len = vsnd_iov_size(elem->in_sg, elem->in_num);
-    VSndXfer xfer = { 0 };
+    VSndCore core = virtio_snd_core(snd);
     VirtIOSoundXfer *x;
-    uint32_t status;
+    VSndXfer xfer;
+    size_t used;
 
-    status = vsnd_xfer_parse(dir, snd->streams, elem->out_sg, elem->out_num,
-                             in_len, &xfer);
-    if (status == VIRTIO_SND_S_OK) {
-        status = vsnd_xfer_check_stream(dir, &snd->stream[xfer.stream_id].pcm);
-    }
-    if (status != VIRTIO_SND_S_OK) {
-        qemu_log_mask(LOG_GUEST_ERROR,
-                      "virtio-snd: bad %s message for stream %u\n",
-                      dir == VIRTIO_SND_D_OUTPUT ? "tx" : "rx",
-                      xfer.stream_id);
+    if (vsnd_core_xfer(&core, dir, elem->out_sg, elem->out_num,
+                       elem->in_sg, elem->in_num, &xfer, &used) !=
+        VIRTIO_SND_S_OK) {
         trace_virtio_snd_xfer_bad(dir, xfer.stream_id);
-        virtio_snd_xfer_return(snd, dir == VIRTIO_SND_D_OUTPUT ?
-                               VIRTIO_SND_VQ_TX : VIRTIO_SND_VQ_RX,
-                               elem, &xfer, 0, status, 0);
+        virtio_snd_complete(snd, dir == VIRTIO_SND_D_OUTPUT ?
+                            VIRTIO_SND_VQ_TX : VIRTIO_SND_VQ_RX, elem, used);
         return;
     }
-
-    x = g_new0(VirtIOSoundXfer, 1);
-    x->elem = elem;
-    x->xfer = xfer;
-    QSIMPLEQ_INSERT_TAIL(&snd->stream[xfer.stream_id].xfers, x, next);
-    snd->stream[xfer.stream_id].starved = false;
-    snd->stream[xfer.stream_id].empty_since_ns = -1;
+    x = virtio_snd_xfer_new(elem, &xfer);
+    vsnd_io_queue(&snd->stream[xfer.stream_id].io, &x->msg);
     trace_virtio_snd_xfer(xfer.stream_id, xfer.data_len);
 }
 
@@ -696,7 +488,7 @@ static void virtio_snd_stream_apply_volume(VirtIOSoundStream *s)
         !virtio_vdev_has_feature(VIRTIO_DEVICE(s->snd), VIRTIO_SND_F_CTLS)) {
         return;
     }
-    vsnd_ctls_stream_volume(s->snd->ctl_table, s->id, s->pcm.params.channels,
+    vsnd_ctls_stream_volume(s->snd->ctl_table, s->id, s->io.pcm.params.channels,
                             &sv);
     vol.mute = sv.mute;
     vol.channels = sv.channels;
@@ -716,7 +508,7 @@ static void virtio_snd_stream_apply_volume(VirtIOSoundStream *s)
 /* Open (or re-open with new parameters) the stream's voice. */
 static bool virtio_snd_stream_open(VirtIOSoundStream *s)
 {
-    const VSndPcmParams *p = &s->pcm.params;
+    const VSndPcmParams *p = &s->io.pcm.params;
     struct audsettings as = {
         .freq = vsnd_pcm_rate_hz(p->rate),
         .nchannels = p->channels,
@@ -739,8 +531,7 @@ static bool virtio_snd_stream_open(VirtIOSoundStream *s)
      */
     if (!(s->voice_out || s->voice_in) || as.freq != s->opened.freq ||
         as.nchannels != s->opened.nchannels || as.fmt != s->opened.fmt) {
-        s->out_room_max = 0;
-        s->in_left = 0;
+        vsnd_io_new_audio(&s->io);
     }
     s->opened = as;
     if (virtio_snd_is_output(s)) {
@@ -756,16 +547,8 @@ static bool virtio_snd_stream_open(VirtIOSoundStream *s)
     return s->voice_out || s->voice_in;
 }
 
-static void virtio_snd_stream_set_active(VirtIOSoundStream *s, bool on)
+static void virtio_snd_voice_set_active(VirtIOSoundStream *s, bool on)
 {
-    s->starved = false;
-    s->empty_since_ns = -1;
-    if (on) {
-        vsnd_pcm_pacer_start(&s->pacer, &s->pcm.params,
-                             qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
-    } else {
-        vsnd_pcm_lead_end(&s->lead);
-    }
     if (s->voice_out) {
         AUD_set_active_out(s->voice_out, on);
     }
@@ -797,8 +580,8 @@ static uint32_t virtio_snd_pcm_act(VirtIOSoundStream *s,
          * parameters; PARAMS_SET takes no I/O and cannot be released, so
          * hand them back now as RELEASE would rather than strand them.
          */
-        virtio_snd_stream_return_all(s);
-        s->pcm.params = req->params;
+        vsnd_io_return_all(&s->io);
+        s->io.pcm.params = req->params;
         break;
     case VIRTIO_SND_R_PCM_PREPARE:
         if (!virtio_snd_stream_open(s)) {
@@ -810,14 +593,12 @@ static uint32_t virtio_snd_pcm_act(VirtIOSoundStream *s,
          * Only here: a stream resumed after a migration or a VM stop goes
          * on where it was, with nothing owed.
          */
-        if (!virtio_snd_is_output(s)) {
-            vsnd_pcm_lead_start(&s->lead, &s->pcm.params,
-                                qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
-        }
-        virtio_snd_stream_set_active(s, true);
+        vsnd_io_start(&s->io, virtio_snd_now());
+        virtio_snd_voice_set_active(s, true);
         break;
     case VIRTIO_SND_R_PCM_STOP:
-        virtio_snd_stream_set_active(s, false);
+        vsnd_io_set_active(&s->io, false, virtio_snd_now());
+        virtio_snd_voice_set_active(s, false);
         break;
     case VIRTIO_SND_R_PCM_RELEASE:
         /*
@@ -825,7 +606,7 @@ static uint32_t virtio_snd_pcm_act(VirtIOSoundStream *s,
          * backend still holds of the last messages (it drains after STOP).
          * The next PREPARE re-opens it with whatever parameters are set.
          */
-        virtio_snd_stream_return_all(s);
+        vsnd_io_return_all(&s->io);
         break;
     }
     return VIRTIO_SND_S_OK;
@@ -837,7 +618,7 @@ static VSndPcmStream *virtio_snd_core_pcm(void *opaque, uint32_t stream)
 {
     VirtIOSound *snd = opaque;
 
-    return &snd->stream[stream].pcm;
+    return &snd->stream[stream].io.pcm;
 }
 
 static uint32_t virtio_snd_core_pcm_act(void *opaque, uint32_t stream,
@@ -849,7 +630,7 @@ static uint32_t virtio_snd_core_pcm_act(void *opaque, uint32_t stream,
     uint32_t status = virtio_snd_pcm_act(s, req);
 
     if (status == VIRTIO_SND_S_OK) {
-        trace_virtio_snd_pcm_state(s->id, vsnd_pcm_state_name(s->pcm.state),
+        trace_virtio_snd_pcm_state(s->id, vsnd_pcm_state_name(s->io.pcm.state),
                                    vsnd_pcm_state_name(next));
     }
     return status;
@@ -889,15 +670,20 @@ static VSndDeviceCounts virtio_snd_counts(VirtIOSound *snd)
     };
 }
 
-static void virtio_snd_handle_ctrl_elem(VirtIOSound *snd,
-                                        VirtQueueElement *elem)
+static VSndCore virtio_snd_core(VirtIOSound *snd)
 {
-    VSndCore core = {
+    return (VSndCore) {
         .counts = virtio_snd_counts(snd),
         .ctls = snd->ctl_table,
         .ops = &virtio_snd_core_ops,
         .opaque = snd,
     };
+}
+
+static void virtio_snd_handle_ctrl_elem(VirtIOSound *snd,
+                                        VirtQueueElement *elem)
+{
+    VSndCore core = virtio_snd_core(snd);
     VSndCtrlRequest req;
     uint32_t status;
     size_t len = vsnd_core_ctrl(&core, elem->out_sg, elem->out_num,
@@ -949,8 +735,8 @@ static uint64_t virtio_snd_get_features(VirtIODevice *vdev, uint64_t features,
  */
 static void virtio_snd_stream_set_defaults(VirtIOSoundStream *s)
 {
-    vsnd_pcm_default_params(&s->pcm.caps, &s->pcm.params);
-    s->pcm.state = VSND_PCM_STATE_PARAMS_SET;
+    vsnd_pcm_default_params(&s->io.pcm.caps, &s->io.pcm.params);
+    s->io.pcm.state = VSND_PCM_STATE_PARAMS_SET;
 }
 
 /*
@@ -980,7 +766,7 @@ static void virtio_snd_stream_init(VirtIOSound *snd, uint32_t id)
 
     s->snd = snd;
     s->id = id;
-    s->pcm.caps = (VSndPcmCaps) {
+    s->io.pcm.caps = (VSndPcmCaps) {
         .features = 1u << VIRTIO_SND_PCM_F_EVT_XRUNS,
         .formats = VSND_PCM_FORMATS_SUPPORTED,
         .rates = VSND_PCM_RATES_ALL,
@@ -989,8 +775,7 @@ static void virtio_snd_stream_init(VirtIOSound *snd, uint32_t id)
         .channels_max = virtio_snd_channels_max(snd, !(id & 1)),
     };
     virtio_snd_stream_set_defaults(s);
-    QSIMPLEQ_INIT(&s->xfers);
-    s->empty_since_ns = -1;
+    vsnd_io_init(&s->io, &virtio_snd_io_ops);
     s->return_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL,
                                    virtio_snd_return_timer_cb, s);
 }
@@ -1007,7 +792,7 @@ static void virtio_snd_streams_reset(VirtIOSound *snd)
         virtio_snd_stream_drop_all(s);
         virtio_snd_stream_close(s);
         virtio_snd_stream_set_defaults(s);
-        s->starved = false;
+        s->io.starved = false;
     }
     snd->events_head = 0;
     snd->events_count = 0;
@@ -1095,7 +880,7 @@ static void virtio_snd_realize(DeviceState *dev, Error **errp)
         uint8_t dirs[VIRTIO_SND_STREAMS_MAX];
 
         for (i = 0; i < snd->streams; i++) {
-            dirs[i] = snd->stream[i].pcm.caps.direction;
+            dirs[i] = snd->stream[i].io.pcm.caps.direction;
         }
         snd->ctl_table = vsnd_ctls_new(dirs, snd->streams);
     }
@@ -1268,21 +1053,23 @@ static int virtio_snd_put_xfers(QEMUFile *f, void *pv, size_t size,
                                 const VMStateField *field, JSONWriter *vmdesc)
 {
     VirtIOSoundStream *s = pv;
-    VirtIOSoundXfer *x;
-    uint32_t n = 0;
     uint64_t to_go = 0;
+    GList *l;
 
-    QSIMPLEQ_FOREACH(x, &s->xfers, next) {
-        n++;
-        to_go += x->xfer.data_len - x->done;
+    for (l = g_queue_peek_head_link(&s->io.msgs); l; l = l->next) {
+        VSndIoMsg *m = l->data;
+
+        to_go += m->xfer.data_len - m->done;
     }
-    qemu_put_be32(f, n);
-    QSIMPLEQ_FOREACH(x, &s->xfers, next) {
+    qemu_put_be32(f, g_queue_get_length(&s->io.msgs));
+    for (l = g_queue_peek_head_link(&s->io.msgs); l; l = l->next) {
+        VirtIOSoundXfer *x = container_of(l->data, VirtIOSoundXfer, msg);
+
         qemu_put_virtqueue_element(VIRTIO_DEVICE(s->snd), f, x->elem);
-        qemu_put_be64(f, x->done);
+        qemu_put_be64(f, x->msg.done);
     }
-    trace_virtio_snd_migrate_stream(s->id, vsnd_pcm_state_name(s->pcm.state),
-                                    n, to_go);
+    trace_virtio_snd_migrate_stream(s->id, vsnd_pcm_state_name(s->io.pcm.state),
+                                    g_queue_get_length(&s->io.msgs), to_go);
     return 0;
 }
 
@@ -1293,7 +1080,7 @@ static int virtio_snd_get_xfer(QEMUFile *f, VirtIOSoundStream *s)
     VirtQueueElement *elem = qemu_get_virtqueue_element(vdev, f,
                                                         sizeof(*elem));
     uint64_t done = qemu_get_be64(f);
-    uint32_t dir = s->pcm.caps.direction;
+    uint32_t dir = s->io.pcm.caps.direction;
     VSndXfer xfer = { 0 };
     VirtIOSoundXfer *x;
 
@@ -1306,11 +1093,9 @@ static int virtio_snd_get_xfer(QEMUFile *f, VirtIOSoundStream *s)
         g_free(elem);
         return -EINVAL;
     }
-    x = g_new0(VirtIOSoundXfer, 1);
-    x->elem = elem;
-    x->xfer = xfer;
-    x->done = done;
-    QSIMPLEQ_INSERT_TAIL(&s->xfers, x, next);
+    x = virtio_snd_xfer_new(elem, &xfer);
+    x->msg.done = done;
+    vsnd_io_queue(&s->io, &x->msg);
     return 0;
 }
 
@@ -1318,6 +1103,7 @@ static int virtio_snd_get_xfers(QEMUFile *f, void *pv, size_t size,
                                 const VMStateField *field)
 {
     VirtIOSoundStream *s = pv;
+    bool starved = s->io.starved;       /* loaded; a queued message clears */
     uint32_t n = qemu_get_be32(f);
     /*
      * The queue's size as loaded (before this state): the guest may have
@@ -1340,6 +1126,7 @@ static int virtio_snd_get_xfers(QEMUFile *f, void *pv, size_t size,
             return ret;
         }
     }
+    s->io.starved = starved;
     return 0;
 }
 
@@ -1354,22 +1141,22 @@ static int virtio_snd_stream_post_load(void *opaque, int version_id)
 {
     VirtIOSoundStream *s = opaque;
 
-    if (s->pcm.state >= VSND_PCM_STATE__MAX) {
+    if (s->io.pcm.state >= VSND_PCM_STATE__MAX) {
         error_report("virtio-snd: stream %u: unknown state %u", s->id,
-                     s->pcm.state);
+                     s->io.pcm.state);
         return -EINVAL;
     }
-    if (s->pcm.state != VSND_PCM_STATE_INITIAL &&
-        vsnd_pcm_params_check(&s->pcm.caps, &s->pcm.params) !=
+    if (s->io.pcm.state != VSND_PCM_STATE_INITIAL &&
+        vsnd_pcm_params_check(&s->io.pcm.caps, &s->io.pcm.params) !=
         VIRTIO_SND_S_OK) {
         error_report("virtio-snd: stream %u: migrated parameters are not "
                      "valid for it", s->id);
         return -EINVAL;
     }
-    if (!QSIMPLEQ_EMPTY(&s->xfers) &&
-        !vsnd_pcm_state_accepts_io(s->pcm.state)) {
+    if (!g_queue_is_empty(&s->io.msgs) &&
+        !vsnd_pcm_state_accepts_io(s->io.pcm.state)) {
         error_report("virtio-snd: stream %u: I/O messages in state %s",
-                     s->id, vsnd_pcm_state_name(s->pcm.state));
+                     s->id, vsnd_pcm_state_name(s->io.pcm.state));
         return -EINVAL;
     }
     return 0;
@@ -1381,14 +1168,14 @@ static const VMStateDescription vmstate_virtio_snd_stream = {
     .minimum_version_id = 1,
     .post_load = virtio_snd_stream_post_load,
     .fields = (VMStateField[]) {
-        VMSTATE_UINT32(pcm.state, VirtIOSoundStream),
-        VMSTATE_UINT32(pcm.params.buffer_bytes, VirtIOSoundStream),
-        VMSTATE_UINT32(pcm.params.period_bytes, VirtIOSoundStream),
-        VMSTATE_UINT32(pcm.params.features, VirtIOSoundStream),
-        VMSTATE_UINT8(pcm.params.channels, VirtIOSoundStream),
-        VMSTATE_UINT8(pcm.params.format, VirtIOSoundStream),
-        VMSTATE_UINT8(pcm.params.rate, VirtIOSoundStream),
-        VMSTATE_BOOL(starved, VirtIOSoundStream),
+        VMSTATE_UINT32(io.pcm.state, VirtIOSoundStream),
+        VMSTATE_UINT32(io.pcm.params.buffer_bytes, VirtIOSoundStream),
+        VMSTATE_UINT32(io.pcm.params.period_bytes, VirtIOSoundStream),
+        VMSTATE_UINT32(io.pcm.params.features, VirtIOSoundStream),
+        VMSTATE_UINT8(io.pcm.params.channels, VirtIOSoundStream),
+        VMSTATE_UINT8(io.pcm.params.format, VirtIOSoundStream),
+        VMSTATE_UINT8(io.pcm.params.rate, VirtIOSoundStream),
+        VMSTATE_BOOL(io.starved, VirtIOSoundStream),
         {
             .name = "xfers",
             .info = &vmstate_info_virtio_snd_xfers,
@@ -1451,10 +1238,10 @@ static const VMStateDescription vmstate_virtio_snd_device = {
  */
 static int virtio_snd_stream_resume(VirtIOSoundStream *s)
 {
-    bool starved = s->starved;
+    bool starved = s->io.starved;
 
-    s->empty_since_ns = -1;
-    switch (s->pcm.state) {
+    s->io.empty_since_ns = -1;
+    switch (s->io.pcm.state) {
     case VSND_PCM_STATE_PREPARED:
     case VSND_PCM_STATE_RUNNING:
     case VSND_PCM_STATE_STOPPED:
@@ -1467,9 +1254,10 @@ static int virtio_snd_stream_resume(VirtIOSoundStream *s)
                      "voice for the migrated stream", s->id);
         return -EIO;
     }
-    if (s->pcm.state == VSND_PCM_STATE_RUNNING) {
-        virtio_snd_stream_set_active(s, true);
-        s->starved = starved;       /* an xrun is reported once */
+    if (s->io.pcm.state == VSND_PCM_STATE_RUNNING) {
+        vsnd_io_set_active(&s->io, true, virtio_snd_now());
+        virtio_snd_voice_set_active(s, true);
+        s->io.starved = starved;    /* an xrun is reported once */
     }
     return 0;
 }

@@ -1,7 +1,8 @@
 /*
- * Unit tests of the control queue core (virtio-snd-core.c) with a home of
- * its own: what reaches the home's operations, what the guest gets back,
- * and what is logged as a guest error.
+ * Unit tests of the request core (virtio-snd-core.c) with a home of its
+ * own: what reaches the home's operations, what the guest gets back, and
+ * what is logged as a guest error; for control requests and for the I/O
+ * messages it takes or refuses.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -235,6 +236,62 @@ static void test_ctl_changed(void)
     vsnd_ctls_free(ctls);
 }
 
+/* An I/O message for stream @id: its header, 4 bytes of frames, a status. */
+static uint32_t xfer(VSndCore *core, uint32_t dir, uint32_t id,
+                     uint8_t *status_buf, size_t *used, VSndXfer *x)
+{
+    struct virtio_snd_pcm_xfer hdr = { .stream_id = GUINT32_TO_LE(id) };
+    uint8_t frames[4] = { 0 };
+    struct iovec out[2] = {
+        { &hdr, sizeof(hdr) }, { frames, sizeof(frames) },
+    };
+    struct iovec in[2] = {
+        { frames, sizeof(frames) },
+        { status_buf, sizeof(struct virtio_snd_pcm_status) },
+    };
+    bool tx = dir == VIRTIO_SND_D_OUTPUT;
+
+    *used = SIZE_MAX;
+    return vsnd_core_xfer(core, dir, out, tx ? 2 : 1, tx ? &in[1] : in,
+                          tx ? 1 : 2, x, used);
+}
+
+static void test_xfer(void)
+{
+    Home h;
+    VSndCore core;
+    uint8_t st[sizeof(struct virtio_snd_pcm_status)];
+    unsigned int errors = vsnd_unit_guest_errors;
+    VSndXfer x;
+    size_t used;
+
+    home_init(&h, &core, NULL);
+    h.pcm[0].state = VSND_PCM_STATE_PREPARED;
+    h.pcm[1].state = VSND_PCM_STATE_RUNNING;
+    /* Taken: nothing answered, nothing logged. */
+    g_assert_cmphex(xfer(&core, VIRTIO_SND_D_OUTPUT, 0, st, &used, &x), ==,
+                    VIRTIO_SND_S_OK);
+    g_assert_cmpuint(used, ==, SIZE_MAX);
+    g_assert_cmpuint(x.stream_id, ==, 0);
+    g_assert_cmpuint(x.data_len, ==, 4);
+    g_assert_cmphex(xfer(&core, VIRTIO_SND_D_INPUT, 1, st, &used, &x), ==,
+                    VIRTIO_SND_S_OK);
+    g_assert_cmpuint(vsnd_unit_guest_errors, ==, errors);
+
+    /* No stream 2; stream 1 on the tx queue; stream 0 not prepared. */
+    g_assert_cmphex(xfer(&core, VIRTIO_SND_D_OUTPUT, 2, st, &used, &x), ==,
+                    VIRTIO_SND_S_IO_ERR);
+    g_assert_cmpuint(used, ==, sizeof(st));
+    g_assert_cmphex(status_in(st), ==, VIRTIO_SND_S_IO_ERR);
+    g_assert_cmphex(xfer(&core, VIRTIO_SND_D_OUTPUT, 1, st, &used, &x), ==,
+                    VIRTIO_SND_S_IO_ERR);
+    h.pcm[0].state = VSND_PCM_STATE_PARAMS_SET;
+    g_assert_cmphex(xfer(&core, VIRTIO_SND_D_OUTPUT, 0, st, &used, &x), ==,
+                    VIRTIO_SND_S_IO_ERR);
+    g_assert_cmpuint(used, ==, sizeof(st));
+    g_assert_cmpuint(vsnd_unit_guest_errors, ==, errors + 3);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -242,5 +299,6 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-snd/core/lifecycle", test_lifecycle);
     g_test_add_func("/virtio-snd/core/malformed", test_malformed);
     g_test_add_func("/virtio-snd/core/ctl-changed", test_ctl_changed);
+    g_test_add_func("/virtio-snd/core/xfer", test_xfer);
     return g_test_run();
 }

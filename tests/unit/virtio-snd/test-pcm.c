@@ -291,6 +291,33 @@ static void test_period_us(void)
  * The channel maps follow the PipeWire backend's channel order
  * (qpw_channel_positions() in audio/pwaudio-format.c).
  */
+static void test_fill_silence(void)
+{
+    static const struct {
+        uint8_t format;
+        uint8_t bytes[8];
+    } cases[] = {
+        { VIRTIO_SND_PCM_FMT_S8, { 0, 0, 0, 0, 0, 0, 0, 0 } },
+        { VIRTIO_SND_PCM_FMT_U8, { 0x80, 0x80, 0x80, 0x80,
+                                   0x80, 0x80, 0x80, 0x80 } },
+        { VIRTIO_SND_PCM_FMT_S16, { 0, 0, 0, 0, 0, 0, 0, 0 } },
+        { VIRTIO_SND_PCM_FMT_U16, { 0, 0x80, 0, 0x80, 0, 0x80, 0, 0x80 } },
+        { VIRTIO_SND_PCM_FMT_U32, { 0, 0, 0, 0x80, 0, 0, 0, 0x80 } },
+        { VIRTIO_SND_PCM_FMT_FLOAT, { 0, 0, 0, 0, 0, 0, 0, 0 } },
+    };
+    size_t i;
+
+    for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+        VSndPcmParams p = { .format = cases[i].format, .channels = 2 };
+        uint8_t buf[9];
+
+        memset(buf, 0xee, sizeof(buf));
+        vsnd_pcm_fill_silence(&p, buf, 8);
+        g_assert_cmpmem(buf, 8, cases[i].bytes, 8);
+        g_assert_cmphex(buf[8], ==, 0xee);     /* not a byte more */
+    }
+}
+
 static void test_chmap_position(void)
 {
     static const uint8_t six[6] = {
@@ -472,6 +499,7 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-snd/pcm/period-us", test_period_us);
     g_test_add_func("/virtio-snd/pcm/return-due", test_return_due);
     g_test_add_func("/virtio-snd/pcm/chmap-position", test_chmap_position);
+    g_test_add_func("/virtio-snd/pcm/fill-silence", test_fill_silence);
     g_test_add_func("/virtio-snd/pcm/supported-masks", test_supported_masks);
     g_test_add_func("/virtio-snd/pcm/caps-valid", test_caps_valid);
     g_test_add_func("/virtio-snd/pcm/info-from-caps", test_info_from_caps);

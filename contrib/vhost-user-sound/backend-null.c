@@ -25,7 +25,7 @@ static gboolean null_tick(gpointer opaque)
     if (!c || !c->tick) {
         return G_SOURCE_REMOVE;
     }
-    vus_clock_catch_up(&c->clock, &s->pcm.params);
+    vus_clock_catch_up(&c->clock, &s->io.pcm.params);
     return G_SOURCE_CONTINUE;
 }
 
@@ -46,7 +46,7 @@ static bool null_prepare(VusStream *s)
 static void null_start(VusStream *s)
 {
     NullCard *c = s->backend;
-    uint32_t period_ms = vsnd_pcm_period_us(&s->pcm.params) / 1000;
+    uint32_t period_ms = vsnd_pcm_period_us(&s->io.pcm.params) / 1000;
 
     vus_clock_start(&c->clock);
     c->tick = g_timeout_add(MAX(period_ms / 2, 1), null_tick, s);
@@ -76,16 +76,14 @@ static size_t null_avail(VusStream *s)
     if (!c || !c->tick) {
         return 0;
     }
-    return vus_clock_avail(&c->clock, &s->pcm.params);
+    return vus_clock_avail(&c->clock, &s->io.pcm.params);
 }
 
+/* Capture records the silence @buf holds. */
 static void null_move(VusStream *s, uint8_t *buf, size_t len)
 {
     NullCard *c = s->backend;
 
-    if (s->pcm.caps.direction == VIRTIO_SND_D_INPUT) {
-        memset(buf, 0, len);
-    }
     c->clock.moved += len;
 }
 

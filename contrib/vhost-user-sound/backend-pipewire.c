@@ -306,7 +306,7 @@ static gboolean vpw_watch(gpointer opaque)
             if (st->backend != v) {
                 break;          /* released meanwhile: the front end went */
             }
-            vus_clock_catch_up(&v->clock, &st->pcm.params);
+            vus_clock_catch_up(&v->clock, &st->io.pcm.params);
         }
     }
     vpw.watch = 0;
@@ -554,7 +554,7 @@ static void vpw_release(VusStream *s)
 
 static bool vpw_prepare(VusStream *s)
 {
-    const VSndPcmParams *p = &s->pcm.params;
+    const VSndPcmParams *p = &s->io.pcm.params;
     uint32_t period_us = vsnd_pcm_period_us(p);
     const char *why = NULL;
     QPwFormat fmt;
@@ -564,7 +564,7 @@ static bool vpw_prepare(VusStream *s)
     vpw_release(s);
     v = g_new0(PwVoice, 1);
     v->s = s;
-    v->output = s->pcm.caps.direction == VIRTIO_SND_D_OUTPUT;
+    v->output = s->io.pcm.caps.direction == VIRTIO_SND_D_OUTPUT;
     v->period_bytes = p->period_bytes;
     if (!vpw_format(p->format, &fmt) ||
         !qpw_geometry_init(&v->geo, fmt, p->channels, vsnd_pcm_rate_hz(p->rate),
@@ -674,7 +674,7 @@ static size_t vpw_avail(VusStream *s)
         return 0;
     }
     if (v->paced) {
-        return vus_clock_avail(&v->clock, &s->pcm.params);
+        return vus_clock_avail(&v->clock, &s->io.pcm.params);
     }
     if (!v->output) {
         return qpw_ring_fill(&v->ring);
@@ -691,10 +691,7 @@ static void vpw_move(VusStream *s, uint8_t *buf, size_t len)
     PwVoice *v = s->backend;
 
     if (v->paced) {
-        if (!v->output) {
-            memset(buf, 0, len);
-        }
-        v->clock.moved += len;
+        v->clock.moved += len;          /* capture: @buf holds silence */
     } else if (v->output) {
         qpw_ring_write(&v->ring, buf, len);
     } else {

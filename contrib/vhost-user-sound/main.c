@@ -25,6 +25,7 @@
 #include "libvhost-user-glib.h"
 #include "standard-headers/linux/virtio_config.h"
 #include "hw/audio/virtio-snd-core.h"
+#include "hw/audio/virtio-snd-io.h"
 #include "vus.h"
 
 enum {
@@ -48,12 +49,8 @@ enum {
 /* An I/O message the device holds until its audio has moved. */
 typedef struct VusMsg {
     VuVirtqElement *elem;
-    VSndXfer xfer;
-    size_t done;                        /* data bytes played or recorded */
+    VSndIoMsg msg;
 } VusMsg;
-
-/* Bytes moved between guest memory and the backend per copy. */
-#define VUS_CHUNK 4096
 
 typedef struct VusDev {
     VugDev vug;
@@ -76,7 +73,7 @@ static VusDev *vus_of(VuDev *vu)
 
 static bool vus_is_output(const VusStream *s)
 {
-    return s->pcm.caps.direction == VIRTIO_SND_D_OUTPUT;
+    return s->io.pcm.caps.direction == VIRTIO_SND_D_OUTPUT;
 }
 
 /* The queue a stream's messages come on. */
@@ -111,36 +108,16 @@ static void vus_push(VusDev *d, int queue, VuVirtqElement *elem, size_t len)
     free(elem);
 }
 
-/* Give @m back with @status; for capture, its frames before the status. */
-static void vus_msg_return(VusStream *s, VusMsg *m, uint32_t status)
-{
-    size_t len = vsnd_xfer_write_status(m->elem->in_sg, m->elem->in_num,
-                                        &m->xfer, status, 0);
-
-    if (len && !vus_is_output(s)) {
-        len += m->done;
-    }
-    vus_push(&vus_dev, vus_data_queue(s), m->elem, len);
-    g_free(m);
-}
-
-static void vus_stream_return_all(VusStream *s)
-{
-    VusMsg *m;
-
-    while ((m = g_queue_pop_head(&s->msgs))) {
-        vus_msg_return(s, m, VIRTIO_SND_S_OK);
-    }
-}
-
 /* A reset, or the front end gone: what is held is the guest's no more. */
 static void vus_stream_forget_all(VusStream *s)
 {
-    VusMsg *m;
+    VSndIoMsg *m;
 
-    while ((m = g_queue_pop_head(&s->msgs))) {
-        free(m->elem);
-        g_free(m);
+    while ((m = vsnd_io_pop(&s->io))) {
+        VusMsg *vm = container_of(m, VusMsg, msg);
+
+        free(vm->elem);
+        g_free(vm);
     }
 }
 
@@ -163,52 +140,97 @@ static void vus_post_event(VusDev *d, uint32_t code, uint32_t data)
     vus_push(d, VUS_QUEUE_EVENT, elem, len);
 }
 
-/* Moving audio */
+/* Moving audio: the streams' messages (virtio-snd-io.c) and the backend */
+
+static VusStream *vus_stream_of(VSndIoStream *io)
+{
+    return container_of(io, VusStream, io);
+}
+
+/* The streams' clock: the host's, which goes on while the VM stops. */
+static int64_t vus_now_ns(void)
+{
+    return g_get_monotonic_time() * 1000;
+}
+
+static size_t vus_io_play(VSndIoStream *io, const uint8_t *buf, size_t len)
+{
+    vus_dev.backend->move(vus_stream_of(io), (uint8_t *)buf, len);
+    return len;
+}
+
+static size_t vus_io_capture(VSndIoStream *io, uint8_t *buf, size_t len)
+{
+    vus_dev.backend->move(vus_stream_of(io), buf, len);
+    return len;
+}
+
+static void vus_io_complete(VSndIoStream *io, VSndIoMsg *m, size_t len,
+                            uint32_t status, uint32_t latency)
+{
+    VusMsg *vm = container_of(m, VusMsg, msg);
+
+    vus_push(&vus_dev, vus_data_queue(vus_stream_of(io)), vm->elem, len);
+    g_free(vm);
+}
+
+static void vus_io_xrun(VSndIoStream *io)
+{
+    if (io->pcm.params.features & (1u << VIRTIO_SND_PCM_F_EVT_XRUNS)) {
+        vus_post_event(&vus_dev, VIRTIO_SND_EVT_PCM_XRUN,
+                       vus_stream_of(io)->id);
+    }
+}
+
+static gboolean vus_stream_wake(gpointer opaque)
+{
+    VusStream *s = opaque;
+
+    s->wake = 0;
+    if (vus_queue_ready(&vus_dev, vus_data_queue(s))) {
+        vsnd_io_wake(&s->io, vus_now_ns());
+    }
+    return G_SOURCE_REMOVE;
+}
+
+static void vus_io_wake_at(VSndIoStream *io, int64_t due_ns)
+{
+    VusStream *s = vus_stream_of(io);
+    int64_t wait_ns = MAX(due_ns - vus_now_ns(), 0);
+
+    if (s->wake) {
+        g_source_remove(s->wake);
+    }
+    s->wake = g_timeout_add(DIV_ROUND_UP(wait_ns, 1000000), vus_stream_wake,
+                            s);
+}
+
+static const VSndIoOps vus_io_ops = {
+    .play = vus_io_play,
+    .capture = vus_io_capture,
+    .complete = vus_io_complete,
+    .xrun = vus_io_xrun,
+    .wake_at = vus_io_wake_at,
+};
 
 /*
- * Move what the backend allows between the stream's messages and the
- * backend, a chunk of whole frames at a time from the oldest message on;
- * a message goes back once less than a frame of it is left.
+ * Move what the backend allows between a running stream's messages and
+ * the backend. A stopped queue (the VM stopped) can take nothing back:
+ * the stream waits, and its backend's next run after the restart goes on.
  */
 void vus_stream_run(VusStream *s)
 {
-    const VusBackend *be = vus_dev.backend;
-    size_t frame = MAX(vsnd_pcm_frame_bytes(&s->pcm.params), 1);
-    size_t chunk = VUS_CHUNK - VUS_CHUNK % frame;
     size_t avail;
-    uint8_t buf[VUS_CHUNK];
-    VusMsg *m;
 
-    /*
-     * A stopped queue (the VM stopped) can take nothing back: the stream
-     * waits, and its backend's next run after the restart goes on.
-     */
-    if (!vus_queue_ready(&vus_dev, vus_data_queue(s))) {
+    if (s->io.pcm.state != VSND_PCM_STATE_RUNNING ||
+        !vus_queue_ready(&vus_dev, vus_data_queue(s))) {
         return;
     }
-    avail = be->avail(s);
-    while ((m = g_queue_peek_head(&s->msgs))) {
-        size_t n = MIN(MIN(m->xfer.data_len - m->done, chunk), avail);
-
-        n -= n % frame;
-        if (m->xfer.data_len - m->done >= frame && !n) {
-            break;
-        }
-        if (vus_is_output(s)) {
-            vsnd_iov_to_buf(m->elem->out_sg, m->elem->out_num,
-                            VSND_XFER_TX_DATA_OFFSET + m->done, buf, n);
-            be->move(s, buf, n);
-        } else {
-            be->move(s, buf, n);
-            vsnd_iov_from_buf(m->elem->in_sg, m->elem->in_num, m->done,
-                              buf, n);
-        }
-        m->done += n;
-        avail -= n;
-        if (m->xfer.data_len - m->done < frame) {
-            g_queue_pop_head(&s->msgs);
-            vus_msg_return(s, m, VIRTIO_SND_S_OK);
-        }
+    avail = vus_dev.backend->avail(s);
+    if (vus_is_output(s)) {
+        vsnd_io_play(&s->io, avail, vus_now_ns());
+    } else {
+        vsnd_io_record(&s->io, avail, vus_now_ns());
     }
 }
 
@@ -238,6 +260,12 @@ void vus_clock_catch_up(VusClock *c, const VSndPcmParams *params)
     c->moved = MAX(c->moved, vus_clock_due(params, c->start_us));
 }
 
+static gboolean vus_stream_run_once(gpointer opaque)
+{
+    vus_stream_run(opaque);
+    return G_SOURCE_REMOVE;
+}
+
 /* Whether the guest took the control elements (VIRTIO_SND_F_CTLS). */
 static bool vus_ctls_negotiated(VusDev *d)
 {
@@ -252,7 +280,7 @@ static void vus_stream_apply_volume(VusStream *s)
     if (!vus_ctls_negotiated(&vus_dev)) {
         return;
     }
-    vsnd_ctls_stream_volume(vus_dev.ctls, s->id, s->pcm.params.channels,
+    vsnd_ctls_stream_volume(vus_dev.ctls, s->id, s->io.pcm.params.channels,
                             &sv);
     vus_dev.backend->volume(s, sv.mute, sv.level, sv.channels);
 }
@@ -275,7 +303,7 @@ static VSndPcmStream *vus_core_pcm(void *opaque, uint32_t stream)
 {
     VusDev *d = opaque;
 
-    return &d->stream[stream].pcm;
+    return &d->stream[stream].io.pcm;
 }
 
 static uint32_t vus_core_pcm_act(void *opaque, uint32_t stream,
@@ -288,25 +316,29 @@ static uint32_t vus_core_pcm_act(void *opaque, uint32_t stream,
     case VIRTIO_SND_R_PCM_SET_PARAMS:
         /* Messages for the old parameters go back, as RELEASE would. */
         vus_dev.backend->release(s);
-        vus_stream_return_all(s);
-        s->pcm.params = req->params;
+        vsnd_io_return_all(&s->io);
+        s->io.pcm.params = req->params;
         break;
     case VIRTIO_SND_R_PCM_PREPARE:
         if (!vus_dev.backend->prepare(s)) {
             return VIRTIO_SND_S_IO_ERR;
         }
+        vsnd_io_new_audio(&s->io);
         vus_stream_apply_volume(s);
         break;
     case VIRTIO_SND_R_PCM_START:
+        vsnd_io_start(&s->io, vus_now_ns());
         vus_dev.backend->start(s);
-        vus_stream_run(s);              /* what the guest gave before */
+        /* What the guest gave before, once the core has made it RUNNING. */
+        g_idle_add(vus_stream_run_once, s);
         break;
     case VIRTIO_SND_R_PCM_STOP:
+        vsnd_io_set_active(&s->io, false, vus_now_ns());
         vus_dev.backend->stop(s);
         break;
     case VIRTIO_SND_R_PCM_RELEASE:
         vus_dev.backend->release(s);
-        vus_stream_return_all(s);
+        vsnd_io_return_all(&s->io);
         break;
     }
     return VIRTIO_SND_S_OK;
@@ -331,16 +363,21 @@ static const VSndCoreOps vus_core_ops = {
     .ctl_changed = vus_core_ctl_changed,
 };
 
-static void vus_handle_control(VuDev *vu, int qidx)
+static VSndCore vus_core(VusDev *d)
 {
-    VusDev *d = vus_of(vu);
-    VuVirtq *vq = vu_get_queue(vu, qidx);
-    VSndCore core = {
+    return (VSndCore) {
         .counts = vus_counts(d),
         .ctls = d->ctls,
         .ops = &vus_core_ops,
         .opaque = d,
     };
+}
+
+static void vus_handle_control(VuDev *vu, int qidx)
+{
+    VusDev *d = vus_of(vu);
+    VuVirtq *vq = vu_get_queue(vu, qidx);
+    VSndCore core = vus_core(d);
     VuVirtqElement *elem;
 
     while ((elem = vu_queue_pop(vu, vq, sizeof(*elem)))) {
@@ -359,39 +396,33 @@ static void vus_handle_data(VuDev *vu, int qidx)
 {
     VusDev *d = vus_of(vu);
     VuVirtq *vq = vu_get_queue(vu, qidx);
+    VSndCore core = vus_core(d);
     uint32_t dir = qidx == VUS_QUEUE_TX ? VIRTIO_SND_D_OUTPUT
                                         : VIRTIO_SND_D_INPUT;
     VuVirtqElement *elem;
 
     while ((elem = vu_queue_pop(vu, vq, sizeof(*elem)))) {
-        size_t in_len = vsnd_iov_size(elem->in_sg, elem->in_num);
         VSndXfer xfer;
-        uint32_t status;
+        size_t used;
         VusMsg *m;
 
-        status = vsnd_xfer_parse(dir, d->streams, elem->out_sg,
-                                 elem->out_num, in_len, &xfer);
-        if (status == VIRTIO_SND_S_OK) {
-            status = vsnd_xfer_check_stream(dir,
-                                            &d->stream[xfer.stream_id].pcm);
-        }
-        if (status != VIRTIO_SND_S_OK) {
-            qemu_log_mask(LOG_GUEST_ERROR,
-                          "vhost-user-sound: bad %s message for stream %u\n",
-                          dir == VIRTIO_SND_D_OUTPUT ? "tx" : "rx",
-                          xfer.stream_id);
-            vus_push(d, qidx, elem,
-                     vsnd_xfer_write_status(elem->in_sg, elem->in_num,
-                                            &xfer, status, 0));
+        if (vsnd_core_xfer(&core, dir, elem->out_sg, elem->out_num,
+                           elem->in_sg, elem->in_num, &xfer, &used) !=
+            VIRTIO_SND_S_OK) {
+            vus_push(d, qidx, elem, used);
             continue;
         }
         m = g_new0(VusMsg, 1);
         m->elem = elem;
-        m->xfer = xfer;
-        g_queue_push_tail(&d->stream[xfer.stream_id].msgs, m);
-        if (d->stream[xfer.stream_id].pcm.state == VSND_PCM_STATE_RUNNING) {
-            vus_stream_run(&d->stream[xfer.stream_id]);
-        }
+        m->msg = (VSndIoMsg) {
+            .out_sg = elem->out_sg,
+            .out_num = elem->out_num,
+            .in_sg = elem->in_sg,
+            .in_num = elem->in_num,
+            .xfer = xfer,
+        };
+        vsnd_io_queue(&d->stream[xfer.stream_id].io, &m->msg);
+        vus_stream_run(&d->stream[xfer.stream_id]);
     }
 }
 
@@ -407,7 +438,7 @@ static void vus_return_held(VusDev *d, int qidx)
     }
     for (i = 0; i < d->streams; i++) {
         if (vus_data_queue(&d->stream[i]) == qidx) {
-            vus_stream_return_all(&d->stream[i]);
+            vsnd_io_return_all(&d->stream[i].io);
         }
     }
 }
@@ -425,8 +456,13 @@ static void vus_streams_reset(VusDev *d)
 
         d->backend->release(s);
         vus_stream_forget_all(s);
-        vsnd_pcm_default_params(&s->pcm.caps, &s->pcm.params);
-        s->pcm.state = VSND_PCM_STATE_PARAMS_SET;
+        vsnd_io_set_active(&s->io, false, vus_now_ns());
+        if (s->wake) {
+            g_source_remove(s->wake);
+            s->wake = 0;
+        }
+        vsnd_pcm_default_params(&s->io.pcm.caps, &s->io.pcm.params);
+        s->io.pcm.state = VSND_PCM_STATE_PARAMS_SET;
     }
     vsnd_ctls_reset(d->ctls);
 }
@@ -587,14 +623,15 @@ static void vus_dev_init(VusDev *d, uint32_t streams, bool offer_ctls)
         s->id = i;
         /* As QEMU's device: even streams play, odd ones record. */
         dirs[i] = i & 1 ? VIRTIO_SND_D_INPUT : VIRTIO_SND_D_OUTPUT;
-        s->pcm.caps = (VSndPcmCaps) {
+        s->io.pcm.caps = (VSndPcmCaps) {
+            .features = 1u << VIRTIO_SND_PCM_F_EVT_XRUNS,
             .formats = VSND_PCM_FORMATS_SUPPORTED,
             .rates = VSND_PCM_RATES_ALL,
             .direction = dirs[i],
             .channels_min = 1,
             .channels_max = 2,
         };
-        g_queue_init(&s->msgs);
+        vsnd_io_init(&s->io, &vus_io_ops);
     }
     d->ctls = vsnd_ctls_new(dirs, streams);
     vus_streams_reset(d);

@@ -13,7 +13,7 @@
 #ifndef VHOST_USER_SOUND_VUS_H
 #define VHOST_USER_SOUND_VUS_H
 
-#include "hw/audio/virtio-snd-pcm.h"
+#include "hw/audio/virtio-snd-io.h"
 
 typedef struct VusStream VusStream;
 
@@ -35,7 +35,10 @@ typedef struct VusBackend {
     void (*release)(VusStream *s);
     /* Playback: bytes that may be given now; capture: bytes waiting. */
     size_t (*avail)(VusStream *s);
-    /* Move @len (at most avail()) bytes: from @buf, or into it. */
+    /*
+     * Move @len (at most avail()) bytes: from @buf, or into it (where it
+     * holds silence of the stream's format).
+     */
     void (*move)(VusStream *s, uint8_t *buf, size_t len);
     /* The stream's volume (0..255 a channel) and mute, from its controls. */
     void (*volume)(VusStream *s, bool mute, const uint8_t *levels,
@@ -44,8 +47,8 @@ typedef struct VusBackend {
 
 struct VusStream {
     uint32_t id;
-    VSndPcmStream pcm;
-    GQueue msgs;                        /* VusMsg, oldest first */
+    VSndIoStream io;                    /* its state and its messages */
+    guint wake;                         /* capture: vsnd_io_wake() timer */
     void *backend;                      /* the backend's own state */
 };
 

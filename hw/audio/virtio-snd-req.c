@@ -102,7 +102,8 @@ static bool vsnd_read_exact(const struct iovec *out_sg, unsigned int out_num,
  * start_id + count within the items and give room for count * size bytes
  * after the header. `size` exists "for backward compatibility": a driver
  * that knows a longer item structure may ask for it, and gets the tail
- * zero-filled; one shorter than ours cannot hold our fields.
+ * zero-filled (up to VSND_INFO_ITEM_SIZE_MAX); one shorter than ours
+ * cannot hold our fields.
  */
 static uint32_t vsnd_parse_query(const struct iovec *out_sg,
                                  unsigned int out_num, size_t out_len,
@@ -117,7 +118,8 @@ static uint32_t vsnd_parse_query(const struct iovec *out_sg,
     req->id = GUINT32_FROM_LE(q.start_id);
     req->count = GUINT32_FROM_LE(q.count);
     req->size = GUINT32_FROM_LE(q.size);
-    if ((uint64_t)req->id + req->count > items || req->size < item_size) {
+    if ((uint64_t)req->id + req->count > items || req->size < item_size ||
+        req->size > VSND_INFO_ITEM_SIZE_MAX) {
         return VIRTIO_SND_S_BAD_MSG;
     }
     /* At most 4 + (2^32 - 1)^2, which fits in 64 bits. */

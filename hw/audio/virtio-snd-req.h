@@ -35,6 +35,14 @@
 #define VSND_CTL_INFO_VALUE_OFFSET_ALIGNED 72
 
 /*
+ * The largest item size an *_INFO query may ask for. A driver that knows
+ * a longer item structure than the device's gets the tail zero-filled,
+ * which a size of gigabytes with a buffer to match would make a long
+ * stall of the device's thread; no item of the spec comes near this.
+ */
+#define VSND_INFO_ITEM_SIZE_MAX 4096
+
+/*
  * The header of a TLV value (CTL_TLV_READ replies, CTL_TLV_WRITE and
  * CTL_TLV_COMMAND requests): @length bytes of value follow it. The copy of
  * Linux's header in QEMU 10 does not declare it.

@@ -215,6 +215,13 @@ static void test_query_size_field(void)
         /* a huge size needs a huge reply buffer */
         g_assert_cmphex(query(code, 0, 1, 0xffffffff, 4096, &req), ==,
                         VIRTIO_SND_S_BAD_MSG);
+        /* and is refused with one: no item is near that large */
+        g_assert_cmphex(query(code, 0, 1, VSND_INFO_ITEM_SIZE_MAX,
+                              HDR + VSND_INFO_ITEM_SIZE_MAX, &req), ==,
+                        VIRTIO_SND_S_OK);
+        g_assert_cmphex(query(code, 0, 1, VSND_INFO_ITEM_SIZE_MAX + 1,
+                              HDR + VSND_INFO_ITEM_SIZE_MAX + 1, &req), ==,
+                        VIRTIO_SND_S_BAD_MSG);
     }
 }
 

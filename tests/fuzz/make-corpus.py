@@ -2,9 +2,13 @@
 """Write the seed corpus of tests/fuzz/fuzz-vsnd-req.c into tests/fuzz/corpus.
 
 Each seed is a device description followed by messages on the control, tx
-and rx queues, in the encoding described at the top of fuzz-vsnd-req.c:
-one valid request of every code, whole playback and capture lifecycles,
-requests cut into many pieces, and a few the device must refuse.
+and rx queues and what happens around them, in the encoding described at
+the top of fuzz-vsnd-req.c: one valid request of every code, whole
+playback and capture lifecycles, requests cut into many pieces, a few the
+device must refuse, and the ways a stream's messages go back: played or
+recorded by an audio that takes all or half of it, after an xrun or a
+capture overrun, filled with the capture lead's silence, given back by
+SET_PARAMS, RELEASE or the home, or forgotten at a device reset.
 
     tests/fuzz/make-corpus.py [OUTPUT_DIR]
 
@@ -29,8 +33,12 @@ JACK_INFO_SIZE, PCM_INFO_SIZE, CHMAP_INFO_SIZE, CTL_INFO_SIZE = 24, 32, 24, 92
 CTL_VALUE_SIZE, CTL_TLV_SIZE = 512, 8
 PCM_STATUS_SIZE = 8
 
-# Fuzzer op kinds
+# Fuzzer op kinds (kind % 3), and what else happens (kind / 3): the audio
+# is stingy, does not run, or PREPARE fails / the held messages go back
+# first; kind 252 resets the device first.
 OP_CTRL, OP_TX, OP_RX = 0, 1, 2
+STINGY, QUIET, OTHER = 1, 2, 4
+RESET = 252
 
 
 def u16(v):
@@ -83,8 +91,17 @@ def msg(out, in_len, out_cuts=(), in_cuts=(), out_len=None):
             layout(out_cuts) + u16(in_len) + layout(in_cuts) + out)
 
 
-def ctrl(out, in_len=4, out_cuts=(), in_cuts=()):
-    return bytes([OP_CTRL]) + msg(out, in_len, out_cuts, in_cuts)
+def kind(op, mods=0):
+    return bytes([op + 3 * mods])
+
+
+def ctrl(out, in_len=4, out_cuts=(), in_cuts=(), mods=0):
+    return kind(OP_CTRL, mods) + msg(out, in_len, out_cuts, in_cuts)
+
+
+def reset(out, in_len=4):
+    """A control request right after a device reset."""
+    return bytes([RESET]) + msg(out, in_len)
 
 
 AUTO_SIZE = 0xffff
@@ -95,14 +112,23 @@ def ctrl_auto(out, in_len=4):
     return bytes([OP_CTRL]) + msg(out, in_len, out_len=AUTO_SIZE)
 
 
-def tx(stream, data, us=10000, in_cuts=()):
-    return (bytes([OP_TX]) + u16(us) +
+def tx(stream, data, us=10000, in_cuts=(), mods=0):
+    return (kind(OP_TX, mods) + u16(us) +
             msg(u32(stream) + data, PCM_STATUS_SIZE, (), in_cuts))
 
 
-def rx(stream, room, captured):
-    return (bytes([OP_RX]) + u16(captured) +
-            msg(u32(stream), room + PCM_STATUS_SIZE))
+def rx(stream, room, captured, mods=0, in_len=None):
+    """A message with room bytes of frames, after the audio of the stream
+    recorded captured bytes (and the time they take passed); in_len
+    overrides the writable length (below 8: a message the core refuses)."""
+    return (kind(OP_RX, mods) + u16(captured) +
+            msg(u32(stream), room + PCM_STATUS_SIZE if in_len is None
+                else in_len))
+
+
+def wait(us, mods=0):
+    """Time passes: a tx message the device refuses (stream 1 captures)."""
+    return tx(1, b'', us, mods=mods)
 
 
 def query(code, start, count, size):
@@ -150,6 +176,7 @@ def seeds():
                          4 + 2 * CTL_INFO_SIZE)
     s['ctl-enum-items'] = ctrl(ctl(CTL_ENUM_ITEMS, 0), 4 + 64)
     s['ctl-read'] = ctrl(ctl(CTL_READ, 1), 4 + CTL_VALUE_SIZE)
+    # out of range for the switch: refused
     s['ctl-write'] = ctrl(ctl(CTL_WRITE, 1) + bytes(range(256)) * 2)
     s['ctl-tlv-read'] = ctrl(ctl(CTL_TLV_READ, 0), 4 + CTL_TLV_SIZE + 16)
     s['ctl-tlv-write'] = ctrl(tlv(CTL_TLV_WRITE, 0, 1, u32(0) + u32(100)))
@@ -231,8 +258,77 @@ def seeds():
         tx(1, frames[:8]) +                              # capture stream
         rx(0, 16, 4) +                                   # playback stream
         ctrl(pcm(PCM_PREPARE, 0), 2) +                   # no room at all
-        ctrl_auto(ctl(CTL_WRITE, 2) + bytes(CTL_VALUE_SIZE)) +  # no control
+        ctrl_auto(ctl(CTL_WRITE, 4) + bytes(CTL_VALUE_SIZE)) +  # no control
         ctrl_auto(query(PCM_INFO, 2, 0, PCM_INFO_SIZE)))  # empty, at the end
+
+    # The controls: the volume and switch of each stream (two per stream).
+    s['ctl-volume'] = DEVICE + (
+        ctrl(ctl(CTL_WRITE, 0) + u32(60) + u32(100) + bytes(504)) +
+        ctrl(ctl(CTL_WRITE, 0) + u32(60) + u32(100) + bytes(504)) +
+        ctrl(ctl(CTL_WRITE, 3) + u32(0) + u32(7) + bytes(504)) +
+        ctrl(ctl(CTL_WRITE, 2) + u32(121) + u32(0) + bytes(504)) +
+        ctrl(ctl(CTL_READ, 0), 4 + CTL_VALUE_SIZE) +
+        ctrl(ctl(CTL_READ, 3), 4 + CTL_VALUE_SIZE) +
+        ctrl(ctl(CTL_TLV_READ, 0), 4 + 10) +
+        ctrl(ctl(CTL_TLV_READ, 1), 4 + 16) +
+        ctrl(query(CTL_INFO, 0, 4, CTL_INFO_SIZE + 4),
+             4 + 4 * (CTL_INFO_SIZE + 4)) +
+        ctrl(ctl(CTL_ENUM_ITEMS, 2), 4 + 64))
+
+    # Playback: an audio that takes half of what it offers, then one that
+    # does not run for a while; then no message for longer than a period
+    # (an xrun, told as EVT_XRUNS asks), and the stream going on.
+    s['playback-xrun'] = DEVICE + (
+        ctrl(set_params(0, 7680, 1920, 1 << F_EVT_XRUNS)) +
+        ctrl(pcm(PCM_PREPARE, 0)) + ctrl(pcm(PCM_START, 0)) +
+        tx(0, frames, 2000, mods=STINGY) + tx(0, frames, 2000, mods=STINGY) +
+        tx(0, frames, 1000, mods=QUIET) + tx(0, frames, 1000, mods=QUIET) +
+        tx(0, frames, 5000) + wait(9000) + wait(20000) + wait(20000) +
+        tx(0, frames, 1000) + wait(15000) + ctrl(pcm(PCM_STOP, 0)) +
+        ctrl(pcm(PCM_RELEASE, 0)))
+
+    # Capture: messages filled at once and given back 9/10 of a period
+    # apart (the rest wait for their wake); the lead's silence while the
+    # audio says nothing (a stingy audio does not say what it holds), until
+    # it delivers; an overrun that drops what the audio holds.
+    s['capture-spaced'] = DEVICE + (
+        ctrl(set_params(1, 3840, 960, 0, 1)) + ctrl(pcm(PCM_PREPARE, 1)) +
+        rx(1, 960, 0) + rx(1, 960, 0) + rx(1, 960, 0) +
+        ctrl(pcm(PCM_START, 1)) + rx(1, 960, 2880) + rx(1, 480, 0) +
+        wait(5000) + wait(5000) + rx(1, 960, 960) + wait(20000) +
+        ctrl(pcm(PCM_STOP, 1)) + ctrl(pcm(PCM_RELEASE, 1)))
+    s['capture-lead'] = DEVICE + (
+        ctrl(set_params(1, 3840, 960, 0, 1, FMT_FLOAT)) +
+        ctrl(pcm(PCM_PREPARE, 1)) + ctrl(pcm(PCM_START, 1)) +
+        rx(1, 960, 0, STINGY) + rx(1, 960, 0, STINGY) +
+        wait(3000, STINGY) + wait(4000, STINGY) + wait(10000, STINGY) +
+        rx(1, 960, 1000, STINGY) + wait(10000, STINGY) +
+        ctrl(pcm(PCM_STOP, 1)) + ctrl(pcm(PCM_START, 1)) +
+        rx(1, 960, 0, STINGY) + wait(20000, STINGY) +
+        ctrl(pcm(PCM_STOP, 1)) + ctrl(pcm(PCM_RELEASE, 1)))
+    s['capture-overrun'] = DEVICE + (
+        ctrl(set_params(1, 3840, 960, 0, 1)) + ctrl(pcm(PCM_PREPARE, 1)) +
+        ctrl(pcm(PCM_START, 1)) + rx(1, 0, 1920, in_len=0) +
+        rx(1, 0, 961, in_len=0) + rx(1, 0, 500, in_len=0) +
+        rx(1, 960, 960) + rx(1, 960, 960) + ctrl(pcm(PCM_STOP, 1)) +
+        ctrl(pcm(PCM_RELEASE, 1)))
+
+    # What goes back besides played and recorded messages: those held
+    # when the parameters change, those the home gives back (as the
+    # daemon before the guest's memory changes), those forgotten at a
+    # reset; and a PREPARE whose audio does not open.
+    s['given-back'] = DEVICE + (
+        ctrl(set_params(0)) + ctrl(pcm(PCM_PREPARE, 0)) +
+        ctrl(pcm(PCM_PREPARE, 1)) +
+        tx(0, frames) + tx(0, frames[:100]) +
+        ctrl(set_params(0, 3840, 960)) + ctrl(pcm(PCM_PREPARE, 0)) +
+        tx(0, frames) + tx(0, frames, mods=OTHER) +
+        rx(1, 960, 0) + rx(1, 100, 0, OTHER) +
+        ctrl(pcm(PCM_START, 0)) + ctrl(pcm(PCM_START, 1)) +
+        tx(0, frames, 1000, mods=QUIET) + rx(1, 960, 200, QUIET) +
+        reset(pcm(PCM_START, 0)) + ctrl(pcm(PCM_PREPARE, 0), mods=OTHER) +
+        ctrl(pcm(PCM_PREPARE, 0)) + tx(0, frames) +
+        ctrl(pcm(PCM_RELEASE, 0)))
     return s
 
 

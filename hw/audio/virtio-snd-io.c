@@ -61,26 +61,25 @@ VSndIoMsg *vsnd_io_pop(VSndIoStream *io)
  * driver adds it to what it still counts as queued in the device (the
  * messages not yet returned) to report the PCM delay.
  *
- * Playback: what the audio holds of the stream, its room when empty
- * less its room now (@room). Both are the audio's own counts in the
- * guest's bytes, so they stay right when it resamples or converts.
+ * Playback: what the audio holds of the stream, as the home says
+ * (held()) or else its room when empty less its room now (@room). Both
+ * are the audio's own counts in the guest's bytes, so they stay right
+ * when it resamples or converts.
  *
- * Capture: what was captured and not delivered with this message, i.e.
- * the frames already in the stream's later messages and what the audio
- * still had for us at its last run.
+ * Capture: what was captured and not delivered with this message: what
+ * the audio still had for us at its last run (the later messages are
+ * filled only once this one has gone back, so they hold nothing yet).
  */
 static uint32_t vsnd_io_latency(VSndIoStream *io, size_t room)
 {
-    uint64_t held;
-    GList *l;
+    size_t held;
 
-    if (vsnd_io_is_output(io)) {
-        return MIN(io->out_room_max > room ? io->out_room_max - room : 0,
-                   UINT32_MAX);
-    }
-    held = io->in_left;
-    for (l = g_queue_peek_head_link(&io->msgs); l && l->next; l = l->next) {
-        held += ((VSndIoMsg *)l->next->data)->done;
+    if (!vsnd_io_is_output(io)) {
+        held = io->in_left;
+    } else if (io->ops->held) {
+        held = io->ops->held(io);
+    } else {
+        held = io->out_room_max > room ? io->out_room_max - room : 0;
     }
     return MIN(held, UINT32_MAX);
 }
@@ -121,6 +120,9 @@ void vsnd_io_set_active(VSndIoStream *io, bool on, int64_t now_ns)
     io->empty_since_ns = -1;
     if (on) {
         vsnd_pcm_pacer_start(&io->pacer, &io->pcm.params, now_ns);
+        if (io->audio_bounded) {
+            vsnd_pcm_pacer_set_burst(&io->pacer, io->pcm.params.buffer_bytes);
+        }
     } else {
         vsnd_pcm_lead_end(&io->lead);
     }
@@ -338,10 +340,18 @@ static void vsnd_io_capture_drop(VSndIoStream *io, size_t avail)
 
 void vsnd_io_record(VSndIoStream *io, size_t avail, int64_t now_ns)
 {
-    io->in_left = avail == VSND_IO_AVAIL_ANY ? 0 : avail;
+    bool known = avail != VSND_IO_AVAIL_ANY;
+
+    io->in_left = known ? avail : 0;
     avail = vsnd_io_transfer(io, avail, now_ns);
     if (g_queue_is_empty(&io->msgs) && avail && vsnd_io_xrun(io, now_ns)) {
-        vsnd_io_capture_drop(io, avail);
+        /*
+         * An audio that does not say what it holds is read until it has
+         * nothing, but for no more than a second of the stream: one that
+         * always has more must not hold up the home's thread.
+         */
+        vsnd_io_capture_drop(io, known ? avail :
+                             vsnd_pcm_bytes_per_second(&io->pcm.params));
         io->in_left = 0;
     }
 }

@@ -60,6 +60,12 @@ typedef struct VSndIoOps {
      * the guest (EVT_PCM_XRUN) if its parameters ask for it.
      */
     void (*xrun)(VSndIoStream *io);
+    /*
+     * Playback, optional: the bytes of the stream the audio holds now,
+     * for latency_bytes. Without it, the audio's room when empty less its
+     * room now, which is right for an audio of a fixed buffer.
+     */
+    size_t (*held)(VSndIoStream *io);
     /* Capture: run vsnd_io_wake() at @due_ns, when a message may go back. */
     void (*wake_at)(VSndIoStream *io, int64_t due_ns);
     /* Optional, for traces: the lead ended after @bytes of silence. */
@@ -85,6 +91,14 @@ struct VSndIoStream {
      */
     size_t out_room_max;
     size_t in_left;
+    /*
+     * Set by a home whose audio takes no more than it will play soon (a
+     * ring kept at a mark, a clock): the pacer then allows the whole
+     * guest buffer at START, which such an audio may need to start
+     * without a gap (the daemon's PipeWire stream primes two graph
+     * cycles). QEMU's audio layer takes all that fits: half, there.
+     */
+    bool audio_bounded;
 };
 
 void vsnd_io_init(VSndIoStream *io, const VSndIoOps *ops);

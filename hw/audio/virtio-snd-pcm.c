@@ -362,6 +362,12 @@ void vsnd_pcm_pacer_start(VSndPcmPacer *pacer, const VSndPcmParams *params,
     pacer->last_ns = now_ns;
 }
 
+void vsnd_pcm_pacer_set_burst(VSndPcmPacer *pacer, uint64_t bytes)
+{
+    pacer->burst = MAX(bytes - bytes % pacer->frame_bytes, pacer->frame_bytes);
+    pacer->credit = pacer->burst;
+}
+
 uint64_t vsnd_pcm_pacer_room(VSndPcmPacer *pacer, int64_t now_ns)
 {
     /* Bytes are due at bytes_per_second * (100 + headroom) / 100 / 1e9. */

@@ -210,6 +210,12 @@ void vsnd_pcm_pacer_start(VSndPcmPacer *pacer, const VSndPcmParams *params,
                           int64_t now_ns);
 
 /*
+ * Right after vsnd_pcm_pacer_start(): make the burst @bytes rounded down
+ * to whole frames (at least one frame), and the credit full.
+ */
+void vsnd_pcm_pacer_set_burst(VSndPcmPacer *pacer, uint64_t bytes);
+
+/*
  * Bring the credit up to date at @now_ns (a clock that does not go back;
  * if it does, no credit is added) and return it rounded down to whole
  * frames: how many bytes may be taken now.

@@ -792,7 +792,7 @@ static void virtio_snd_streams_reset(VirtIOSound *snd)
         virtio_snd_stream_drop_all(s);
         virtio_snd_stream_close(s);
         virtio_snd_stream_set_defaults(s);
-        s->io.starved = false;
+        vsnd_io_set_active(&s->io, false, virtio_snd_now());
     }
     snd->events_head = 0;
     snd->events_count = 0;

@@ -42,10 +42,12 @@ typedef struct Home {
     size_t played_len;
     size_t have;                        /* capture: bytes it holds */
     uint8_t next;                       /* capture: the counter */
+    size_t held;                        /* what held() says, if used */
     /* What the device did. */
     TestMsg *completed[MSGS_MAX];
     size_t used[MSGS_MAX];
     uint32_t latency[MSGS_MAX];
+    size_t captured;                    /* bytes captured() reported */
     unsigned int completions;
     unsigned int xruns;
     int64_t wake_due;
@@ -61,6 +63,7 @@ static size_t home_play(VSndIoStream *io, const uint8_t *buf, size_t len)
 {
     Home *h = home_of(io);
 
+    g_assert_cmpuint(len % vsnd_pcm_frame_bytes(&io->pcm.params), ==, 0);
     len = MIN(len, h->take);
     g_assert_cmpuint(h->played_len + len, <=, BYTES_MAX);
     memcpy(h->played + h->played_len, buf, len);
@@ -74,12 +77,27 @@ static size_t home_capture(VSndIoStream *io, uint8_t *buf, size_t len)
     Home *h = home_of(io);
     size_t i;
 
+    g_assert_cmpuint(len % vsnd_pcm_frame_bytes(&io->pcm.params), ==, 0);
     len = MIN(len, h->have);
     for (i = 0; i < len; i++) {
         buf[i] = h->next++;
     }
     h->have -= len;
     return len;
+}
+
+/* The dirty marking of QEMU's home: written bytes, in order. */
+static void home_captured(VSndIoStream *io, VSndIoMsg *m, size_t offset,
+                          size_t len)
+{
+    g_assert_cmpuint(offset, ==, m->done);
+    g_assert_cmpuint(offset + len, <=, m->xfer.data_len);
+    home_of(io)->captured += len;
+}
+
+static size_t home_held(VSndIoStream *io)
+{
+    return home_of(io)->held;
 }
 
 static void home_complete(VSndIoStream *io, VSndIoMsg *m, size_t len,
@@ -113,10 +131,21 @@ static void home_dropped(VSndIoStream *io, uint64_t bytes)
 static const VSndIoOps home_ops = {
     .play = home_play,
     .capture = home_capture,
+    .captured = home_captured,
     .complete = home_complete,
     .xrun = home_xrun,
     .wake_at = home_wake_at,
     .dropped = home_dropped,
+};
+
+/* The daemon's way: the audio says what it holds. */
+static const VSndIoOps home_ops_held = {
+    .play = home_play,
+    .capture = home_capture,
+    .complete = home_complete,
+    .xrun = home_xrun,
+    .wake_at = home_wake_at,
+    .held = home_held,
 };
 
 /* A stream of @dir, 48 kHz S16 stereo, 4 periods of 10 ms (1920 bytes). */
@@ -192,6 +221,21 @@ static void test_play_in_order_within_the_burst(void)
     g_assert_cmpuint(h->xruns, ==, 0);
 }
 
+static void test_bounded_audio_gets_the_whole_buffer(void)
+{
+    g_autofree Home *h = home_new(VIRTIO_SND_D_OUTPUT);
+
+    h->io.audio_bounded = true;
+    vsnd_io_start(&h->io, T0);
+    give(h, 1920, 0);
+    give(h, 1920, 0);
+    give(h, 1920, 0);
+    give(h, 1920, 0);
+    h->take = SIZE_MAX;
+    vsnd_io_play(&h->io, 100000, T0);
+    g_assert_cmpuint(h->played_len, ==, 4 * 1920);
+}
+
 static void test_play_takes_what_the_audio_takes(void)
 {
     g_autofree Home *h = home_new(VIRTIO_SND_D_OUTPUT);
@@ -244,6 +288,20 @@ static void test_playback_latency_is_what_the_audio_holds(void)
     vsnd_io_play(&h->io, 6000, T0);
     g_assert_cmpuint(h->completions, ==, 1);
     g_assert_cmpuint(h->latency[0], ==, 960);
+    /* A period on, it has played some: 600 are left; nothing moves. */
+    vsnd_io_play(&h->io, 5400, T0 + 10 * MS);
+    g_assert_cmpuint(h->completions, ==, 2);
+    g_assert_cmpuint(h->latency[1], ==, 600);
+
+    /* An audio that says what it holds is taken at its word. */
+    vsnd_io_init(&h->io, &home_ops_held);
+    vsnd_io_start(&h->io, T0);
+    give(h, 960, 0);
+    give(h, 960, 0);
+    h->held = 1234;
+    vsnd_io_play(&h->io, 6000, T0 + 20 * MS);
+    g_assert_cmpuint(h->completions, ==, 3);
+    g_assert_cmpuint(h->latency[2], ==, 1234);
 }
 
 static void test_xrun_after_a_period_once(void)
@@ -261,6 +319,7 @@ static void test_xrun_after_a_period_once(void)
     g_assert_cmpuint(h->xruns, ==, 1);
     /* A message ends it; running dry again is another xrun. */
     give(h, 192, 0);
+    g_assert_false(h->io.starved);
     vsnd_io_play(&h->io, 4000, T0 + 31 * MS);
     vsnd_io_play(&h->io, 4000, T0 + 50 * MS);
     g_assert_cmpuint(h->xruns, ==, 2);
@@ -286,11 +345,17 @@ static void test_capture_fills_and_spaces_returns(void)
     g_assert_cmpuint(h->completions, ==, 1);
     g_assert_cmpuint(h->used[0], ==, 1920 + sizeof(h->msgs[0].status));
     g_assert_cmpint(h->wake_due, ==, T0 + 9 * MS);
+    g_assert_cmpuint(h->captured, ==, 3840);
     for (i = 0; i < 1920; i++) {
         g_assert_cmpuint(h->msgs[0].data[i], ==, (uint8_t)i);
     }
-    /* Its latency counts the frames waiting in the next message. */
+    /* Its latency: what the audio still had, the next message's. */
     g_assert_cmpuint(h->latency[0], ==, 1920);
+    /* Only a running stream's wakes count. */
+    h->io.pcm.state = VSND_PCM_STATE_STOPPED;
+    vsnd_io_wake(&h->io, T0 + 9 * MS);
+    g_assert_cmpuint(h->completions, ==, 1);
+    h->io.pcm.state = VSND_PCM_STATE_RUNNING;
     vsnd_io_wake(&h->io, T0 + 9 * MS);
     g_assert_cmpuint(h->completions, ==, 2);
     g_assert_cmpuint(h->msgs[1].data[0], ==, (uint8_t)1920);
@@ -398,6 +463,8 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/vsnd/io/play-in-order-within-the-burst",
                     test_play_in_order_within_the_burst);
+    g_test_add_func("/vsnd/io/bounded-audio-gets-the-whole-buffer",
+                    test_bounded_audio_gets_the_whole_buffer);
     g_test_add_func("/vsnd/io/play-takes-what-the-audio-takes",
                     test_play_takes_what_the_audio_takes);
     g_test_add_func("/vsnd/io/last-playback-message-waits",

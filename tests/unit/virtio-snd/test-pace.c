@@ -54,6 +54,19 @@ static void test_burst_is_half_buffer(void)
     g_assert_cmpuint(vsnd_pcm_pacer_room(&pacer, 0), ==, 8);
 }
 
+static void test_set_burst(void)
+{
+    VSndPcmParams p = p48();
+    VSndPcmPacer pacer;
+
+    vsnd_pcm_pacer_start(&pacer, &p, 0);
+    vsnd_pcm_pacer_set_burst(&pacer, 7681);     /* whole frames of it */
+    g_assert_cmpuint(vsnd_pcm_pacer_room(&pacer, 0), ==, 7680);
+    vsnd_pcm_pacer_consume(&pacer, 7680);
+    vsnd_pcm_pacer_set_burst(&pacer, 0);        /* a frame at the least */
+    g_assert_cmpuint(vsnd_pcm_pacer_room(&pacer, 0), ==, 4);
+}
+
 static void test_refill_rate(void)
 {
     VSndPcmParams p = p48();
@@ -199,6 +212,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/vsnd/pace/burst", test_burst_is_half_buffer);
+    g_test_add_func("/vsnd/pace/set-burst", test_set_burst);
     g_test_add_func("/vsnd/pace/refill", test_refill_rate);
     g_test_add_func("/vsnd/pace/low-rate", test_low_rate_no_loss);
     g_test_add_func("/vsnd/pace/whole-frames", test_whole_frames);

@@ -287,10 +287,7 @@ static void test_period_us(void)
     g_assert_cmpuint(vsnd_pcm_period_us(&p), ==, 0);
 }
 
-/*
- * The channel maps follow the PipeWire backend's channel order
- * (qpw_channel_positions() in audio/pwaudio-format.c).
- */
+/* Unsigned formats are silent at their middle value. */
 static void test_fill_silence(void)
 {
     static const struct {
@@ -318,6 +315,10 @@ static void test_fill_silence(void)
     }
 }
 
+/*
+ * The channel maps follow the PipeWire backend's channel order
+ * (qpw_channel_positions() in audio/pwaudio-format.c).
+ */
 static void test_chmap_position(void)
 {
     static const uint8_t six[6] = {

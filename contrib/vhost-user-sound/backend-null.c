@@ -79,6 +79,12 @@ static size_t null_avail(VusStream *s)
     return vus_clock_avail(&c->clock, &s->io.pcm.params);
 }
 
+/* It plays at once: nothing waits. */
+static size_t null_held(VusStream *s)
+{
+    return 0;
+}
+
 /* Capture records the silence @buf holds. */
 static void null_move(VusStream *s, uint8_t *buf, size_t len)
 {
@@ -100,6 +106,7 @@ const VusBackend vus_backend_null = {
     .stop = null_stop,
     .release = null_release,
     .avail = null_avail,
+    .held = null_held,
     .move = null_move,
     .volume = null_volume,
 };

@@ -60,6 +60,7 @@ typedef struct PwVoice {
     uint8_t *ring_data;
     bool output;
     uint32_t period_bytes;              /* the guest's */
+    VSndPcmParams params;               /* the guest's, for its silence */
     QPwChannelVolumes volume;           /* the guest's controls, if set */
     bool has_volume;
     uint32_t cycle_bytes;               /* the last graph cycle's; atomic */
@@ -164,7 +165,7 @@ static void vpw_on_process_out(void *opaque)
     if (v->primed_for == prime_req) {
         got = qpw_ring_read(&v->ring, d->data, len);
     }
-    memset((uint8_t *)d->data + got, 0, len - got);
+    vsnd_pcm_fill_silence(&v->params, (uint8_t *)d->data + got, len - got);
     if (qpw_wake_out(qpw_ring_fill(&v->ring), len)) {
         vpw_wake();
     }
@@ -566,6 +567,7 @@ static bool vpw_prepare(VusStream *s)
     v->s = s;
     v->output = s->io.pcm.caps.direction == VIRTIO_SND_D_OUTPUT;
     v->period_bytes = p->period_bytes;
+    v->params = *p;
     if (!vpw_format(p->format, &fmt) ||
         !qpw_geometry_init(&v->geo, fmt, p->channels, vsnd_pcm_rate_hz(p->rate),
                            QPW_LATENCY_DEFAULT_US, period_us, &why)) {
@@ -686,6 +688,14 @@ static size_t vpw_avail(VusStream *s)
     return qpw_ring_room_below(&v->ring, mark);
 }
 
+/* What the ring holds; paced, nothing waits. */
+static size_t vpw_held(VusStream *s)
+{
+    PwVoice *v = s->backend;
+
+    return v && !v->paced ? qpw_ring_fill(&v->ring) : 0;
+}
+
 static void vpw_move(VusStream *s, uint8_t *buf, size_t len)
 {
     PwVoice *v = s->backend;
@@ -734,6 +744,7 @@ const VusBackend vus_backend_pipewire = {
     .stop = vpw_stop,
     .release = vpw_release,
     .avail = vpw_avail,
+    .held = vpw_held,
     .move = vpw_move,
     .volume = vpw_volume,
 };

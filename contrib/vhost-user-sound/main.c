@@ -3,11 +3,13 @@
  * a process of its own over vhost-user, to a VMM with a vhost-user-snd
  * front end (QEMU's vhost-user-snd-pci).
  *
- * The control queue is answered by the same core as QEMU's own
- * virtio-snd device (hw/audio/virtio-snd-core.c): the same validation,
- * the same statuses, the same PCM state machine and control elements.
- * The tx and rx queues' messages wait on their stream until its backend
- * (vus.h) has moved their audio: PipeWire, or a null card.
+ * The guest's requests are answered by the same code as QEMU's own
+ * virtio-snd device: the control queue and the checks of I/O messages by
+ * hw/audio/virtio-snd-core.c (the same validation, statuses, PCM state
+ * machine and control elements), and each stream's I/O messages move
+ * through hw/audio/virtio-snd-io.c (the same pacing, return timing,
+ * latency and xruns), to and from its backend (vus.h): PipeWire, or a
+ * null card. The streams' clock is the host's monotonic clock.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -17,9 +19,11 @@
 #include "qemu/error-report.h"
 #include "qemu/host-utils.h"
 #include "qemu/log.h"
+#include "qemu/timer.h"
 
 #include <glib-unix.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 
 #include "libvhost-user-glib.h"
@@ -121,6 +125,11 @@ static void vus_stream_forget_all(VusStream *s)
     }
 }
 
+/*
+ * Tell the guest of an event, if it has given a buffer for it: unlike
+ * QEMU's device, which keeps 32 until it does, the daemon keeps none
+ * (Linux's driver keeps its event queue full).
+ */
 static void vus_post_event(VusDev *d, uint32_t code, uint32_t data)
 {
     VuDev *vu = &d->vug.parent;
@@ -131,6 +140,9 @@ static void vus_post_event(VusDev *d, uint32_t code, uint32_t data)
     };
     size_t len;
 
+    if (!vus_queue_ready(d, VUS_QUEUE_EVENT)) {
+        return;                         /* stopped: its ring is not ours */
+    }
     elem = vu_queue_pop(vu, vu_get_queue(vu, VUS_QUEUE_EVENT),
                         sizeof(*elem));
     if (!elem) {
@@ -150,7 +162,10 @@ static VusStream *vus_stream_of(VSndIoStream *io)
 /* The streams' clock: the host's, which goes on while the VM stops. */
 static int64_t vus_now_ns(void)
 {
-    return g_get_monotonic_time() * 1000;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * NANOSECONDS_PER_SECOND + ts.tv_nsec;
 }
 
 static size_t vus_io_play(VSndIoStream *io, const uint8_t *buf, size_t len)
@@ -182,31 +197,51 @@ static void vus_io_xrun(VSndIoStream *io)
     }
 }
 
-static gboolean vus_stream_wake(gpointer opaque)
+/*
+ * A capture message waiting for its time goes back at that time, to the
+ * nanosecond: GLib's timeouts count in milliseconds, and 4.5 ms rounded
+ * up to 5 ms (a 5 ms period) had the guest record 6 % slow.
+ */
+static gboolean vus_stream_woken(gint fd, GIOCondition cond, gpointer opaque)
 {
     VusStream *s = opaque;
+    uint64_t expirations;
 
-    s->wake = 0;
+    if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN) {
+        return G_SOURCE_REMOVE;
+    }
     if (vus_queue_ready(&vus_dev, vus_data_queue(s))) {
         vsnd_io_wake(&s->io, vus_now_ns());
     }
-    return G_SOURCE_REMOVE;
+    return G_SOURCE_CONTINUE;
+}
+
+/* Arm (@due_ns, on the streams' clock) or with 0 disarm @s's timer. */
+static void vus_stream_wake_set(VusStream *s, int64_t due_ns)
+{
+    struct itimerspec at = {
+        .it_value = {
+            .tv_sec = due_ns / NANOSECONDS_PER_SECOND,
+            .tv_nsec = due_ns % NANOSECONDS_PER_SECOND,
+        },
+    };
+
+    timerfd_settime(s->wake_fd, TFD_TIMER_ABSTIME, &at, NULL);
 }
 
 static void vus_io_wake_at(VSndIoStream *io, int64_t due_ns)
 {
-    VusStream *s = vus_stream_of(io);
-    int64_t wait_ns = MAX(due_ns - vus_now_ns(), 0);
+    vus_stream_wake_set(vus_stream_of(io), MAX(due_ns, 1));
+}
 
-    if (s->wake) {
-        g_source_remove(s->wake);
-    }
-    s->wake = g_timeout_add(DIV_ROUND_UP(wait_ns, 1000000), vus_stream_wake,
-                            s);
+static size_t vus_io_held(VSndIoStream *io)
+{
+    return vus_dev.backend->held(vus_stream_of(io));
 }
 
 static const VSndIoOps vus_io_ops = {
     .play = vus_io_play,
+    .held = vus_io_held,
     .capture = vus_io_capture,
     .complete = vus_io_complete,
     .xrun = vus_io_xrun,
@@ -457,10 +492,7 @@ static void vus_streams_reset(VusDev *d)
         d->backend->release(s);
         vus_stream_forget_all(s);
         vsnd_io_set_active(&s->io, false, vus_now_ns());
-        if (s->wake) {
-            g_source_remove(s->wake);
-            s->wake = 0;
-        }
+        vus_stream_wake_set(s, 0);
         vsnd_pcm_default_params(&s->io.pcm.caps, &s->io.pcm.params);
         s->io.pcm.state = VSND_PCM_STATE_PARAMS_SET;
     }
@@ -542,12 +574,24 @@ static void vus_queue_set_started(VuDev *vu, int qidx, bool started)
         [VUS_QUEUE_TX] = vus_handle_data,
         [VUS_QUEUE_RX] = vus_handle_data,
     };
+    VusDev *d = vus_of(vu);
+    uint32_t i;
 
     if (qidx < 0 || qidx >= VUS_QUEUES) {
         return;
     }
     vu_set_queue_handler(vu, vu_get_queue(vu, qidx),
                          started ? handlers[qidx] : NULL);
+    /*
+     * The streams' clock went on while the queue stopped (the VM's did
+     * not): a stream that ran out of messages gets its period of grace
+     * again before it reports an xrun.
+     */
+    for (i = 0; started && i < d->streams; i++) {
+        if (vus_data_queue(&d->stream[i]) == qidx) {
+            d->stream[i].io.empty_since_ns = -1;
+        }
+    }
 }
 
 /*
@@ -632,6 +676,15 @@ static void vus_dev_init(VusDev *d, uint32_t streams, bool offer_ctls)
             .channels_max = 2,
         };
         vsnd_io_init(&s->io, &vus_io_ops);
+        s->io.audio_bounded = true;     /* the backends' rings and clocks */
+        s->wake_fd = timerfd_create(CLOCK_MONOTONIC,
+                                    TFD_NONBLOCK | TFD_CLOEXEC);
+        if (s->wake_fd < 0) {
+            g_printerr("vhost-user-sound: timerfd_create: %s\n",
+                       g_strerror(errno));
+            exit(1);
+        }
+        g_unix_fd_add(s->wake_fd, G_IO_IN, vus_stream_woken, s);
     }
     d->ctls = vsnd_ctls_new(dirs, streams);
     vus_streams_reset(d);

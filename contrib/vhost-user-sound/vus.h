@@ -35,6 +35,8 @@ typedef struct VusBackend {
     void (*release)(VusStream *s);
     /* Playback: bytes that may be given now; capture: bytes waiting. */
     size_t (*avail)(VusStream *s);
+    /* Playback: bytes given that have not played yet. */
+    size_t (*held)(VusStream *s);
     /*
      * Move @len (at most avail()) bytes: from @buf, or into it (where it
      * holds silence of the stream's format).
@@ -48,7 +50,7 @@ typedef struct VusBackend {
 struct VusStream {
     uint32_t id;
     VSndIoStream io;                    /* its state and its messages */
-    guint wake;                         /* capture: vsnd_io_wake() timer */
+    int wake_fd;                        /* capture: vsnd_io_wake()'s timer */
     void *backend;                      /* the backend's own state */
 };
 

@@ -29,6 +29,8 @@ into nothing and records silence):
   null card's pace: not in less than 2.5 s of the guest's uptime.
 - arecord records 2 s: exactly 2 s of frames, all silence.
 - amixer sets the volume to 50 %: -30 dB, as on QEMU's device.
+- The guest's driver unbound (a device reset) after a 1 s aplay and bound
+  again: the card is back, plays 3 s at its pace and records 2 s.
 - When QEMU quits, the daemon exits by itself, with status 0.
 - The daemon killed while the guest plays: QEMU neither crashes nor
   hangs; the guest's aplay ends with an error (docs/vhost-user-sound.md).
@@ -141,6 +143,38 @@ class VhostUserSoundTest(DaemonCase):
         self.assertIsNotNone(m, out)
         self.assertEqual(int(m[1]), RECORD_S * BYTES_PER_SECOND, out)
         self.assertEqual(int(m[2]), 0, out)
+
+    def test_guest_resets_the_device(self):
+        """The guest's driver unbound (which resets the device) in the
+        middle of its use and bound again: the card comes back and plays
+        at its pace and records as before."""
+        drv = "/sys/bus/virtio/drivers/virtio_snd"
+        res = self.run_guest(
+            "reset",
+            f"d=$(basename $(ls -d {drv}/virtio* | head -1)); "
+            f"aplay -D hw:0,0 -t raw -f S16_LE -r 48000 -c 2 -d 1 /dev/zero "
+            f"|| exit 1; echo $d > {drv}/unbind || exit 1; "
+            f"aplay -l 2>&1 | grep -c '^card' ; "
+            f"echo $d > {drv}/bind || exit 1; sleep 0.5; aplay -l; "
+            f"cat /proc/uptime; "
+            f"aplay -D hw:0,0 -t raw -f S16_LE -r 48000 -c 2 "
+            f"-d {PLAY_S} /dev/zero || exit 1; cat /proc/uptime; "
+            f"arecord -D hw:0,0 -t raw -f S16_LE -r 48000 -c 2 "
+            f"-d {RECORD_S} /tmp/rec.raw || exit 1; "
+            f"echo recorded $(wc -c < /tmp/rec.raw) bytes")
+        out = res.scenario_output()
+        self.assertRegex(out, r"(?m)^0$", out)      # no card while unbound
+        self.assertRegex(out, r"card 0: .*device 0", out)
+        uptimes = [float(m) for m in re.findall(r"^(\d+\.\d+) \d+\.\d+$",
+                                                out, re.M)]
+        self.assertEqual(len(uptimes), 2, out)
+        played = uptimes[1] - uptimes[0]
+        print(f"\n  after the reset, aplay of {PLAY_S} s took {played:.2f} s",
+              file=sys.stderr)
+        self.assertGreaterEqual(played, PLAY_S - 0.5, out)
+        m = re.search(r"recorded (\d+) bytes", out)
+        self.assertIsNotNone(m, out)
+        self.assertEqual(int(m[1]), RECORD_S * BYTES_PER_SECOND, out)
 
     def test_mixer_controls(self):
         """--controls and controls=on: QEMU's device's four controls and

@@ -43,7 +43,9 @@
  *                has control elements (two per stream). The guest sees
  *                them only with both, as in QEMU's device
  *   per stream (streams times), 5 bytes:
- *           u8   bit 0: direction (VIRTIO_SND_D_*), bits 1-5: features
+ *           u8   bit 0: direction (VIRTIO_SND_D_*), bits 1-5: features,
+ *                bit 6: its audio bounds itself (audio_bounded, as the
+ *                daemon's)
  *           u8   formats: bit i offers the i-th of S8 U8 S16 U16 S32 U32
  *                FLOAT
  *           u16  rates (bit i: VIRTIO_SND_PCM_RATE_ i)
@@ -525,7 +527,8 @@ static bool is_silence(const VSndPcmParams *params, const uint8_t *p,
     return true;
 }
 
-static void read_caps(Input *in, VSndPcmCaps *caps)
+/* A stream's capabilities; returns whether its audio bounds itself. */
+static bool read_caps(Input *in, VSndPcmCaps *caps)
 {
     uint8_t b = in_u8(in);
     uint8_t fmts = in_u8(in);
@@ -557,6 +560,7 @@ static void read_caps(Input *in, VSndPcmCaps *caps)
         caps->channels_max = 2;
         CHECK(vsnd_pcm_caps_valid(caps));
     }
+    return b & 0x40;
 }
 
 static bool params_equal(const VSndPcmParams *a, const VSndPcmParams *b)
@@ -1118,12 +1122,14 @@ static void home_init(Home *h, Input *in)
     h->now_ns = T0_NS;
     for (i = 0; i < streams; i++) {
         Stream *s = &h->stream[i];
+        bool bounded;
 
         s->home = h;
         s->id = i;
         g_queue_init(&s->held);
-        read_caps(in, &s->io.pcm.caps);
+        bounded = read_caps(in, &s->io.pcm.caps);
         vsnd_io_init(&s->io, &fake_io_ops);
+        s->io.audio_bounded = bounded;
         /* As the homes start their streams. */
         vsnd_pcm_default_params(&s->io.pcm.caps, &s->io.pcm.params);
         s->io.pcm.state = VSND_PCM_STATE_PARAMS_SET;
@@ -1883,10 +1889,14 @@ static void op_ctrl(Home *h, Input *in)
         req.code == VIRTIO_SND_R_PCM_START) {
         const VSndPcmPacer *p = &h->stream[req.id].io.pacer;
         uint32_t frame = vsnd_pcm_frame_bytes(&before[req.id].params);
+        uint32_t burst;
 
         CHECK(p->frame_bytes == frame);
         CHECK(p->credit == p->burst && p->last_ns == h->now_ns);
-        CHECK(p->burst <= MAX(before[req.id].params.buffer_bytes / 2, frame));
+        /* Half the buffer, or all of it for an audio bounding itself. */
+        burst = before[req.id].params.buffer_bytes /
+                (h->stream[req.id].io.audio_bounded ? 1 : 2);
+        CHECK(p->burst == MAX(burst - burst % frame, frame));
     }
 
     flat = sg_flatten(&m.in);

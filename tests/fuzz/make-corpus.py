@@ -58,10 +58,12 @@ def config(streams, jacks, chmaps, ctls, controls):
 
 
 def caps(direction, features=0, formats=0x04, rates=1 << RATE_48000,
-         ch_min=1, ch_max=2):
+         ch_min=1, ch_max=2, bounded=False):
     """One stream: formats is the fuzzer's 7-bit S8 U8 S16 U16 S32 U32
-    FLOAT mask (0x04 is S16 alone)."""
-    return (bytes([direction | features << 1, formats]) + u16(rates) +
+    FLOAT mask (0x04 is S16 alone); bounded: its audio bounds itself, as
+    the daemon's (the whole buffer as the pacer's first burst)."""
+    return (bytes([direction | features << 1 | int(bounded) << 6,
+                   formats]) + u16(rates) +
             bytes([ch_min | ch_max << 4]))
 
 
@@ -329,6 +331,17 @@ def seeds():
         reset(pcm(PCM_START, 0)) + ctrl(pcm(PCM_PREPARE, 0), mods=OTHER) +
         ctrl(pcm(PCM_PREPARE, 0)) + tx(0, frames) +
         ctrl(pcm(PCM_RELEASE, 0)))
+
+    # The daemon's streams: the whole buffer at START, then the rate.
+    daemon = (config(2, 2, 2, True, 2) +
+              caps(0, 1 << F_EVT_XRUNS, 0x44, 1 << RATE_48000,
+                   bounded=True) +
+              caps(1, 0, 0x44, 1 << RATE_48000, bounded=True))
+    s['daemon-burst'] = daemon + (
+        ctrl(set_params(0, 1920, 480)) + ctrl(pcm(PCM_PREPARE, 0)) +
+        tx(0, frames) * 4 + ctrl(pcm(PCM_START, 0)) +
+        tx(0, frames, 1000) + tx(0, frames, 5000) +
+        ctrl(pcm(PCM_STOP, 0)) + ctrl(pcm(PCM_RELEASE, 0)))
     return s
 
 

@@ -5,7 +5,7 @@
  * The daemon's main loop owns the streams and their messages; a backend
  * says how many bytes a running stream may move now and moves them, and
  * runs vus_stream_run() when that may have changed (a clock tick, a graph
- * cycle).
+ * cycle that left its ring low).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */

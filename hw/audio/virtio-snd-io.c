@@ -264,7 +264,7 @@ static size_t vsnd_io_transfer(VSndIoStream *io, size_t avail,
             int64_t due = vsnd_io_return_due(io, m);
 
             if (due > now_ns) {
-                /* Playback runs at every cycle of its audio; capture waits. */
+                /* Playback waits for the home's next run; capture, a wake. */
                 if (!out) {
                     io->ops->wake_at(io, due);
                 }

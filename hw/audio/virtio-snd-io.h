@@ -131,7 +131,9 @@ void vsnd_io_set_active(VSndIoStream *io, bool on, int64_t now_ns);
 /*
  * Playback: the audio has room for @room bytes. Moves what it can take
  * and the pacer allows, gives back what is done and notices an xrun.
- * The home runs this at every cycle of its audio while the stream runs.
+ * The home runs this as its audio plays while the stream runs: at every
+ * cycle, or at least whenever the audio runs low (a finished message
+ * waiting for its time goes back at the next run).
  */
 void vsnd_io_play(VSndIoStream *io, size_t room, int64_t now_ns);
 

@@ -422,6 +422,7 @@ typedef struct Stream {
     bool returning_all;         /* inside vsnd_io_return_all() */
     bool xrun_told;
     bool dropped;               /* a capture overrun in this run */
+    uint64_t dropped_bytes;     /* what it dropped */
     bool has_wake;
     int64_t wake_ns;
     int64_t last_return_ns;
@@ -884,6 +885,7 @@ static void fake_dropped(VSndIoStream *io, uint64_t bytes)
     s->audio.given_len = 0;
     s->audio.in_left = 0;
     s->dropped = true;
+    s->dropped_bytes = bytes;
 }
 
 static const VSndIoOps fake_io_ops = {
@@ -967,7 +969,14 @@ static void run_capture(Stream *s, bool stingy)
     /* What the audio gave went into a message, or was dropped. */
     CHECK(a->given_len == 0);
     if (s->dropped) {
-        CHECK(a->have < frame);
+        /*
+         * All the audio had; or, where it did not say how much that was,
+         * a second of the stream (a whole number of frames).
+         */
+        uint64_t second = vsnd_pcm_bytes_per_second(&s->io.pcm.params);
+
+        CHECK(a->have < frame || (stingy && s->dropped_bytes == second));
+        CHECK(!stingy || s->dropped_bytes <= second);
     }
     f = g_queue_peek_head(&s->held);
     CHECK(!(f && f->io.xfer.data_len - f->io.done >= frame &&

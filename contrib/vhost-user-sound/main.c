@@ -159,13 +159,13 @@ static VusStream *vus_stream_of(VSndIoStream *io)
     return container_of(io, VusStream, io);
 }
 
-/* The streams' clock: the host's, which goes on while the VM stops. */
+/*
+ * The streams' clock: the host's CLOCK_MONOTONIC, which the wake timers
+ * count on and which goes on while the VM stops.
+ */
 static int64_t vus_now_ns(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * NANOSECONDS_PER_SECOND + ts.tv_nsec;
+    return get_clock();
 }
 
 static size_t vus_io_play(VSndIoStream *io, const uint8_t *buf, size_t len)
@@ -358,7 +358,6 @@ static uint32_t vus_core_pcm_act(void *opaque, uint32_t stream,
         if (!vus_dev.backend->prepare(s)) {
             return VIRTIO_SND_S_IO_ERR;
         }
-        vsnd_io_new_audio(&s->io);
         vus_stream_apply_volume(s);
         break;
     case VIRTIO_SND_R_PCM_START:

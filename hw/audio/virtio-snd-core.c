@@ -188,7 +188,6 @@ uint32_t vsnd_core_xfer(VSndCore *core, uint32_t dir,
 {
     uint32_t status;
 
-    memset(xfer, 0, sizeof(*xfer));
     status = vsnd_xfer_parse(dir, core->counts.streams, out_sg, out_num,
                              vsnd_iov_size(in_sg, in_num), xfer);
     if (status == VIRTIO_SND_S_OK) {

@@ -408,15 +408,14 @@ static VirtIOSoundXfer *virtio_snd_xfer_new(VirtQueueElement *elem,
 static VSndCore virtio_snd_core(VirtIOSound *snd);
 
 /* Queue a message on its stream, or answer it at once when it is bad. */
-static void virtio_snd_handle_xfer(VirtIOSound *snd, uint32_t dir,
-                                   VirtQueueElement *elem)
+static void virtio_snd_handle_xfer(VirtIOSound *snd, VSndCore *core,
+                                   uint32_t dir, VirtQueueElement *elem)
 {
-    VSndCore core = virtio_snd_core(snd);
     VirtIOSoundXfer *x;
     VSndXfer xfer;
     size_t used;
 
-    if (vsnd_core_xfer(&core, dir, elem->out_sg, elem->out_num,
+    if (vsnd_core_xfer(core, dir, elem->out_sg, elem->out_num,
                        elem->in_sg, elem->in_num, &xfer, &used) !=
         VIRTIO_SND_S_OK) {
         trace_virtio_snd_xfer_bad(dir, xfer.stream_id);
@@ -433,10 +432,11 @@ static void virtio_snd_handle_data(VirtIODevice *vdev, VirtQueue *vq,
                                    uint32_t dir)
 {
     VirtIOSound *snd = VIRTIO_SND(vdev);
+    VSndCore core = virtio_snd_core(snd);
     VirtQueueElement *elem;
 
     while ((elem = virtqueue_pop(vq, sizeof(*elem)))) {
-        virtio_snd_handle_xfer(snd, dir, elem);
+        virtio_snd_handle_xfer(snd, &core, dir, elem);
     }
 }
 
